@@ -1,0 +1,3 @@
+"""dpsynth: differentially private synthetic medical data with a per-subgroup audit."""
+
+__version__ = "0.1.0"

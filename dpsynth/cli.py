@@ -1,0 +1,187 @@
+"""The `dpsynth` command line: thin wrappers over `dpsynth.pipeline` and friends.
+
+Every expected failure (bad schema, bad data, impossible budget, unreadable file) is a
+`DpsynthError` and is printed as one clear line with exit code 2 — no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dpsynth.errors import DpsynthError
+
+app = typer.Typer(help="Differentially private synthetic medical data, with a per-subgroup audit.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+schema_app = typer.Typer(help="Write and check schema files.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+console = Console(stderr=True)
+
+
+def clear_errors(command):
+    """Turn dpsynth's own errors into one red line and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DpsynthError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _parse_params(items: list[str] | None) -> dict:
+    params = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DpsynthError(f"--param expects key=value (got {item!r})")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+@app.command()
+@clear_errors
+def generate(
+    data: Annotated[Path, typer.Option(help="private training data (.csv or .parquet)")],
+    schema: Annotated[Path, typer.Option(help="public schema (.yaml or .json)")],
+    out: Annotated[Path, typer.Option(help="release bundle folder")],
+    epsilon: Annotated[float, typer.Option(help="total privacy budget ε")],
+    generator: Annotated[str, typer.Option(help="registered generator name")] = "dp-vae",
+    delta: Annotated[Optional[float], typer.Option(help="δ; default min(1e-5, 1/n^1.1)")] = None,
+    rows: Annotated[Optional[int], typer.Option(help="synthetic rows; default: the DP row count")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+    learn_domain_share: Annotated[Optional[float], typer.Option(
+        help="share of ε to learn non-public bounds/categories with DP mechanisms")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help="generator parameter key=value (repeatable)")] = None,
+):
+    """Fit a DP generator on private data and write synthetic data, privacy card and model."""
+    from dpsynth.pipeline import generate as run
+
+    if fmt not in ("csv", "parquet"):
+        raise DpsynthError(f"--format must be csv or parquet (got {fmt!r})")
+    result = run(data=data, schema=schema, generator=generator, epsilon=epsilon, delta=delta, rows=rows,
+                 seed=seed, out_dir=out, synthetic_name=f"synthetic.{fmt}",
+                 learn_domain_share=learn_domain_share, params=_parse_params(param))
+    card = result.card
+    typer.echo(f"synthetic data : {result.synthetic_path}")
+    typer.echo(f"privacy card   : {result.card_path}  (ε = {card['epsilon']:.3f}, δ = {card['delta']:.2g}, "
+               f"accountant: {', '.join(card['accountant'] or [])})")
+    typer.echo(f"model bundle   : {result.model_dir}")
+
+
+@app.command()
+@clear_errors
+def audit(
+    train: Annotated[Path, typer.Option(help="real training data")],
+    holdout: Annotated[Path, typer.Option(help="real holdout data (never seen by the generator)")],
+    synthetic: Annotated[Path, typer.Option(help="synthetic data (from dpsynth or any other tool)")],
+    schema: Annotated[Path, typer.Option(help="public schema")],
+    out: Annotated[Path, typer.Option(help="audit folder (keep it apart from the release)")],
+    card: Annotated[Optional[Path], typer.Option(help="privacy card of the synthetic data")] = None,
+    min_group_size: Annotated[int, typer.Option(help="groups smaller than this are flagged")] = 30,
+    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for confidence intervals")] = 200,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+):
+    """Audit synthetic data against real train and holdout: utility, fairness, fidelity, memorisation."""
+    from dpsynth.pipeline import run_audit
+    from dpsynth.validators.context import AuditConfig
+
+    config = AuditConfig(min_group_size=min_group_size, n_bootstrap=bootstrap, random_state=seed)
+    run_audit(train=train, holdout=holdout, synthetic=synthetic, schema=schema, out_dir=out, card=card,
+              config=config)
+    typer.echo(f"audit report : {out / 'report.md'}  (uses real data; not differentially private; do not release)")
+    typer.echo(f"audit table  : {out / 'audit.csv'}")
+
+
+@schema_app.command("draft")
+@clear_errors
+def schema_draft(
+    data: Annotated[Path, typer.Argument(help="data file to draft from")],
+    target: Annotated[str, typer.Option(help="binary outcome column")],
+    out: Annotated[Path, typer.Option(help="schema file to write (.yaml or .json)")],
+    sensitive: Annotated[str, typer.Option(help="comma-separated sensitive attributes")] = "",
+    positive: Annotated[Optional[str], typer.Option(help="positive outcome label")] = None,
+    subject_id: Annotated[Optional[str], typer.Option(help="column identifying the patient")] = None,
+):
+    """Draft a schema from data; every data-derived value is marked public: false for review."""
+    from dpsynth.io import read_table
+    from dpsynth.schema import draft_schema
+
+    frame = read_table(data)
+    names = [s.strip() for s in sensitive.split(",") if s.strip()]
+    drafted = draft_schema(frame, target=target, sensitive=names, positive=positive, subject_id=subject_id)
+    drafted.save(out)
+    typer.echo(f"draft schema: {out}")
+    typer.echo(f"{len(drafted.not_public())} value(s) are data-derived and marked public: false; edit them "
+               "to public values (or pass --learn-domain-share to `dpsynth generate`) before training.")
+
+
+@schema_app.command("check")
+@clear_errors
+def schema_check(
+    schema: Annotated[Path, typer.Argument(help="schema file")],
+    data: Annotated[Optional[Path], typer.Option(help="data file to check against the schema")] = None,
+):
+    """Validate a schema file (and optionally a data file against it)."""
+    from dpsynth.io import read_table
+    from dpsynth.schema import TabularSchema
+
+    loaded = TabularSchema.load(schema)
+    typer.echo(f"schema ok: {len(loaded.columns)} columns, target '{loaded.target}', "
+               f"sensitive {[a.name for a in loaded.sensitive]}, sha256 {loaded.fingerprint()[:12]}")
+    if loaded.not_public():
+        typer.echo(f"not public yet: {', '.join(loaded.not_public())}")
+    if data is not None:
+        _, report = loaded.conform(read_table(data))
+        typer.echo(f"data ok: {report.n_rows} rows; clipped {report.clipped or 'none'}")
+
+
+@app.command()
+@clear_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/demo"),
+    epsilon: Annotated[float, typer.Option(help="privacy budget ε")] = 1.0,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+):
+    """Run the default job on SUPPORT2 (bundled real data): fit at ε, sample, audit."""
+    from dpsynth.demo import run_demo
+
+    typer.echo("dpsynth demo: SUPPORT2 (9,105 seriously ill adults), outcome death within 180 days,"
+               f" sensitive: sex, race, age band; DP-VAE at ε={epsilon:g}, δ=1e-5")
+    result = run_demo(out, epsilon=epsilon, seed=seed)
+    card = result.release.card
+    typer.echo(f"synthetic data : {result.release.synthetic_path}")
+    typer.echo(f"privacy card   : {result.release.card_path}  (ε = {card['epsilon']:.3f}, δ = {card['delta']:.0e})")
+    typer.echo(f"model bundle   : {result.release.model_dir}")
+    typer.echo(f"audit report   : {result.report_path}  (real data; not DP; keep apart from the release)")
+    for key, value in result.headline.items():
+        typer.echo(f"  {key}: {value}")
+
+
+@app.command("generators")
+def list_generators():
+    """List the registered generators with their family and modality."""
+    from dpsynth import registry
+
+    table = Table("name", "family", "modality", "private", "description")
+    for info in registry.available():
+        table.add_row(info.name, info.family, info.modality, "yes" if info.private else "NO (ε = ∞)",
+                      info.description)
+    Console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,248 @@
+"""Tabular codec: a conformed table <-> a fixed-width float matrix, driven only by the schema.
+
+Nothing here is fitted on data: every width, bin edge and category list comes from the
+public schema, so changing a private record cannot change the transform (rule 2).
+
+Per column, the encoding is a list of *blocks*:
+
+- categorical: one softmax block over the public categories (plus "missing" if nullable);
+- numeric: an optional 2-way softmax block [present, missing] (nullable columns), a
+  softmax block over ``n_bins`` equal-width bins of the public range, and a continuous
+  *offset* in [-1, 1] locating the value inside its bin. Integer columns with at most
+  ``n_bins`` values get one bin per value and no offset (exact).
+
+A missing numeric encodes as [0, 1] with all-zero bins and offset 0, so its bin and offset
+terms vanish from the loss automatically. Generators condition on the target and the
+sensitive groups (`encode_conditions`); `decode` samples rows and keeps each row
+consistent with its condition cell (e.g. an "80+" age band yields an age in [80, upper]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from dpsynth.schema import (
+    MISSING_GROUP,
+    CategoricalColumn,
+    NumericColumn,
+    SensitiveAttribute,
+    TabularSchema,
+)
+
+BlockRole = Literal["category", "missing", "bin", "offset"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A slice ``[start, start + size)`` of the encoded row for one column."""
+
+    column: str
+    role: BlockRole
+    start: int
+    size: int
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.size
+
+    @property
+    def is_softmax(self) -> bool:
+        return self.role != "offset"
+
+
+class TabularCodec:
+    """Schema-driven encoder/decoder for tabular data (see module docstring)."""
+
+    def __init__(self, schema: TabularSchema, *, n_bins: int = 16):
+        schema.require_public()
+        self.schema = schema
+        self.n_bins = n_bins
+        self.blocks: list[Block] = []
+        self._bin_edges: dict[str, np.ndarray] = {}
+        for col in schema.columns:
+            if isinstance(col, CategoricalColumn):
+                self._add(col.name, "category", len(col.categories or []) + int(col.nullable))
+                continue
+            if col.nullable:
+                self._add(col.name, "missing", 2)
+            span = col.upper - col.lower
+            exact = col.integer and span + 1 <= n_bins
+            k = int(span + 1) if exact else n_bins
+            self._bin_edges[col.name] = (
+                np.arange(col.lower - 0.5, col.upper + 1.0) if exact else np.linspace(col.lower, col.upper, k + 1))
+            self._add(col.name, "bin", k)
+            if not exact:
+                self._add(col.name, "offset", 1)
+        self.width = sum(b.size for b in self.blocks)
+        self.condition_domains = schema.condition_domains()
+        self.condition_width = sum(len(d) for d in self.condition_domains.values())
+        softmax = [b for b in self.blocks if b.is_softmax]
+        self._softmax_blocks = softmax
+        self._offset_blocks = [b for b in self.blocks if b.role == "offset"]
+        self._presence_index = {b.column: b.start for b in self.blocks if b.role == "missing"}
+
+    def _add(self, column: str, role: BlockRole, size: int) -> None:
+        start = self.blocks[-1].stop if self.blocks else 0
+        self.blocks.append(Block(column, role, start, size))
+
+    def blocks_of(self, column: str) -> dict[BlockRole, Block]:
+        return {b.role: b for b in self.blocks if b.column == column}
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """Encode a *conformed* frame (see `TabularSchema.conform`) to float32 [n, width]."""
+        out = np.zeros((len(frame), self.width), dtype=np.float32)
+        rows = np.arange(len(frame))
+        for col in self.schema.columns:
+            blocks = self.blocks_of(col.name)
+            values = frame[col.name]
+            missing = values.isna().to_numpy()
+            if isinstance(col, CategoricalColumn):
+                lookup = {c: i for i, c in enumerate(col.categories or [])}
+                idx = values.map(lookup).to_numpy(dtype=float)
+                idx[missing] = len(lookup)  # the trailing "missing" slot (nullable columns only)
+                out[rows, blocks["category"].start + idx.astype(int)] = 1.0
+                continue
+            if "missing" in blocks:
+                out[rows, blocks["missing"].start + missing.astype(int)] = 1.0
+            present = rows[~missing]
+            x = values.to_numpy(float)[~missing]
+            edges = self._bin_edges[col.name]
+            k = blocks["bin"].size
+            idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, k - 1)
+            out[present, blocks["bin"].start + idx] = 1.0
+            if "offset" in blocks:
+                lo, hi = edges[idx], edges[idx + 1]
+                out[present, blocks["offset"].start] = 2.0 * (x - lo) / (hi - lo) - 1.0
+        return out
+
+    def encode_conditions(self, groups: pd.DataFrame) -> np.ndarray:
+        """One-hot of the condition cells (columns: target, then sensitive attribute names)."""
+        out = np.zeros((len(groups), self.condition_width), dtype=np.float32)
+        offset = 0
+        for name, domain in self.condition_domains.items():
+            lookup = {g: i for i, g in enumerate(domain)}
+            idx = groups[name].astype(str).map(lookup)
+            if idx.isna().any():
+                bad = sorted(groups[name][idx.isna()].astype(str).unique())[:3]
+                raise ValueError(f"condition '{name}' has value(s) {bad!r} outside its domain {domain!r}")
+            out[np.arange(len(groups)), offset + idx.to_numpy(int)] = 1.0
+            offset += len(domain)
+        return out
+
+    # -------------------------------------------------------------------- loss
+    def row_loss(self, output: torch.Tensor, target: torch.Tensor, *, offset_weight: float = 1.0) -> torch.Tensor:
+        """Reconstruction loss per row (all leading dims kept): softmax cross-entropy per
+        softmax block + squared error of offsets where the value is present."""
+        loss = output.new_zeros(output.shape[:-1])
+        for b in self._softmax_blocks:
+            logp = F.log_softmax(output[..., b.start:b.stop], dim=-1)
+            loss = loss - (target[..., b.start:b.stop] * logp).sum(-1)
+        for b in self._offset_blocks:
+            present = target[..., self._presence_index[b.column]] if b.column in self._presence_index else 1.0
+            err = torch.tanh(output[..., b.start]) - target[..., b.start]
+            loss = loss + offset_weight * present * err.pow(2)
+        return loss
+
+    # ------------------------------------------------------------------ decode
+    def decode(self, output: np.ndarray, cells: pd.DataFrame, *, rng: np.random.Generator) -> pd.DataFrame:
+        """Sample a table from decoder outputs [n, width], consistent with each row's cell.
+
+        Softmax blocks are sampled (Gumbel-max) after masking the choices the condition
+        cell rules out; offsets pass through tanh. Values are clipped to public bounds and
+        rounded for integer columns — all post-processing.
+        """
+        n = output.shape[0]
+        cells = cells.reset_index(drop=True)
+        result: dict[str, np.ndarray] = {}
+        masks = self._condition_masks(cells)
+        for col in self.schema.columns:
+            blocks = self.blocks_of(col.name)
+            if isinstance(col, CategoricalColumn):
+                b = blocks["category"]
+                idx = _gumbel_argmax(output[:, b.start:b.stop], masks.get((col.name, "category")), rng)
+                domain = np.array(list(col.categories or []) + [np.nan], dtype=object)
+                result[col.name] = domain[idx]
+                continue
+            missing = np.zeros(n, dtype=bool)
+            if "missing" in blocks:
+                b = blocks["missing"]
+                missing = _gumbel_argmax(output[:, b.start:b.stop], masks.get((col.name, "missing")), rng) == 1
+            b = blocks["bin"]
+            idx = _gumbel_argmax(output[:, b.start:b.stop], masks.get((col.name, "bin")), rng)
+            edges = self._bin_edges[col.name]
+            if "offset" in blocks:
+                pos = (np.tanh(output[:, blocks["offset"].start]) + 1.0) / 2.0
+            else:
+                pos = np.full(n, 0.5)
+            values = edges[idx] + pos * (edges[idx + 1] - edges[idx])
+            values = self._clip_to_bands(col, values, cells)
+            values = np.clip(values, col.lower, col.upper)
+            if col.integer:
+                values = np.round(values)
+            values[missing] = np.nan
+            result[col.name] = values
+        return pd.DataFrame(result)[self.schema.names]
+
+    def _attribute_on(self, column: str) -> list[SensitiveAttribute]:
+        return [a for a in self.schema.sensitive if a.column == column]
+
+    def _condition_masks(self, cells: pd.DataFrame) -> dict[tuple[str, BlockRole], np.ndarray]:
+        """Boolean [n, size] masks of the choices allowed by each row's condition cell."""
+        masks: dict[tuple[str, BlockRole], np.ndarray] = {}
+
+        def restrict(key: tuple[str, BlockRole], allowed: np.ndarray) -> None:
+            masks[key] = masks[key] & allowed if key in masks else allowed
+
+        target = self.schema.column(self.schema.target)
+        cats = np.array(target.categories, dtype=object)
+        restrict((target.name, "category"), cells[self.schema.target].to_numpy(object)[:, None] == cats[None, :])
+        for attr in self.schema.sensitive:
+            col = self.schema.column(attr.column)
+            labels = cells[attr.name].to_numpy(object)
+            is_missing = labels == MISSING_GROUP
+            if isinstance(col, CategoricalColumn):
+                lookup = {c: g for g, cs in (attr.groups or {}).items() for c in cs}
+                group_of = np.array([lookup.get(c, c) for c in col.categories or []] +
+                                    ([MISSING_GROUP] if col.nullable else []), dtype=object)
+                restrict((col.name, "category"), labels[:, None] == group_of[None, :])
+                continue
+            if col.nullable:
+                restrict((col.name, "missing"), np.stack([~is_missing, is_missing], axis=1))
+            edges = self._bin_edges[col.name]
+            lo_band, hi_band = self._band_limits(attr, labels)
+            overlaps = (edges[None, 1:] > lo_band[:, None]) & (edges[None, :-1] < hi_band[:, None])
+            overlaps[is_missing] = True
+            restrict((col.name, "bin"), overlaps)
+        return masks
+
+    @staticmethod
+    def _band_limits(attr: SensitiveAttribute, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lookup = {lab: (lo, hi) for lab, lo, hi in zip(attr.labels or [], attr.bins[:-1], attr.bins[1:])}
+        lo = np.array([lookup.get(lab, (-np.inf, np.inf))[0] for lab in labels], dtype=float)
+        hi = np.array([lookup.get(lab, (-np.inf, np.inf))[1] for lab in labels], dtype=float)
+        return lo, hi
+
+    def _clip_to_bands(self, col: NumericColumn, values: np.ndarray, cells: pd.DataFrame) -> np.ndarray:
+        for attr in self._attribute_on(col.name):
+            lo, hi = self._band_limits(attr, cells[attr.name].to_numpy(object))
+            # Bands are right-open: stay strictly below the upper edge (one unit for integers).
+            top = hi - (1.0 if col.integer else 1e-6 * np.maximum(1.0, np.abs(hi)))
+            values = np.minimum(np.maximum(values, lo), top)
+        return values
+
+
+def _gumbel_argmax(logits: np.ndarray, allowed: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """Sample an index per row from softmax(logits), restricted to ``allowed`` choices."""
+    scores = logits - np.log(-np.log(rng.uniform(1e-12, 1.0, size=logits.shape)))
+    if allowed is not None:
+        none_allowed = ~allowed.any(axis=1)
+        allowed = allowed | none_allowed[:, None]
+        scores = np.where(allowed, scores, -np.inf)
+    return np.argmax(scores, axis=1)

@@ -1,0 +1,118 @@
+"""The one DP-SGD training loop every family shares.
+
+A family's module returns a *per-unit loss* [B] from its forward pass; this loop wraps it
+with opacus (Poisson sampling, per-unit clipping, calibrated Gaussian noise, the
+accountant named in the plan) and runs exactly ``plan.steps`` optimizer steps, so the ε
+spent is the ε planned. Ghost clipping (fast gradient clipping) is the default: measured
+here it costs ~2× a non-private step, where per-sample-gradient hooks cost ~30×.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from opacus import PrivacyEngine
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from dpsynth.errors import DpsynthError
+from dpsynth.privacy.dpsgd import DPSGDPlan
+
+GradSampleMode = Literal["ghost", "hooks"]
+SECURE_MODE_UNAVAILABLE = (
+    "secure_mode needs the 'torchcsprng' package, which has no build for this torch version; "
+    "train without secure_mode (the default) or install a torch/torchcsprng pair that matches"
+)
+
+
+class PerUnitLoss(nn.Module):
+    """Identity 'criterion' for opacus: the module already returns per-unit losses."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, per_unit_loss: torch.Tensor) -> torch.Tensor:
+        if self.reduction == "none":
+            return per_unit_loss
+        return per_unit_loss.mean() if self.reduction == "mean" else per_unit_loss.sum()
+
+
+@dataclass
+class TrainingLog:
+    """What happened during training: steps run, mean loss per logging window, ε spent."""
+
+    steps: int = 0
+    seconds: float = 0.0
+    epsilon: float = float("nan")
+    losses: list[float] = field(default_factory=list)
+    history: list[tuple[float, float, int]] = field(default_factory=list)
+
+
+def train_dpsgd(
+    module: nn.Module,
+    tensors: tuple[torch.Tensor, ...],
+    plan: DPSGDPlan,
+    *,
+    lr: float,
+    grad_sample_mode: GradSampleMode = "ghost",
+    secure_mode: bool = False,
+    progress: bool = True,
+    desc: str = "DP-SGD",
+) -> TrainingLog:
+    """Train ``module`` (forward(*batch) -> per-unit loss) with DP-SGD under ``plan``.
+
+    The first dimension of every tensor indexes privacy units; each unit is sampled,
+    clipped and counted as one.
+    """
+    try:
+        engine = PrivacyEngine(accountant=plan.accountant, secure_mode=secure_mode)
+    except ImportError:
+        raise DpsynthError(SECURE_MODE_UNAVAILABLE) from None
+    loader = DataLoader(TensorDataset(*tensors), batch_size=plan.batch_size)
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Secure RNG turned off.*")
+        wrapped = engine.make_private(
+            module=module, optimizer=optimizer, data_loader=loader, criterion=PerUnitLoss(),
+            noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,
+            poisson_sampling=True, grad_sample_mode=grad_sample_mode)
+    if grad_sample_mode == "ghost":
+        model, dp_optimizer, criterion, dp_loader = wrapped
+    else:
+        model, dp_optimizer, dp_loader = wrapped
+        criterion = PerUnitLoss()
+    if abs(dp_loader.sample_rate - plan.sample_rate) > 1e-12:
+        raise RuntimeError(f"opacus samples with q={dp_loader.sample_rate}, the plan charged q={plan.sample_rate}")
+    log = TrainingLog()
+    start = time.perf_counter()
+    window: list[float] = []
+    bar = tqdm(total=plan.steps, desc=desc, disable=not progress, leave=False, unit="step")
+    model.train()
+    while log.steps < plan.steps:
+        for batch in dp_loader:
+            if log.steps >= plan.steps:
+                break
+            dp_optimizer.zero_grad(set_to_none=True)
+            loss = criterion(model(*batch))
+            loss.backward()
+            dp_optimizer.step()
+            log.steps += 1
+            window.append(float(loss.item()) if len(batch[0]) else float("nan"))
+            if len(window) == 50 or log.steps == plan.steps:
+                log.losses.append(float(torch.tensor(window).nanmean()))
+                bar.set_postfix(loss=f"{log.losses[-1]:.3f}")
+                window = []
+            bar.update(1)
+    bar.close()
+    log.seconds = time.perf_counter() - start
+    log.history = [tuple(h) for h in engine.accountant.history]
+    log.epsilon = float(engine.get_epsilon(plan.delta))
+    model._close()  # remove opacus hooks and per-sample state from the trained module
+    module.eval()
+    return log

@@ -1,0 +1,327 @@
+"""The `Generator` interface and the tabular fit/sample/save pipeline every family shares.
+
+`TabularGenerator.fit` is where private data enters, and it is written once:
+
+1. check the budget and conform the data to the public schema (clear errors);
+2. if the schema has non-public values: learn them with DP mechanisms (opt-in share of ε)
+   or refuse;
+3. noisy counts of the condition cells (target × sensitive groups), charged to the ledger;
+4. plan DP-SGD for the remaining budget (σ fixed before training) and charge it;
+5. train the family's module with the shared DP-SGD loop, one clipped gradient per unit.
+
+Families only say how to build their module and how to produce decoder outputs from
+conditions (`_build_module`, `_generate`). Saved models are a JSON config + a
+``state_dict`` loaded with ``weights_only=True`` — never pickle — and hold only DP outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from dpsynth import errors
+from dpsynth.codecs.tabular import TabularCodec
+from dpsynth.errors import BudgetError, DataReadError, NotFittedError
+from dpsynth.families.training import TrainingLog, train_dpsgd
+from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.privacy.card import privacy_card
+from dpsynth.privacy.conditions import (
+    check_conditions,
+    noisy_condition_table,
+    sample_condition_cells,
+    uniform_condition_table,
+)
+from dpsynth.privacy.domain import learn_public_values
+from dpsynth.privacy.dpsgd import DPSGDPlan, plan_dpsgd
+from dpsynth.privacy.ledger import PrivacyLedger
+from dpsynth.privacy.mechanisms import SecureRandom
+from dpsynth.schema import TabularSchema
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.pt"
+BUNDLE_FORMAT = 1
+
+
+@dataclass
+class TrainingSettings:
+    """DP-SGD settings shared by the families; defaults fixed a priori (rule 4)."""
+
+    epochs: float = 30.0
+    batch_size: int = 512
+    lr: float = 2e-3
+    max_grad_norm: float = 1.0
+    accountant: str = "prv"
+    grad_sample_mode: str = "ghost"
+    condition_share: float = 0.05  # share of ε for the noisy condition counts (0 = uniform mix)
+    max_rows_per_unit: int = 16  # rows kept per privacy unit (seeded subsample beyond)
+    secure_mode: bool = False
+
+
+class Generator(ABC):
+    """What every dpsynth generator offers (see DESIGN.md, "Core interfaces")."""
+
+    registered_name: ClassVar[str] = "unregistered"
+
+    @abstractmethod
+    def fit(self, data: pd.DataFrame, *, budget: PrivacyBudget, **kwargs: Any) -> Generator: ...
+
+    @abstractmethod
+    def sample(self, n: int, *, conditions: dict[str, Any] | None = None,
+               random_state: int | None = None) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def privacy_spent(self) -> tuple[float, float]: ...
+
+    @abstractmethod
+    def save(self, path: str | Path) -> Path: ...
+
+
+class TabularGenerator(Generator):
+    """Shared pipeline for DP tabular generators; subclasses add a family's module."""
+
+    def __init__(self, schema: TabularSchema, *, n_bins: int = 16, hidden: tuple[int, ...] = (256, 256),
+                 **training: Any):
+        self.schema = schema
+        self.n_bins = n_bins
+        self.hidden = tuple(hidden)
+        unknown = sorted(set(training) - set(TrainingSettings.__dataclass_fields__))
+        if unknown:
+            raise TypeError(f"unknown generator parameter(s) {unknown}; known: "
+                            f"{sorted(TrainingSettings.__dataclass_fields__) + ['hidden', 'n_bins']}")
+        self.training = TrainingSettings(**training)
+
+    # ---------------------------------------------------------------- family API
+    @abstractmethod
+    def _build_module(self, codec: TabularCodec) -> nn.Module:
+        """The family's trainable module; forward(x, c, row_mask) -> per-unit loss."""
+
+    @abstractmethod
+    def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Decoder outputs [n, codec.width] for condition one-hots ``c``."""
+
+    def _family_params(self) -> dict[str, Any]:
+        """Extra constructor arguments of the family, saved in the bundle config."""
+        return {}
+
+    # ----------------------------------------------------------------------- fit
+    def fit(
+        self,
+        data: pd.DataFrame,
+        *,
+        budget: PrivacyBudget,
+        learn_domain_share: float | None = None,
+        random_state: int | None = 0,
+        progress: bool = True,
+    ) -> TabularGenerator:
+        """Train on private ``data`` within ``budget`` (see module docstring for the steps)."""
+        if not isinstance(budget, PrivacyBudget):
+            raise BudgetError("budget must be a dpsynth.PrivacyBudget(epsilon, delta)")
+        settings = self.training
+        if not 0.0 <= settings.condition_share < 1.0:
+            raise BudgetError(f"condition_share must be in [0, 1) (got {settings.condition_share})")
+        if learn_domain_share is not None and not 0.0 < learn_domain_share < 1.0 - settings.condition_share:
+            raise BudgetError(f"learn_domain_share must be in (0, {1 - settings.condition_share:g}) "
+                              f"(got {learn_domain_share})")
+        seed = 0 if random_state is None else int(random_state)
+        torch.manual_seed(seed)
+        rng = SecureRandom() if settings.secure_mode else np.random.default_rng(seed)
+        schema = self.schema
+
+        units = self._unit_ids(data, schema)
+        n_units = int(units.nunique()) if units is not None else len(data)
+        budget.check_against(n_units)
+        unit_label = (f"subject ('{schema.subject_id}'): all rows of a subject are one unit"
+                      if schema.subject_id else "row (one row = one patient)")
+        ledger = PrivacyLedger(budget, privacy_unit=unit_label)
+
+        if schema.not_public():
+            if learn_domain_share is None:
+                schema.require_public()  # raises the error with both ways out
+            schema = learn_public_values(data, schema, epsilon=learn_domain_share * budget.epsilon,
+                                         delta=budget.delta * 0.1, ledger=ledger, rng=rng)
+        frame, report = schema.conform(data)
+        codec = TabularCodec(schema, n_bins=self.n_bins)
+        groups = schema.group_labels(frame)
+
+        if settings.condition_share > 0:
+            table = noisy_condition_table(groups, codec.condition_domains,
+                                          unit_ids=frame[schema.subject_id] if schema.subject_id else None,
+                                          epsilon=settings.condition_share * budget.epsilon, ledger=ledger, rng=rng)
+            self._warn_sparse_groups(table, codec.condition_domains)
+        else:
+            table = uniform_condition_table(codec.condition_domains)
+
+        eps_left, delta_left = ledger.remaining()
+        plan = plan_dpsgd(n_units=n_units, epsilon=eps_left, delta=delta_left, batch_size=settings.batch_size,
+                          epochs=settings.epochs, max_grad_norm=settings.max_grad_norm,
+                          accountant=settings.accountant)
+        ledger.charge(plan.ledger_entry(f"train {self.registered_name} (DP-SGD)"))
+
+        tensors = self._unit_tensors(frame, codec, groups, schema, seed)
+        module = self._build_module(codec)
+        log = train_dpsgd(module, tensors, plan, lr=settings.lr, grad_sample_mode=settings.grad_sample_mode,
+                          secure_mode=settings.secure_mode, progress=progress, desc=f"fit {self.registered_name}")
+        self._check_spent(log, plan)
+
+        self.schema_ = schema
+        self.codec_ = codec
+        self.module_ = module
+        self.condition_table_ = table
+        self.ledger_ = ledger
+        self.plan_ = plan
+        self.log_ = log
+        self.seed_ = seed
+        self.n_units_ = n_units
+        self.data_report_ = report
+        return self
+
+    @staticmethod
+    def _unit_ids(data: pd.DataFrame, schema: TabularSchema) -> pd.Series | None:
+        if schema.subject_id is None:
+            return None
+        if schema.subject_id not in data.columns:
+            raise errors.SchemaError(errors.MISSING_COLUMNS.format(columns=[schema.subject_id]))
+        return data[schema.subject_id]
+
+    def _unit_tensors(self, frame: pd.DataFrame, codec: TabularCodec, groups: pd.DataFrame,
+                      schema: TabularSchema, seed: int) -> tuple[torch.Tensor, ...]:
+        """x [U, R, width], c [U, R, C], row mask [U, R]: rows grouped by privacy unit."""
+        x = codec.encode(frame)
+        c = codec.encode_conditions(groups)
+        if schema.subject_id is None:
+            return (torch.from_numpy(x[:, None, :]), torch.from_numpy(c[:, None, :]),
+                    torch.ones(len(x), 1))
+        rng = np.random.default_rng(seed)
+        codes, _ = pd.factorize(frame[schema.subject_id])
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        members = np.split(order, starts[1:])
+        cap = self.training.max_rows_per_unit
+        members = [m if len(m) <= cap else np.sort(rng.choice(m, cap, replace=False)) for m in members]
+        width = max(len(m) for m in members)
+        xs = np.zeros((len(members), width, codec.width), np.float32)
+        cs = np.zeros((len(members), width, codec.condition_width), np.float32)
+        mask = np.zeros((len(members), width), np.float32)
+        for u, m in enumerate(members):
+            xs[u, : len(m)], cs[u, : len(m)], mask[u, : len(m)] = x[m], c[m], 1.0
+        return torch.from_numpy(xs), torch.from_numpy(cs), torch.from_numpy(mask)
+
+    @staticmethod
+    def _warn_sparse_groups(table: pd.DataFrame, domains: dict[str, list[str]]) -> None:
+        """Warn about groups whose DP count is ~0 (post-processing of the noisy counts)."""
+        for name, domain in domains.items():
+            totals = table.groupby(name)["_weight"].sum()
+            empty = [g for g in domain if totals.get(g, 0.0) < 1.0]
+            if empty:
+                warnings.warn(f"sensitive attribute '{name}': group(s) {empty} look empty under the DP counts; "
+                              "conditional samples for them rely on what the model learned from other groups",
+                              UserWarning, stacklevel=3)
+
+    @staticmethod
+    def _check_spent(log: TrainingLog, plan: DPSGDPlan) -> None:
+        """The accountant's history and ε after training must equal the plan's (a bug otherwise)."""
+        if [tuple(map(float, h)) for h in log.history] != [tuple(map(float, h)) for h in plan.history]:
+            raise RuntimeError(f"DP-SGD ran {log.history} but the ledger charged {plan.history}")
+        if log.epsilon > plan.epsilon * (1 + 1e-6) + 1e-9:
+            raise RuntimeError(f"DP-SGD spent epsilon={log.epsilon} > charged {plan.epsilon}")
+
+    # -------------------------------------------------------------------- sample
+    def _require_fitted(self) -> None:
+        if not hasattr(self, "module_"):
+            raise NotFittedError(errors.NOT_FITTED.format(name=type(self).__name__))
+
+    def sample(self, n: int, *, conditions: dict[str, Any] | None = None,
+               random_state: int | None = None) -> pd.DataFrame:
+        """``n`` synthetic rows; ``conditions`` (e.g. ``{"sex": "female"}``) fix condition values.
+
+        Without conditions the mix follows the DP condition table. Same fitted model and
+        same ``random_state`` give the same rows.
+        """
+        self._require_fitted()
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative integer (got {n!r})")
+        wanted = check_conditions(conditions or {}, self.codec_.condition_domains)
+        seed = self.seed_ + 1 if random_state is None else int(random_state)
+        rng = np.random.default_rng(seed)
+        cells = sample_condition_cells(self.condition_table_, int(n), conditions=wanted, rng=rng)
+        c = torch.from_numpy(self.codec_.encode_conditions(cells))
+        torch_gen = torch.Generator().manual_seed(seed)
+        outputs = [self._generate(self.module_, c[i:i + 4096], torch_gen).numpy()
+                   for i in range(0, max(int(n), 1), 4096)]
+        out = np.concatenate(outputs)[: int(n)] if n else np.zeros((0, self.codec_.width), np.float32)
+        return self.codec_.decode(out, cells, rng=rng)
+
+    # ------------------------------------------------------------------- privacy
+    def privacy_spent(self) -> tuple[float, float]:
+        self._require_fitted()
+        return self.ledger_.spent()
+
+    def privacy_card(self) -> dict[str, Any]:
+        self._require_fitted()
+        return privacy_card(
+            ledger=self.ledger_, generator=self.registered_name, schema_fingerprint=self.schema_.fingerprint(),
+            seed=self.seed_, n_units=self.n_units_, secure_mode=self.training.secure_mode,
+            extra={"training": asdict(self.training), "data_checks": self.data_report_.to_dict()})
+
+    # --------------------------------------------------------------- persistence
+    def get_params(self) -> dict[str, Any]:
+        return {"n_bins": self.n_bins, "hidden": list(self.hidden), **asdict(self.training),
+                **self._family_params()}
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` (schema, params, DP condition table, ledger) and ``weights.pt``."""
+        self._require_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        config = {
+            "bundle_format": BUNDLE_FORMAT,
+            "generator": self.registered_name,
+            "params": self.get_params(),
+            "schema": self.schema_.to_dict(),
+            "condition_table": self.condition_table_.to_dict(orient="list"),
+            "ledger": self.ledger_.to_dict(),
+            "seed": self.seed_,
+            "n_units": self.n_units_,
+            "data_checks": self.data_report_.to_dict(),
+        }
+        (path / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        torch.save(self.module_.state_dict(), path / WEIGHTS_FILE)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> TabularGenerator:
+        """Load a bundle written by `save` (weights with ``weights_only=True``)."""
+        from dpsynth import registry
+        from dpsynth.schema import ValidationReport
+
+        path = Path(path)
+        try:
+            config = json.loads((path / CONFIG_FILE).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataReadError(f"cannot read model bundle '{path}': {exc}") from None
+        target_cls = registry.get(config["generator"]).cls
+        schema = TabularSchema.from_dict(config["schema"])
+        params = dict(config["params"])
+        model = target_cls(schema, **params)
+        model.schema_ = schema
+        model.codec_ = TabularCodec(schema, n_bins=model.n_bins)
+        model.module_ = model._build_module(model.codec_)
+        state = torch.load(path / WEIGHTS_FILE, weights_only=True)
+        model.module_.load_state_dict(state)
+        model.module_.eval()
+        model.condition_table_ = pd.DataFrame(config["condition_table"])
+        model.ledger_ = PrivacyLedger.from_dict(config["ledger"])
+        model.seed_ = int(config["seed"])
+        model.n_units_ = int(config["n_units"])
+        model.data_report_ = ValidationReport(**config["data_checks"])
+        return model
+

@@ -1,0 +1,135 @@
+"""Read and write tables as CSV or Parquet, chosen by the file extension.
+
+Every failure (unsupported extension, missing, empty, unreadable or corrupt file) is a
+`DataReadError` / `DataWriteError` that names the path and the reason, never a raw
+pandas or pyarrow traceback. CSV cells that are empty (or one of pandas' default
+missing markers such as ``NA``) read as ``NaN``; text stays text; no index column is
+written. Parquet goes through pyarrow and keeps dtypes (including ``category``); missing
+text cells read as ``NaN`` there too (not ``None``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from dpsynth.errors import DataReadError, DpsynthError
+
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+SUPPORTED_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
+
+UNSUPPORTED_FORMAT = (
+    "cannot {action} '{path}': unsupported file extension {suffix!r}; "
+    "use one of " + ", ".join(SUPPORTED_SUFFIXES) + " (CSV or Parquet)"
+)
+READ_FAILED = "cannot read table '{path}': {reason}"
+WRITE_FAILED = "cannot write table '{path}': {reason}"
+EMPTY_TABLE = (
+    "cannot read table '{path}': it has a header but no rows; a table to train on or "
+    "audit needs at least one row"
+)
+
+
+class DataWriteError(DpsynthError, OSError):
+    """A table could not be written."""
+
+
+def table_format(path: str | os.PathLike[str], *, action: str = "read") -> Literal["csv", "parquet"]:
+    """The format implied by `path`'s extension, or a `DataReadError` naming the supported ones."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return "csv"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    raise DataReadError(UNSUPPORTED_FORMAT.format(action=action, path=path, suffix=suffix or "(none)"))
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    import pyarrow as pa
+
+    return (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, pa.ArrowException)
+
+
+def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False) -> pd.DataFrame:
+    """Read a CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) file into a DataFrame.
+
+    A table with a header but no rows is refused unless ``allow_empty=True``.
+    """
+    path = Path(path)
+    fmt = table_format(path, action="read")
+    if not path.exists():
+        raise DataReadError(READ_FAILED.format(path=path, reason="no such file"))
+    if path.is_dir():
+        raise DataReadError(READ_FAILED.format(path=path, reason="it is a directory, not a file"))
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DataReadError(READ_FAILED.format(path=path, reason=exc.strerror or str(exc))) from None
+    if size == 0:
+        raise DataReadError(READ_FAILED.format(path=path, reason="the file is empty (0 bytes)"))
+    try:
+        if fmt == "csv":
+            frame = pd.read_csv(path, keep_default_na=True, low_memory=False, encoding="utf-8")
+        else:
+            frame = pd.read_parquet(path, engine="pyarrow")
+    except pd.errors.EmptyDataError:
+        raise DataReadError(READ_FAILED.format(path=path, reason="the file has no columns (empty CSV)")) from None
+    except UnicodeDecodeError:
+        raise DataReadError(READ_FAILED.format(path=path, reason="it is not UTF-8 encoded text")) from None
+    except _read_errors() as exc:
+        kind = "CSV" if fmt == "csv" else "Parquet"
+        reason = f"not a valid {kind} file ({type(exc).__name__}: {_one_line(exc)})"
+        if isinstance(exc, OSError) and not _is_arrow_error(exc):
+            reason = exc.strerror or _one_line(exc)
+        raise DataReadError(READ_FAILED.format(path=path, reason=reason)) from None
+    if len(frame) == 0 and not allow_empty:
+        raise DataReadError(EMPTY_TABLE.format(path=path))
+    return _missing_as_nan(frame)
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write `frame` as CSV or Parquet (by extension), without its index; returns the path.
+
+    Parent folders are created. CSV writes missing values as empty cells.
+    """
+    path = Path(path)
+    fmt = table_format(path, action="write")
+    if not isinstance(frame, pd.DataFrame):
+        raise DataWriteError(WRITE_FAILED.format(
+            path=path, reason=f"expected a pandas DataFrame, got {type(frame).__name__}"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, engine="pyarrow", index=False)
+    except _read_errors() as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+        raise DataWriteError(WRITE_FAILED.format(path=path, reason=reason)) from None
+    return path
+
+
+def _missing_as_nan(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing text cells as ``NaN`` (pyarrow gives ``None``), as in a CSV read."""
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype == object and series.isna().any():
+            frame[name] = series.astype(object).where(series.notna(), np.nan)
+    return frame
+
+
+def _is_arrow_error(exc: BaseException) -> bool:
+    import pyarrow as pa
+
+    return isinstance(exc, pa.ArrowException)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("..." if len(text) > 300 else "")

@@ -1,0 +1,41 @@
+"""`PrivacyBudget`: the (ε, δ) a user allows for one release, checked up front."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+from dpsynth import errors
+from dpsynth.errors import BudgetError
+
+
+def default_delta(n_units: int) -> float:
+    """δ well below 1/n: ``min(1e-5, 1 / n**1.1)`` (privacy contract, rule 5)."""
+    if n_units <= 0:
+        raise BudgetError("cannot choose delta for an empty dataset")
+    return min(1e-5, 1.0 / n_units**1.1)
+
+
+@dataclass(frozen=True)
+class PrivacyBudget:
+    """A total (ε, δ) budget under add/remove-one-privacy-unit adjacency."""
+
+    epsilon: float
+    delta: float
+
+    def __post_init__(self) -> None:
+        eps = self.epsilon
+        if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not math.isfinite(eps) or eps <= 0:
+            raise BudgetError(errors.EPSILON_INVALID.format(epsilon=eps))
+        d = self.delta
+        if not isinstance(d, (int, float)) or isinstance(d, bool) or not (0 < d < 1):
+            raise BudgetError(errors.DELTA_INVALID.format(delta=d))
+
+    def check_against(self, n_units: int) -> None:
+        """Warn when δ is not well below 1/n for this dataset (rule 5)."""
+        if n_units > 0 and self.delta >= 1.0 / n_units:
+            warnings.warn(
+                errors.DELTA_TOO_LARGE.format(delta=self.delta, inverse_n=1.0 / n_units,
+                                              n=n_units, suggested=default_delta(n_units)),
+                UserWarning, stacklevel=2)

@@ -1,0 +1,95 @@
+"""The privacy card: a JSON file released beside every synthetic dataset (rule 6).
+
+It states the guarantee (ε, δ, accountant, adjacency, privacy unit), every ledger entry,
+the DP-SGD parameters (clip norm, noise multiplier, sample rate, steps), the schema hash,
+package versions and the seed. It holds no statistic of the private data beyond the DP
+outputs already on the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from dpsynth.privacy.ledger import PrivacyLedger
+
+CARD_VERSION = 1
+_PACKAGES = ("dpsynth", "torch", "opacus", "numpy", "pandas", "scikit-learn")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def privacy_card(
+    *,
+    ledger: PrivacyLedger,
+    generator: str,
+    schema_fingerprint: str,
+    seed: int | None,
+    n_units: int,
+    secure_mode: bool,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble the card from the ledger (the single source of the ε that is printed)."""
+    eps, delta = ledger.spent()
+    dpsgd = [e for e in ledger.entries if e.mechanism == "dp-sgd"]
+    card: dict[str, Any] = {
+        "card_version": CARD_VERSION,
+        "private": True,
+        "epsilon": eps,
+        "delta": delta,
+        "budget": {"epsilon": ledger.budget.epsilon, "delta": ledger.budget.delta},
+        "accountant": sorted({e.params["accountant"] for e in dpsgd}) or None,
+        "composition": "basic (sequential) composition over ledger entries",
+        "adjacency": "add/remove one privacy unit",
+        "privacy_unit": ledger.privacy_unit,
+        "n_privacy_units": n_units,
+        "generator": generator,
+        "dp_sgd": [
+            {k: e.params[k] for k in ("noise_multiplier", "max_grad_norm", "sample_rate", "steps",
+                                      "batch_size", "sampling", "history")}
+            | {"epsilon": e.epsilon, "delta": e.delta, "accountant": e.params["accountant"]}
+            for e in dpsgd
+        ],
+        "ledger": ledger.to_dict()["entries"],
+        "schema_sha256": schema_fingerprint,
+        "seed": seed,
+        "secure_mode": secure_mode,
+        "versions": package_versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "notes": [
+            "The synthetic data and model weights are post-processing of the DP mechanisms above.",
+            "No training rows and no non-DP statistics of the private data are in the release.",
+        ],
+    }
+    if extra:
+        card.update(extra)
+    return card
+
+
+def non_private_card(*, generator: str, schema_fingerprint: str, seed: int | None) -> dict[str, Any]:
+    """Card for reference generators trained without DP: ε = ∞, stated plainly."""
+    return {
+        "card_version": CARD_VERSION, "private": False, "epsilon": "inf", "delta": 1.0,
+        "generator": generator, "schema_sha256": schema_fingerprint, "seed": seed,
+        "versions": package_versions(),
+        "notes": ["NOT PRIVATE: this generator was trained without differential privacy. Do not release."],
+    }
+
+
+def write_card(card: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(card, indent=2, default=float) + "\n")
+    return path

@@ -1,0 +1,92 @@
+"""The mix of conditions (target × sensitive groups) a generator samples from.
+
+When `sample` is called without conditions, a generator draws a condition cell for each
+row from this table. The table holds Laplace-noised counts over the PUBLIC product of
+the condition domains, charged to the ledger — never raw frequencies (privacy contract,
+rule 1). Everything derived from it (sampling, rebalancing) is post-processing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dpsynth import errors
+from dpsynth.errors import SchemaError
+from dpsynth.privacy.ledger import LedgerEntry, PrivacyLedger
+from dpsynth.privacy.mechanisms import Rng, laplace_histogram
+
+WEIGHT = "_weight"
+
+
+def unit_weights(unit_ids: pd.Series | None, n_rows: int) -> np.ndarray:
+    """Weight 1/k for each of a unit's k rows, so each privacy unit adds total weight 1."""
+    if unit_ids is None:
+        return np.ones(n_rows)
+    sizes = unit_ids.map(unit_ids.value_counts())
+    return 1.0 / sizes.to_numpy(float)
+
+
+def noisy_condition_table(
+    groups: pd.DataFrame,
+    domains: dict[str, list[str]],
+    *,
+    unit_ids: pd.Series | None,
+    epsilon: float,
+    ledger: PrivacyLedger,
+    rng: Rng,
+) -> pd.DataFrame:
+    """Charge ε to the ledger, then return noisy counts of every condition cell (≥ 0)."""
+    names = list(domains)
+    cells = pd.DataFrame(list(itertools.product(*(domains[n] for n in names))), columns=names)
+    ledger.charge(LedgerEntry(
+        mechanism="laplace-histogram", purpose="condition counts (target × sensitive groups)",
+        epsilon=epsilon, delta=0.0,
+        params={"cells": len(cells), "sensitivity": 1.0, "noise_scale": 1.0 / epsilon,
+                "post_processing": "clip at 0"}))
+    weights = pd.Series(unit_weights(unit_ids, len(groups)), index=groups.index)
+    exact = weights.groupby([groups[n].astype(str) for n in names]).sum()
+    key = pd.MultiIndex.from_frame(cells) if len(names) > 1 else pd.Index(cells[names[0]])
+    exact = exact.reindex(key, fill_value=0.0).to_numpy(float)
+    cells[WEIGHT] = np.clip(laplace_histogram(exact, epsilon=epsilon, rng=rng), 0.0, None)
+    return cells
+
+
+def uniform_condition_table(domains: dict[str, list[str]]) -> pd.DataFrame:
+    """Every cell equally likely (costs no budget)."""
+    names = list(domains)
+    cells = pd.DataFrame(list(itertools.product(*(domains[n] for n in names))), columns=names)
+    cells[WEIGHT] = 1.0
+    return cells
+
+
+def check_conditions(conditions: dict[str, Any], domains: dict[str, list[str]]) -> dict[str, str]:
+    """Validate user conditions against the public domains; return them as strings."""
+    out = {}
+    for name, value in conditions.items():
+        if name not in domains:
+            raise SchemaError(errors.UNKNOWN_CONDITION_NAME.format(name=name, choices=list(domains)))
+        value = str(value)
+        if value not in domains[name]:
+            raise SchemaError(errors.UNKNOWN_CONDITION.format(name=name, value=value, choices=domains[name]))
+        out[name] = value
+    return out
+
+
+def sample_condition_cells(
+    table: pd.DataFrame, n: int, *, conditions: dict[str, str] | None, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Draw ``n`` condition cells from the table, restricted to ``conditions`` if given.
+
+    If every matching cell has weight 0 after noise, matching cells are drawn uniformly.
+    """
+    subset = table
+    for name, value in (conditions or {}).items():
+        subset = subset[subset[name] == value]
+    weights = subset[WEIGHT].to_numpy(float)
+    probs = weights / weights.sum() if weights.sum() > 0 else np.full(len(subset), 1.0 / len(subset))
+    picks = rng.choice(len(subset), size=n, p=probs)
+    return subset.drop(columns=WEIGHT).iloc[picks].reset_index(drop=True)

@@ -1,0 +1,89 @@
+"""DP-SGD planning: the noise multiplier is fixed for the target ε *before* training.
+
+A plan is (sample rate q, steps T, noise multiplier σ, clip norm C). σ comes from
+opacus' `get_noise_multiplier` for the ε share given to training, and the ε charged to
+the ledger is what opacus' accountant reports for the history [(σ, q, T)] — so training
+that runs exactly T Poisson-sampled steps ends at (not after) the budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from opacus.accountants import create_accountant
+from opacus.accountants.utils import get_noise_multiplier
+
+from dpsynth import errors
+from dpsynth.errors import BudgetError
+from dpsynth.privacy.ledger import LedgerEntry
+
+Accountant = Literal["prv", "rdp"]
+# Above this noise multiplier the model learns nothing useful; we refuse rather than pretend.
+MAX_NOISE_MULTIPLIER = 1e3
+
+
+def epsilon_for_history(history: list[tuple[float, float, int]], *, delta: float, accountant: Accountant) -> float:
+    """ε that opacus' accountant computes for a DP-SGD history [(σ, q, steps), ...]."""
+    acc = create_accountant(mechanism=accountant)
+    acc.history = [tuple(h) for h in history]
+    return float(acc.get_epsilon(delta=delta))
+
+
+@dataclass(frozen=True)
+class DPSGDPlan:
+    """Everything that determines the privacy cost of one DP-SGD run."""
+
+    noise_multiplier: float
+    sample_rate: float
+    steps: int
+    max_grad_norm: float
+    accountant: Accountant
+    delta: float
+    epsilon: float  # ε of the history below, by `accountant` (≤ the share it was planned for)
+    batch_size: int  # nominal loader batch size; the Poisson batch has mean q·n
+    n_units: int
+
+    @property
+    def history(self) -> list[tuple[float, float, int]]:
+        return [(self.noise_multiplier, self.sample_rate, self.steps)]
+
+    def ledger_entry(self, purpose: str) -> LedgerEntry:
+        params: dict[str, Any] = asdict(self)
+        params.pop("epsilon")
+        params.pop("delta")
+        params["history"] = [list(h) for h in self.history]
+        params["sampling"] = "poisson"
+        return LedgerEntry(mechanism="dp-sgd", purpose=purpose, epsilon=self.epsilon, delta=self.delta, params=params)
+
+
+def plan_dpsgd(
+    *,
+    n_units: int,
+    epsilon: float,
+    delta: float,
+    batch_size: int,
+    epochs: float,
+    max_grad_norm: float,
+    accountant: Accountant = "prv",
+) -> DPSGDPlan:
+    """Calibrate σ so that `epochs` passes of Poisson-sampled batches cost at most (ε, δ)."""
+    if n_units < 2:
+        raise BudgetError(f"DP-SGD needs at least 2 privacy units; the data has {n_units}")
+    if epsilon <= 0:
+        raise BudgetError(errors.EPSILON_INVALID.format(epsilon=epsilon))
+    # opacus' DPDataLoader samples each unit with q = 1 / len(loader) = 1 / ceil(n / batch_size)
+    sample_rate = 1.0 / math.ceil(n_units / batch_size)
+    steps = max(1, math.ceil(epochs / sample_rate))
+    try:
+        sigma = get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
+                                     steps=steps, accountant=accountant)
+    except ValueError:  # opacus: "The privacy budget is too low."
+        sigma = math.inf
+    if sigma > MAX_NOISE_MULTIPLIER:
+        raise BudgetError(errors.BUDGET_TOO_SMALL.format(epsilon=epsilon, delta=delta, max_sigma=MAX_NOISE_MULTIPLIER))
+    spent = epsilon_for_history([(sigma, sample_rate, steps)], delta=delta, accountant=accountant)
+    return DPSGDPlan(noise_multiplier=float(sigma), sample_rate=sample_rate, steps=steps,
+                     max_grad_norm=max_grad_norm, accountant=accountant, delta=delta, epsilon=spent,
+                     batch_size=batch_size, n_units=n_units)

@@ -1,0 +1,89 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dpsynth.codecs.tabular import TabularCodec
+from dpsynth.errors import SchemaError
+from tests.conftest import make_toy_frame, make_toy_schema
+
+
+def conformed(frame=None):
+    schema = make_toy_schema()
+    return schema, schema.conform(make_toy_frame() if frame is None else frame)[0]
+
+
+def test_layout_comes_from_the_schema_only():
+    schema, _ = conformed()
+    codec = TabularCodec(schema, n_bins=8)
+    roles = [(b.column, b.role, b.size) for b in codec.blocks]
+    assert ("lab", "missing", 2) in roles and ("lab", "bin", 8) in roles and ("lab", "offset", 1) in roles
+    assert ("race", "category", 4) in roles and ("outcome", "category", 2) in roles
+    assert codec.width == sum(b.size for b in codec.blocks)
+    assert codec.condition_domains == {"outcome": ["no", "yes"], "sex": ["female", "male"],
+                                       "race": ["white", "black", "other"], "age_band": ["18-49", "50-69", "70+"]}
+
+
+def test_encode_is_one_hot_and_offsets_are_bounded():
+    schema, frame = conformed()
+    codec = TabularCodec(schema)
+    x = codec.encode(frame)
+    for b in codec.blocks:
+        part = x[:, b.start:b.stop]
+        if b.role == "offset":
+            assert part.min() >= -1 and part.max() <= 1
+        elif b.role == "bin" and b.column == "lab":
+            missing = frame["lab"].isna().to_numpy()
+            assert (part[missing].sum(1) == 0).all() and (part[~missing].sum(1) == 1).all()
+        else:
+            assert (part.sum(1) == 1).all()
+
+
+def test_round_trip_through_perfect_logits_recovers_values():
+    schema, frame = conformed()
+    codec = TabularCodec(schema, n_bins=16)
+    x = codec.encode(frame)
+    logits = np.where(x > 0.5, 50.0, -50.0).astype(np.float32)
+    for b in codec.blocks:
+        if b.role == "offset":
+            logits[:, b.start] = np.arctanh(np.clip(x[:, b.start], -0.999999, 0.999999))
+    cells = schema.group_labels(frame)
+    back = codec.decode(logits, cells, rng=np.random.default_rng(0))
+    pd.testing.assert_series_equal(back["race"], frame["race"].reset_index(drop=True), check_names=False)
+    np.testing.assert_allclose(back["age"], frame["age"], atol=1e-3)
+    np.testing.assert_array_equal(back["heart_rate"], frame["heart_rate"])
+    np.testing.assert_array_equal(back["lab"].isna(), frame["lab"].isna())
+
+
+def test_decode_respects_condition_cells():
+    schema, frame = conformed()
+    codec = TabularCodec(schema)
+    n = 500
+    cells = pd.DataFrame({"outcome": ["yes"] * n, "sex": ["female"] * n, "race": ["other"] * n,
+                          "age_band": ["70+"] * n})
+    out = codec.decode(np.random.default_rng(0).normal(size=(n, codec.width)).astype(np.float32), cells,
+                       rng=np.random.default_rng(1))
+    assert (out["outcome"] == "yes").all() and (out["sex"] == "female").all()
+    assert out["race"].isin(["asian", "other"]).all()
+    assert (out["age"] >= 70).all() and (out["age"] <= 110).all()
+    assert (out["heart_rate"] == out["heart_rate"].round()).all()
+
+
+def test_row_loss_is_per_row_and_zero_for_perfect_predictions():
+    schema, frame = conformed()
+    codec = TabularCodec(schema)
+    x = torch.from_numpy(codec.encode(frame))
+    perfect = torch.where(x > 0.5, 60.0, -60.0)
+    for b in codec.blocks:
+        if b.role == "offset":
+            perfect[:, b.start] = torch.atanh(x[:, b.start].clamp(-0.999999, 0.999999))
+    assert codec.row_loss(perfect, x).shape == (len(frame),)
+    assert codec.row_loss(perfect, x).max() < 1e-3
+    assert codec.row_loss(torch.zeros_like(x), x).min() > 0.1
+
+
+def test_refuses_a_schema_with_non_public_values():
+    schema = make_toy_schema()
+    schema.columns[0].public = False
+    with pytest.raises(SchemaError, match="not confirmed public: age.bounds"):
+        TabularCodec(schema)

@@ -1,0 +1,207 @@
+"""The DP-VAE and the shared tabular pipeline, checked against the privacy contract."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dpsynth import registry
+from dpsynth.errors import BudgetError, DpsynthError, NotFittedError, SchemaError
+from dpsynth.families import training
+from dpsynth.generator import TabularGenerator
+from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.privacy.dpsgd import epsilon_for_history
+from tests.conftest import TINY, make_toy_frame, make_toy_schema
+
+BUDGET = PrivacyBudget(1.0, 1e-5)
+
+
+def fit_tiny(frame=None, schema=None, budget=BUDGET, seed=0, learn_domain_share=None, **params):
+    model = registry.create("dp-vae", schema or make_toy_schema(), **(TINY | params))
+    return model.fit(make_toy_frame() if frame is None else frame, budget=budget, random_state=seed,
+                     learn_domain_share=learn_domain_share, progress=False)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return fit_tiny()
+
+
+def test_is_registered_with_family_and_modality():
+    info = registry.get("dp-vae")
+    assert (info.family, info.modality, info.private) == ("vae", "tabular", True)
+
+
+def test_samples_have_schema_columns_within_public_bounds(fitted):
+    out = fitted.sample(300, random_state=1)
+    schema = make_toy_schema()
+    assert list(out.columns) == schema.names and len(out) == 300
+    conformed, report = schema.conform(out)  # raises if anything is outside the schema
+    assert report.clipped == {}
+    assert out["heart_rate"].dropna().eq(out["heart_rate"].dropna().round()).all()
+    assert out["lab"].isna().any(), "missing values are modelled, not dropped"
+
+
+def test_ledger_holds_every_read_and_stays_within_budget(fitted):
+    """Rule 1: condition counts and DP-SGD are both on the ledger; nothing else ran."""
+    mechanisms = [e.mechanism for e in fitted.ledger_.entries]
+    assert mechanisms == ["laplace-histogram", "dp-sgd"]
+    eps, delta = fitted.privacy_spent()
+    assert eps <= BUDGET.epsilon + 1e-9 and delta <= BUDGET.delta
+
+
+def test_card_epsilon_is_what_opacus_computes_for_the_recorded_history(fitted):
+    card = fitted.privacy_card()
+    (sgd,) = card["dp_sgd"]
+    recomputed = epsilon_for_history(sgd["history"], delta=sgd["delta"], accountant=sgd["accountant"])
+    assert sgd["epsilon"] == pytest.approx(recomputed, rel=1e-9)
+    assert card["epsilon"] == pytest.approx(sum(e["epsilon"] for e in card["ledger"]))
+    assert fitted.log_.steps == sgd["steps"]  # stops at the budget (rule 3)
+    for key in ("noise_multiplier", "max_grad_norm", "sample_rate", "steps"):
+        assert sgd[key] > 0
+    assert card["schema_sha256"] == make_toy_schema().fingerprint()
+    assert card["accountant"] == ["prv"] and card["seed"] == 0 and "opacus" in card["versions"]
+
+
+def test_condition_mix_comes_from_noisy_counts_not_raw_frequencies(fitted):
+    frame = make_toy_frame()
+    schema = make_toy_schema()
+    raw = schema.group_labels(schema.conform(frame)[0]).value_counts()
+    table = fitted.condition_table_.set_index(list(schema.condition_domains()))["_weight"]
+    aligned = table.reindex(raw.index)
+    assert not np.allclose(aligned.to_numpy(), raw.to_numpy())
+    assert len(table) == 2 * 2 * 3 * 3  # the full public product, empty cells included
+
+
+def test_uniform_condition_mix_costs_nothing():
+    model = fit_tiny(condition_share=0.0)
+    assert [e.mechanism for e in model.ledger_.entries] == ["dp-sgd"]
+    assert model.condition_table_["_weight"].nunique() == 1
+
+
+def test_changing_one_private_record_leaves_every_fitted_transform_unchanged():
+    """Rule 2: an extreme age and a rare category in one record change no transform."""
+    frame = make_toy_frame()
+    changed = frame.copy()
+    changed.loc[0, ["age", "race"]] = [109.9, "asian"]
+    a, b = fit_tiny(frame), fit_tiny(changed)
+    assert a.codec_.blocks == b.codec_.blocks
+    assert a.codec_.condition_domains == b.codec_.condition_domains
+    for name in a.codec_._bin_edges:
+        np.testing.assert_array_equal(a.codec_._bin_edges[name], b.codec_._bin_edges[name])
+    assert a.schema_.to_dict() == b.schema_.to_dict()
+    pd.testing.assert_frame_equal(a.condition_table_.drop(columns="_weight"),
+                                  b.condition_table_.drop(columns="_weight"))
+
+
+def test_uses_poisson_sampling_and_ghost_clipping(monkeypatch):
+    """Rule 3: DP-SGD goes through opacus with poisson_sampling=True."""
+    seen = {}
+    original = training.PrivacyEngine.make_private
+
+    def spy(self, **kwargs):
+        seen.update(kwargs)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(training.PrivacyEngine, "make_private", spy)
+    fit_tiny()
+    assert seen["poisson_sampling"] is True and seen["grad_sample_mode"] == "ghost"
+
+
+def test_overspend_raises_before_training_starts(monkeypatch):
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr("dpsynth.generator.train_dpsgd", must_not_train)
+    with pytest.raises(BudgetError, match="too small to train"):
+        fit_tiny(budget=PrivacyBudget(1e-4, 1e-9), epochs=50)
+
+
+def test_refuses_non_public_schema_with_both_ways_out():
+    schema = make_toy_schema()
+    schema.columns[0].public = False
+    with pytest.raises(SchemaError, match=r"confirm public values.*learn them with a DP"):
+        fit_tiny(schema=schema)
+
+
+def test_learns_missing_bounds_and_domains_on_the_ledger():
+    schema = make_toy_schema()
+    schema.columns[0].public = False  # age bounds
+    schema.columns[2].public = False  # race categories
+    model = fit_tiny(schema=schema, frame=make_toy_frame(n=2000), learn_domain_share=0.5,
+                     budget=PrivacyBudget(4.0, 1e-5))
+    purposes = [e.purpose for e in model.ledger_.entries]
+    assert "bounds of column 'age'" in purposes and "categories of column 'race'" in purposes
+    assert model.privacy_spent()[0] <= 4.0 + 1e-9
+    assert set(model.schema_.column("race").categories) <= {"white", "black", "asian", "other"}
+
+
+def test_same_seed_same_output_and_save_load_round_trip(fitted, tmp_path):
+    again = fit_tiny()
+    pd.testing.assert_frame_equal(fitted.sample(200, random_state=3), again.sample(200, random_state=3))
+    fitted.save(tmp_path / "model")
+    loaded = TabularGenerator.load(tmp_path / "model")
+    pd.testing.assert_frame_equal(fitted.sample(200, random_state=3), loaded.sample(200, random_state=3))
+    assert loaded.privacy_spent() == fitted.privacy_spent()
+
+
+def test_bundle_holds_no_training_rows_and_no_pickle(fitted, tmp_path):
+    """Rule 6: config is JSON of public + DP values; weights load with weights_only=True."""
+    path = fitted.save(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    assert set(config) == {"bundle_format", "generator", "params", "schema", "condition_table", "ledger",
+                           "seed", "n_units", "data_checks"}
+    text = (path / "config.json").read_text()
+    for value in make_toy_frame()["lab"].dropna().astype(str).head(20):
+        assert f": {value}," not in text and f"[{value}," not in text
+    state = torch.load(path / "weights.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_conditions_are_honoured(fitted):
+    out = fitted.sample(200, conditions={"sex": "female", "age_band": "70+"}, random_state=0)
+    assert (out["sex"] == "female").all() and (out["age"] >= 70).all()
+    with pytest.raises(SchemaError, match="'sex' takes one of"):
+        fitted.sample(5, conditions={"sex": "unknown"})
+    with pytest.raises(SchemaError, match="neither the target nor a sensitive"):
+        fitted.sample(5, conditions={"lab": "1"})
+
+
+def test_subject_is_the_privacy_unit():
+    """Rule 8: with a subject id, units are subjects; each gets one clipped gradient."""
+    frame = make_toy_frame(n=600)
+    frame.insert(0, "patient", np.repeat(np.arange(200), 3).astype(str))
+    schema = make_toy_schema()
+    schema.subject_id = "patient"
+    model = fit_tiny(frame=frame, schema=schema)
+    assert model.n_units_ == 200
+    assert model.plan_.sample_rate == pytest.approx(1 / np.ceil(200 / TINY["batch_size"]))
+    assert "subject" in model.privacy_card()["privacy_unit"]
+    tensors = model._unit_tensors(*_prepared(model, frame, schema))
+    assert tensors[0].shape[:2] == (200, 3) and tensors[2].sum() == 600
+
+
+def _prepared(model, frame, schema):
+    conformed = schema.conform(frame)[0]
+    return conformed, model.codec_, schema.group_labels(conformed), schema, 0
+
+
+def test_secure_mode_without_csprng_is_a_clear_error():
+    with pytest.raises(DpsynthError, match="torchcsprng"):
+        fit_tiny(secure_mode=True)
+
+
+def test_unfitted_generator_says_so():
+    with pytest.raises(NotFittedError, match="call fit"):
+        registry.create("dp-vae", make_toy_schema()).sample(3)
+
+
+def test_bad_data_is_a_clear_error_before_training():
+    frame = make_toy_frame()
+    with pytest.raises(SchemaError, match="missing column"):
+        fit_tiny(frame=frame.drop(columns="lab"))
+    frame.loc[3, "age"] = 140.0
+    with pytest.raises(SchemaError, match="'age' has 1 value"):
+        fit_tiny(frame=frame)

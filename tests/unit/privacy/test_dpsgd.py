@@ -1,0 +1,38 @@
+import pytest
+from opacus.accountants import RDPAccountant
+from opacus.accountants.utils import get_noise_multiplier
+
+from dpsynth.errors import BudgetError
+from dpsynth.privacy.dpsgd import epsilon_for_history, plan_dpsgd
+
+
+@pytest.mark.parametrize("accountant", ["prv", "rdp"])
+def test_plan_spends_at_most_the_target(accountant):
+    plan = plan_dpsgd(n_units=5000, epsilon=1.0, delta=1e-5, batch_size=250, epochs=5,
+                      max_grad_norm=1.0, accountant=accountant)
+    assert plan.epsilon <= 1.0
+    assert plan.epsilon > 0.9  # the calibration is tight, not wasteful
+    assert plan.sample_rate == pytest.approx(1 / 20)
+    assert plan.steps == 100
+    sigma = get_noise_multiplier(target_epsilon=1.0, target_delta=1e-5, sample_rate=1 / 20, steps=100,
+                                 accountant=accountant)
+    assert plan.noise_multiplier == pytest.approx(sigma)
+
+
+def test_planned_epsilon_is_what_opacus_computes_for_the_history():
+    plan = plan_dpsgd(n_units=3000, epsilon=2.0, delta=1e-6, batch_size=100, epochs=3,
+                      max_grad_norm=1.0, accountant="rdp")
+    accountant = RDPAccountant()
+    accountant.history = plan.history
+    assert plan.epsilon == pytest.approx(accountant.get_epsilon(delta=1e-6))
+    assert epsilon_for_history(plan.history, delta=1e-6, accountant="rdp") == pytest.approx(plan.epsilon)
+
+
+def test_budget_too_small_to_train_raises_before_anything_runs():
+    with pytest.raises(BudgetError, match="too small to train"):
+        plan_dpsgd(n_units=100, epsilon=1e-4, delta=1e-7, batch_size=100, epochs=50, max_grad_norm=1.0)
+
+
+def test_needs_more_than_one_unit():
+    with pytest.raises(BudgetError, match="at least 2"):
+        plan_dpsgd(n_units=1, epsilon=1.0, delta=1e-5, batch_size=1, epochs=1, max_grad_norm=1.0)

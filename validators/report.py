@@ -1,0 +1,203 @@
+"""`AuditReport`: the audit's tidy result table plus metadata, and the files it writes.
+
+The report holds real-data results, so it is **not differentially private** (privacy
+contract, rule 7): every file it writes says so, the Markdown on its first line, and it
+belongs next to the audit, never in the release bundle with the synthetic data.
+
+`AuditReport.write(out_dir)` writes
+
+- ``audit.json``: ``{"notice", "metadata", "columns", "records"}``, one record per table row
+  (NaN as ``null``); `AuditReport.read` loads it back;
+- ``audit.csv``: the table;
+- ``report.md``: one page a person can read (see `report_markdown`);
+- ``plots/*.png``: per-group fairness bars, equalized odds, representation, fidelity.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dpsynth.validators import report_plots
+from dpsynth.validators.context import RESULT_COLUMNS
+
+NOTICE = (
+    "This audit evaluates the synthetic data against REAL patient data: it is not "
+    "differentially private and must not be released with the synthetic data."
+)
+BAD_TABLE = "an audit table needs the columns {expected}; missing: {missing}"
+NOT_A_REPORT = "'{path}' is not an audit.json written by AuditReport.write (no 'records' key)"
+TEXT_COLUMNS = [c for c in RESULT_COLUMNS if c not in ("value", "ci_low", "ci_high", "n")]
+NUMBER_COLUMNS = ["value", "ci_low", "ci_high", "n"]
+# Keys looked up (anywhere in the card, shallowest first) to summarise a privacy card.
+CARD_KEYS = ("epsilon", "delta", "accountant")
+
+
+@dataclass
+class AuditReport:
+    """Tidy audit results (`table`, columns RESULT_COLUMNS) and their `metadata`.
+
+    ``metadata`` is free-form JSON-able information; `audit` fills ``train_name``,
+    ``holdout_name``, ``synthetic_name``, ``generator``, ``epsilon``/``delta`` (from a privacy
+    card when given), ``n_train``/``n_holdout``/``n_synthetic``, ``schema_fingerprint``,
+    ``config`` and ``dpsynth_version``.
+    """
+
+    table: pd.DataFrame
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [c for c in RESULT_COLUMNS if c not in self.table.columns]
+        if missing:
+            raise ValueError(BAD_TABLE.format(expected=RESULT_COLUMNS, missing=missing))
+        table = self.table[RESULT_COLUMNS].reset_index(drop=True).copy()
+        for col in TEXT_COLUMNS:
+            table[col] = table[col].fillna("").astype(str)
+        for col in NUMBER_COLUMNS:
+            table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+        self.table = table
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def epsilon(self) -> float | None:
+        """ε of the privacy card the audit was given, if any."""
+        return self.metadata.get("epsilon")
+
+    def select(self, **equals: str) -> pd.DataFrame:
+        """Rows whose columns equal the given values, e.g. ``select(validator="fairness")``."""
+        mask = np.ones(len(self.table), bool)
+        for col, value in equals.items():
+            mask &= (self.table[col] == value).to_numpy()
+        return self.table[mask]
+
+    def value(self, **equals: str) -> float:
+        """The single value matching ``equals`` (NaN when no row matches)."""
+        rows = self.select(**equals)
+        return float(rows["value"].iloc[0]) if len(rows) else math.nan
+
+    # ------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        records = [
+            {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()}
+            for rec in self.table.to_dict(orient="records")
+        ]
+        return {"notice": NOTICE, "metadata": _clean(self.metadata), "columns": RESULT_COLUMNS,
+                "records": records}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditReport:
+        table = pd.DataFrame(data["records"], columns=data.get("columns", RESULT_COLUMNS))
+        return cls(table=table, metadata=dict(data.get("metadata") or {}))
+
+    @classmethod
+    def read(cls, path: str | Path) -> AuditReport:
+        """Load an ``audit.json`` written by `write`."""
+        data = json.loads(Path(path).read_text())
+        if not isinstance(data, dict) or "records" not in data:
+            raise ValueError(NOT_A_REPORT.format(path=path))
+        return cls.from_dict(data)
+
+    def to_markdown(self, *, plots: dict[str, str] | None = None) -> str:
+        """The one-page Markdown report; ``plots`` maps plot keys to relative links."""
+        from dpsynth.validators.report_markdown import render
+
+        return render(self, plots=plots or {})
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write audit.json, audit.csv, report.md and plots/*.png under ``out_dir``.
+
+        Returns ``{"json", "csv", "markdown", "plot:<name>", ...}`` → path. Keep ``out_dir``
+        apart from the release bundle: these files are not differentially private.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths: dict[str, Path] = {}
+        paths["json"] = out / "audit.json"
+        paths["json"].write_text(json.dumps(self.to_dict(), indent=1, default=_json_default) + "\n")
+        paths["csv"] = out / "audit.csv"
+        self.table.to_csv(paths["csv"], index=False)
+        plots = self.write_plots(out / "plots")
+        paths.update({f"plot:{name}": p for name, p in plots.items()})
+        paths["markdown"] = out / "report.md"
+        links = {name: p.relative_to(out).as_posix() for name, p in plots.items()}
+        paths["markdown"].write_text(self.to_markdown(plots=links))
+        return paths
+
+    def write_plots(self, plot_dir: str | Path) -> dict[str, Path]:
+        """Every plot the table supports, as ``{name: path}`` (names: ``fairness_<attr>``,
+        ``representation_<attr>``, ``equalized_odds``, ``fidelity_columns``)."""
+        plot_dir = Path(plot_dir)
+        t = self.table
+        made: dict[str, Path | None] = {}
+        for attribute in attributes(t):
+            key = report_plots.slug(attribute)
+            made[f"fairness_{key}"] = report_plots.fairness_groups(t, attribute, plot_dir / f"fairness_{key}.png")
+            made[f"representation_{key}"] = report_plots.representation(
+                t, attribute, plot_dir / f"representation_{key}.png")
+        made["equalized_odds"] = report_plots.equalized_odds(t, plot_dir / "equalized_odds.png")
+        made["fidelity_columns"] = report_plots.fidelity_columns(t, plot_dir / "fidelity_columns.png")
+        return {k: v for k, v in made.items() if v is not None}
+
+    def __repr__(self) -> str:
+        validators = ", ".join(pd.unique(self.table.validator))
+        return f"AuditReport({len(self.table)} rows: {validators}; epsilon={self.epsilon})"
+
+
+def attributes(table: pd.DataFrame) -> list[str]:
+    """Attributes with subgroup rows, in order of first appearance."""
+    return [a for a in pd.unique(table.attribute) if a and a != "overall"]
+
+
+def privacy_summary(card: dict[str, Any] | str | Path | None) -> dict[str, Any]:
+    """``epsilon``, ``delta`` and ``accountant`` read from a privacy card (dict or JSON file).
+
+    The card layout is owned by the privacy module; this looks the keys up wherever they
+    are (shallowest first), so a nested ``{"budget": {"epsilon": ...}}`` works as well.
+    """
+    if card is None:
+        return {}
+    if not isinstance(card, dict):
+        card = json.loads(Path(card).read_text())
+    out: dict[str, Any] = {}
+    queue: list[Any] = [card]
+    while queue and len(out) < len(CARD_KEYS):
+        node = queue.pop(0)
+        if isinstance(node, dict):
+            for key in CARD_KEYS:
+                if key in node and key not in out and not isinstance(node[key], (dict, list)):
+                    out[key] = node[key]
+            queue += [v for v in node.values() if isinstance(v, (dict, list))]
+        elif isinstance(node, list):
+            queue += [v for v in node if isinstance(v, (dict, list))]
+    return out
+
+
+def _clean(obj: Any) -> Any:
+    """A JSON-safe copy: non-finite floats become None, numpy scalars Python scalars."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, (Path,)):
+        return str(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)

@@ -1,0 +1,296 @@
+"""The one-page Markdown audit report.
+
+Layout: the not-DP notice (first line, always), what was audited, a headline table (utility
+TSTR vs TRTR per model, worst-group AUROC and equalized-odds change per attribute, marginal
+fidelity, detection AUC, memorisation signals with their caveat), one section per sensitive
+attribute (per-group table, between-group gaps, plots), the small groups called out, fidelity
+per column and the memorisation details. Validators that did not run are simply left out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from dpsynth.validators.report import NOTICE, attributes
+
+if TYPE_CHECKING:
+    from dpsynth.validators.report import AuditReport
+
+FIRST_LINE = f"> **{NOTICE}**"
+DASH = "—"
+SMALL_FLAGS = ("small_group", "empty", "absent_in_synthetic", "absent_in_real")
+MEMORISATION_CAVEAT = (
+    "Memorisation signals, **not privacy evidence**: distance-to-closest-record and exact-match "
+    "checks catch crude copying only, and published membership-inference attacks succeed against "
+    "synthetic data that passes them. The privacy guarantee is the privacy card's ε{eps}."
+)
+
+
+class _Lookup:
+    """Rows of the tidy table by (validator, model, source, metric, attribute, group, feature)."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        self.rows = {
+            (r.validator, r.model, r.source, r.metric, r.attribute, r.group, r.feature): r
+            for r in table.itertuples(index=False)
+        }
+
+    def get(self, validator: str, metric: str, *, model: str = "", source: str = "",
+            attribute: str = "overall", group: str = "", feature: str = "") -> Any:
+        return self.rows.get((validator, model, source, metric, attribute, group, feature))
+
+    def models(self, validator: str) -> list[str]:
+        sel = self.table[(self.table.validator == validator) & (self.table.model != "")]
+        return list(pd.unique(sel.model))
+
+
+def _num(value: float | None, digits: int = 3, signed: bool = False) -> str:
+    if value is None or not math.isfinite(value):
+        return DASH
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _cell(row: Any, digits: int = 3, *, ci: bool = True, signed: bool = False) -> str:
+    if row is None:
+        return DASH
+    text = _num(row.value, digits, signed)
+    if ci and text != DASH and math.isfinite(row.ci_low) and math.isfinite(row.ci_high):
+        text += f" [{_num(row.ci_low, digits)}, {_num(row.ci_high, digits)}]"
+    return text
+
+
+def _esc(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(_esc(h) for h in header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_esc(c) for c in row) + " |" for row in rows]
+    return out + [""]
+
+
+def render(report: AuditReport, *, plots: dict[str, str]) -> str:
+    """Markdown text of ``report``; ``plots`` maps plot names to links relative to report.md."""
+    look = _Lookup(report.table)
+    meta = report.metadata
+    title = meta.get("synthetic_name") or "synthetic data"
+    lines = [FIRST_LINE, "", f"# Audit of {title}", ""]
+    lines += _about(meta)
+    lines += _headline(look, meta)
+    for attribute in attributes(report.table):
+        lines += _attribute_section(look, attribute, plots)
+    lines += _small_groups(report.table)
+    lines += _fidelity_section(look, plots)
+    lines += _memorisation_section(look, meta)
+    lines += _reading_notes()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _about(meta: dict[str, Any]) -> list[str]:
+    eps = meta.get("epsilon")
+    privacy = DASH if eps is None else f"ε = {eps:g}" + (f", δ = {meta['delta']:g}" if meta.get("delta") else "")
+    if meta.get("accountant"):
+        privacy += f" ({meta['accountant']} accountant)"
+    rows = [
+        ["generator", str(meta.get("generator") or DASH)],
+        ["privacy card", privacy if eps is not None else "not given (the synthetic data's ε is unknown to this report)"],
+        ["real train / holdout", f"{meta.get('train_name') or 'train'} ({meta.get('n_train', DASH)} rows) / "
+                                 f"{meta.get('holdout_name') or 'holdout'} ({meta.get('n_holdout', DASH)} rows)"],
+        ["synthetic", f"{meta.get('synthetic_name') or 'synthetic'} ({meta.get('n_synthetic', DASH)} rows)"],
+    ]
+    cfg = meta.get("config") or {}
+    if cfg:
+        rows.append(["settings", ", ".join(f"{k}={v}" for k, v in cfg.items())])
+    if meta.get("schema_fingerprint"):
+        rows.append(["schema fingerprint", f"`{str(meta['schema_fingerprint'])[:16]}`"])
+    return _table(["", ""], rows)
+
+
+def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
+    rows: list[list[str]] = []
+    for model in look.models("utility"):
+        tstr = look.get("utility", "auroc", model=model, source="TSTR")
+        if tstr is None:
+            continue
+        trtr = look.get("utility", "auroc", model=model, source="TRTR")
+        ratio = look.get("utility", "auroc", model=model, source="ratio")
+        rows.append(["AUROC", model, _cell(tstr), _cell(trtr), f"ratio {_cell(ratio, ci=False)}",
+                     "1 = synthetic as useful as real"])
+    fair_attrs = [a for a in pd.unique(look.table[look.table.validator == "fairness"].attribute) if a != "overall"]
+    for attribute in fair_attrs:
+        for model in look.models("fairness"):
+            wg = [look.get("fairness", "worst_group_auroc", model=model, source=s, attribute=attribute)
+                  for s in ("TSTR", "TRTR", "change")]
+            eo = [look.get("fairness", "equalized_odds_difference", model=model, source=s, attribute=attribute)
+                  for s in ("TSTR", "TRTR", "change")]
+            if any(r is not None for r in wg):
+                rows.append(["Worst-group AUROC", f"{model}, {attribute}", _cell(wg[0], ci=False),
+                             _cell(wg[1], ci=False), f"change {_cell(wg[2], ci=False, signed=True)}",
+                             "higher is better"])
+            if any(r is not None for r in eo):
+                rows.append(["Equalized-odds difference", f"{model}, {attribute}", _cell(eo[0]), _cell(eo[1]),
+                             f"change {_cell(eo[2], signed=True)}", "change > 0: synthesis widens the gap"])
+    for metric, label, reading in (
+        ("mean_tvd", "Mean TVD, categorical columns", "0 = identical marginals"),
+        ("mean_wasserstein", "Mean Wasserstein-1 / range, numeric columns", "0 = identical marginals"),
+        ("correlation_difference", "Association difference", "0 = same pairwise associations"),
+    ):
+        row = look.get("fidelity", metric)
+        if row is not None:
+            rows.append([label, "overall", _cell(row), "", "", reading])
+    det = look.get("fidelity", "detection_auc", model="detector")
+    if det is not None:
+        rows.append(["Detection AUC", "real train vs synthetic", _cell(det), "", "",
+                     "0.5 = indistinguishable, 1 = fully separable"])
+    ratio = look.get("memorisation", "dcr_ratio")
+    if ratio is not None:
+        syn = look.get("memorisation", "dcr_median", source="synthetic")
+        hold = look.get("memorisation", "dcr_median", source="holdout")
+        rows.append(["DCR median (to train)*", "synthetic vs holdout rows", _cell(syn), _cell(hold),
+                     f"ratio {_cell(ratio)}", "≈ 1 expected; ≪ 1 signals memorisation"])
+    exact = look.get("memorisation", "exact_match_share", source="synthetic")
+    if exact is not None:
+        base = look.get("memorisation", "exact_match_share", source="holdout")
+        rows.append(["Exact-match share*", "rows equal to a train row", _cell(exact), _cell(base), "",
+                     "holdout column = base rate of fresh real rows"])
+    if not rows:
+        return []
+    out = ["## Headline", ""]
+    out += _table(["Measure", "Scope", "Synthetic (TSTR)", "Real (TRTR / holdout)", "Ratio / change", "Reading"],
+                  rows)
+    if ratio is not None or exact is not None:
+        out += ["\\* " + _caveat(meta), ""]
+    return out
+
+
+def _caveat(meta: dict[str, Any]) -> str:
+    eps = meta.get("epsilon")
+    return MEMORISATION_CAVEAT.format(eps=f" (ε = {eps:g})" if eps is not None else "")
+
+
+def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> list[str]:
+    from dpsynth.validators.report_plots import slug
+
+    table = look.table[(look.table.attribute == attribute) & (look.table.group != "")]
+    groups = list(pd.unique(table.group))
+    models = look.models("fairness")
+    header = ["Group", "n holdout", "n train", "share real", "share synthetic"]
+    for model in models:
+        header += [f"{model} AUROC (TSTR / TRTR)", f"{model} TPR", f"{model} FPR"]
+    header += ["detection AUC", "mean TVD", "flags"]
+    rows = []
+    for group in groups:
+        fair = [look.get("fairness", "auroc", model=m, source="TRTR", attribute=attribute, group=group)
+                for m in models]
+        n_hold = next((r.n for r in fair if r is not None and math.isfinite(r.n)), None)
+        real = look.get("representation", "share_real", attribute=attribute, group=group)
+        syn = look.get("representation", "share_synthetic", attribute=attribute, group=group)
+        row = [group, _num(n_hold, 0), _num(real.n if real is not None else None, 0),
+               _cell(real, 3, ci=False), _cell(syn, 3, ci=False)]
+        for model in models:
+            for metric in ("auroc", "tpr", "fpr"):
+                pair = [look.get("fairness", metric, model=model, source=s, attribute=attribute, group=group)
+                        for s in ("TSTR", "TRTR")]
+                row.append(" / ".join(_cell(r, 2, ci=metric == "auroc") for r in pair))
+        row += [_cell(look.get("fidelity", "detection_auc", model="detector", attribute=attribute, group=group), 2),
+                _cell(look.get("fidelity", "mean_tvd", attribute=attribute, group=group), 3)]
+        row.append(", ".join(_flags(table[table.group == group].flag)))
+        rows.append(row)
+    header, rows = _drop_empty_columns(header, rows)
+    out = [f"## Subgroups by {attribute}", ""] + _table(header, rows)
+    for model in models:
+        parts = []
+        for metric, label in (("equalized_odds_difference", "equalized-odds difference"),
+                              ("demographic_parity_difference", "demographic-parity difference"),
+                              ("auroc_gap", "AUROC gap")):
+            r = {s: look.get("fairness", metric, model=model, source=s, attribute=attribute)
+                 for s in ("TSTR", "TRTR", "change")}
+            if any(v is not None for v in r.values()):
+                parts.append(f"{label} TSTR {_cell(r['TSTR'])} vs TRTR {_cell(r['TRTR'])} "
+                             f"(change {_cell(r['change'], ci=False, signed=True)})")
+        if parts:
+            out += [f"- **{model}**: " + "; ".join(parts)]
+    if models:
+        out.append("")
+    key = slug(attribute)
+    for name, alt in ((f"fairness_{key}", f"per-group AUROC, TPR, FPR by {attribute}"),
+                      (f"representation_{key}", f"group shares by {attribute}")):
+        if name in plots:
+            out += [f"![{alt}]({plots[name]})", ""]
+    return out
+
+
+def _flags(values: Any) -> list[str]:
+    """Distinct flags of some rows; a row's flag may join several with ";"."""
+    return sorted({f for value in values for f in str(value).split(";") if f})
+
+
+def _drop_empty_columns(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """Drop data columns that are empty for every row (validators that did not run)."""
+    def empty(cell: str) -> bool:
+        return not cell.replace(DASH, "").replace("/", "").strip()
+
+    keep = [j for j, name in enumerate(header)
+            if j == 0 or name == "flags" or not all(empty(row[j]) for row in rows)]
+    return [header[j] for j in keep], [[row[j] for j in keep] for row in rows]
+
+
+def _small_groups(table: pd.DataFrame) -> list[str]:
+    is_small = table.flag.map(lambda f: any(part in SMALL_FLAGS for part in str(f).split(";")))
+    sel = table[is_small & (table.group != "")]
+    if sel.empty:
+        return []
+    rows = []
+    for (attribute, group), part in sel.groupby(["attribute", "group"], sort=False):
+        flags = ", ".join(f for f in _flags(part.flag) if f in SMALL_FLAGS)
+        where = ", ".join(pd.unique(part.validator))
+        rows.append([attribute, group, flags, where])
+    return (["## Small or missing groups", "",
+             "Results for these groups rest on few rows (or none): read their intervals, and do not "
+             "treat a missing difference as evidence of fairness.", ""]
+            + _table(["Attribute", "Group", "Flags", "Validators"], rows))
+
+
+def _fidelity_section(look: _Lookup, plots: dict[str, str]) -> list[str]:
+    t = look.table
+    sel = t[(t.validator == "fidelity") & (t.attribute == "overall") & (t.feature != "")
+            & t.metric.isin(["tvd", "wasserstein"])]
+    if sel.empty:
+        return []
+    rows = []
+    for r in sel.itertuples(index=False):
+        miss = look.get("fidelity", "missing_rate_difference", feature=r.feature)
+        rows.append([r.feature, "TVD" if r.metric == "tvd" else "Wasserstein-1 / range", _num(r.value),
+                     _cell(miss, 3, ci=False, signed=True)])
+    out = ["## Fidelity per column (overall)", ""]
+    out += _table(["Column", "Distance", "Value", "Missing-rate difference (synthetic − real)"], rows)
+    for name in ("fidelity_columns", "equalized_odds"):
+        if name in plots:
+            out += [f"![{name.replace('_', ' ')}]({plots[name]})", ""]
+    return out
+
+
+def _memorisation_section(look: _Lookup, meta: dict[str, Any]) -> list[str]:
+    t = look.table[look.table.validator == "memorisation"]
+    if t.empty:
+        return []
+    rows = [[r.metric, r.source or DASH, _num(r.value), _num(r.n, 0)] for r in t.itertuples(index=False)]
+    return (["## Memorisation signals", "", _caveat(meta), ""]
+            + _table(["Metric", "Rows", "Value", "n"], rows))
+
+
+def _reading_notes() -> list[str]:
+    return [
+        "## How to read this report", "",
+        "- TSTR: model trained on the synthetic data; TRTR: trained on the real train data; both are "
+        "tested on the real holdout. Intervals are bootstrap percentile intervals over holdout rows.",
+        "- change = TSTR − TRTR; for gaps (equalized odds, demographic parity) a positive change "
+        "means synthesis widened the gap between groups.",
+        "- Fidelity compares synthetic with real train rows, overall and within each group.",
+        "- Every number here was computed on real data; this report is not differentially private.",
+        "",
+    ]
