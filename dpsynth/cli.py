@@ -168,7 +168,7 @@ def demo(
     typer.echo(f"model bundle   : {result.release.model_dir}")
     typer.echo(f"audit report   : {result.report_path}  (real data; not DP; keep apart from the release)")
     for key, value in result.headline.items():
-        typer.echo(f"  {key}: {value}")
+        typer.echo(f"  {key:58s} {value}")
 
 
 @app.command("generators")

@@ -38,4 +38,20 @@ def run_demo(out_dir: str | Path = "runs/demo", *, epsilon: float = DEMO_EPSILON
     report = run_audit(train=train, holdout=holdout, synthetic=release.synthetic, schema=schema,
                        out_dir=out / "audit", card=release.card, progress=progress)
     return DemoResult(release=release, audit_dir=out / "audit", report_path=out / "audit" / "report.md",
-                      headline=report.headline() if hasattr(report, "headline") else {})
+                      headline=headline(report))
+
+
+def headline(report) -> dict[str, float]:
+    """The few numbers the demo prints (all from the audit table)."""
+    out = {}
+    for source in ("TSTR", "TRTR"):
+        out[f"{source} AUROC (gradient boosting)"] = report.value(
+            validator="utility", source=source, model="gboost", metric="auroc", attribute="overall")
+    for attribute in ("sex", "race", "age_band"):
+        out[f"equalized-odds difference change TSTR-TRTR, {attribute}"] = report.value(
+            validator="fairness", source="change", model="gboost", metric="equalized_odds_difference",
+            attribute=attribute, group="")
+    out["mean TVD"] = report.value(validator="fidelity", metric="mean_tvd", attribute="overall", feature="")
+    out["detection AUC (0.5 = indistinguishable)"] = report.value(
+        validator="fidelity", metric="detection_auc", attribute="overall")
+    return {k: round(v, 3) for k, v in out.items()}

@@ -57,7 +57,7 @@ class TrainingSettings:
 
     epochs: float = 30.0
     batch_size: int = 512
-    lr: float = 2e-3
+    lr: float = 5e-3
     max_grad_norm: float = 1.0
     accountant: str = "prv"
     grad_sample_mode: str = "ghost"

@@ -11,7 +11,6 @@ The audit reads real data, is not DP, and is written to a separate folder (rule 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,12 +113,10 @@ def run_audit(
 
     metadata: dict[str, Any] = {}
     if card is not None:
-        card = card if isinstance(card, dict) else json.loads(Path(card).read_text())
-        metadata = {"generator": card.get("generator"), "epsilon": card.get("epsilon"),
-                    "delta": card.get("delta"), "private": card.get("private")}
+        metadata["privacy_card"] = card
     for name, value in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
         if not isinstance(value, pd.DataFrame):
-            metadata[f"{name}_file"] = str(value)
+            metadata[f"{name}_name"] = Path(value).name
     report = audit(train=_as_frame(train), holdout=_as_frame(holdout), synthetic=_as_frame(synthetic),
                    schema=_as_schema(schema), config=config, metadata=metadata, progress=progress)
     report.write(out_dir)

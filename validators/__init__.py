@@ -5,7 +5,7 @@ The audit reads real data and is NOT differentially private; write its report ap
 the release bundle (privacy contract, rule 7).
 """
 
-from dpsynth.validators.audit import audit
+from dpsynth.validators.suite import audit
 from dpsynth.validators.report import AuditReport
 
 __all__ = ["audit", "AuditReport"]

@@ -52,7 +52,7 @@ VALIDATOR = "fidelity"
 DETECTOR = "detector"
 N_FOLDS = 5
 MIN_ROWS = 2  # fewer rows than this in either table: metrics are NaN, flag "empty"
-# Fixed a priori (privacy contract rule 4 spirit: nothing is tuned on the real data).
+# Fixed a priori: nothing about the detector is tuned on the real data.
 DETECTOR_PARAMS = dict(max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20,
                        l2_regularization=0.0, early_stopping=False)
 _SALT = 101  # seeds this validator's subsampling, folds and detector
@@ -112,7 +112,7 @@ def _compare(ctx: AuditContext, real: pd.DataFrame, syn: pd.DataFrame, x_real: n
         miss = syn[name].isna().mean() - real[name].isna().mean() if not empty else np.nan
         rows.append(row("missing_rate_difference", miss, feature=name))
     if tvds:
-        rows.append(row("mean_tvd", np.nanmean(tvds) if not empty else np.nan))
+        rows.append(row("mean_tvd", _nanmean(tvds)))
     if dists:
         rows.append(row("mean_wasserstein", _nanmean(dists)))
     if not empty:

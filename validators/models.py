@@ -36,6 +36,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from dpsynth.schema import CategoricalColumn, NumericColumn, TabularSchema
 from dpsynth.validators.context import AuditContext
@@ -169,7 +170,10 @@ def downstream_predictions(ctx: AuditContext) -> dict[tuple[str, str], np.ndarra
                 out[(source, model)] = np.full(len(holdout), np.nan)
                 continue
             pipeline = make_pipeline(ctx.schema, model, random_state=ctx.config.random_state)
-            pipeline.fit(frame[features], y)
+            # OpenMP threads spin-wait when the CPUs are shared and slow gradient boosting
+            # ~10x (measured, as for the detector in fidelity.py): fit single-threaded.
+            with threadpool_limits(limits=1, user_api="openmp"):
+                pipeline.fit(frame[features], y)
             positive = list(pipeline.classes_).index(1)
             out[(source, model)] = pipeline.predict_proba(holdout)[:, positive]
     return out

@@ -52,7 +52,7 @@ def _paired_bars(ax, labels: list[str], series: dict[str, pd.DataFrame], *, titl
         values = frame["value"].to_numpy(float)
         yerr = _errors(values, frame["ci_low"].to_numpy(float), frame["ci_high"].to_numpy(float))
         ax.bar(x + (k - (len(series) - 1) / 2) * width, np.nan_to_num(values), width,
-               yerr=yerr, capsize=2, label=name, color=SOURCE_COLOURS.get(name))
+               yerr=yerr if yerr.any() else None, capsize=2, label=name, color=SOURCE_COLOURS.get(name))
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=30 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center",
                        fontsize=8)
@@ -76,7 +76,7 @@ def fairness_groups(table: pd.DataFrame, attribute: str, path: Path) -> Path | N
             series = {s: sel[sel.source == s].set_index("group") for s in SOURCES}
             _paired_bars(axes[i][j], groups, series, title=f"{model}: {metric} by {attribute}")
             axes[i][j].set_ylim(0, 1.05)
-    fig.suptitle(f"Per-group performance on the real holdout ({attribute}); bars = 95% bootstrap CI",
+    fig.suptitle(f"Per-group performance on the real holdout ({attribute}); error bars = bootstrap CI",
                  fontsize=10)
     return _save(fig, path)
 

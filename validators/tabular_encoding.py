@@ -3,7 +3,8 @@ and the memorisation distances.
 
 Numeric columns are scaled by their *public* range from the schema, ``(x - lower) /
 (upper - lower)``; categorical columns are one-hot over the schema's categories, with
-missing as a category of its own. Because the encoding comes from the schema, real and
+missing as a category of its own (nullable columns only: a conformed frame has no missing
+cell in a non-nullable column). Because the encoding comes from the schema, real and
 synthetic rows land in the same space and no statistic is fitted on either of them.
 
 Where a schema leaves bounds or categories unset (a draft that was never made public),
@@ -14,8 +15,8 @@ rule 7); it is never acceptable in a generator.
 Two ways to treat a missing numeric value:
 
 - ``missing="native"``: keep ``NaN`` (tree models such as HistGradientBoosting route it);
-- ``missing="indicator"``: fill with 0.5 (mid-range) and add a 0/1 "is missing" column,
-  for distance computations, which cannot take ``NaN``.
+- ``missing="indicator"``: fill with 0.5 (mid-range) and, for nullable columns, add a 0/1
+  "is missing" column, for distance computations, which cannot take ``NaN``.
 
 ``categorical_weight`` scales the one-hot columns. With ``0.5`` and the L1 (Manhattan)
 metric, two rows that differ in one category are at distance 1, and a numeric column
@@ -87,11 +88,12 @@ def encode(
                 if missing == "indicator":
                     isna = np.isnan(x)
                     out.append(np.where(isna, 0.5, x)[:, None])
-                    out.append(isna.astype(float)[:, None])
+                    if col.nullable:
+                        out.append(isna.astype(float)[:, None])
                 else:
                     out.append(x[:, None])
         elif isinstance(col, CategoricalColumn):
-            levels = category_levels(schema, name, *frames) + [MISSING_CATEGORY]
+            levels = category_levels(schema, name, *frames) + ([MISSING_CATEGORY] if col.nullable else [])
             for out, frame in zip(blocks, frames):
                 values = frame[name].astype(object).where(frame[name].notna(), MISSING_CATEGORY)
                 codes = pd.Categorical(values.astype(str), categories=levels).codes

@@ -1,0 +1,113 @@
+"""The CLI end to end on small files the tests write (tiny training settings)."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dpsynth.cli import app
+from tests.conftest import make_toy_frame, make_toy_schema
+
+runner = CliRunner()
+TINY_PARAMS = ["--param", "epochs=1", "--param", "batch_size=64", "--param", "hidden=[16]",
+               "--param", "latent_dim=4"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    frame = make_toy_frame(n=400)
+    frame.iloc[:300].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[300:].to_csv(tmp_path / "holdout.csv", index=False)
+    make_toy_schema().save(tmp_path / "schema.yaml")
+    return tmp_path
+
+
+def generate(files, *extra):
+    return runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",
+                               str(files / "schema.yaml"), "--out", str(files / "release"), "--epsilon", "2",
+                               "--delta", "1e-5", "--rows", "200", "--seed", "1", *TINY_PARAMS, *extra])
+
+
+def test_generators_lists_the_registry():
+    result = runner.invoke(app, ["generators"])
+    assert result.exit_code == 0 and "dp-vae" in result.output and "tabular" in result.output
+
+
+def test_generate_writes_synthetic_data_card_and_model(files):
+    result = generate(files)
+    assert result.exit_code == 0, result.output
+    release = files / "release"
+    synthetic = pd.read_csv(release / "synthetic.csv")
+    assert len(synthetic) == 200 and list(synthetic.columns) == make_toy_schema().names
+    card = json.loads((release / "privacy_card.json").read_text())
+    assert card["private"] is True and card["epsilon"] <= 2.0 and card["delta"] <= 1e-5
+    assert (release / "model" / "weights.pt").exists() and (release / "model" / "config.json").exists()
+    assert "ε = " in result.output
+
+
+def test_generate_writes_parquet_on_request(files):
+    result = generate(files, "--format", "parquet")
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_parquet(files / "release" / "synthetic.parquet")) == 200
+
+
+def test_draft_schema_is_refused_with_both_ways_out(files):
+    draft = runner.invoke(app, ["schema", "draft", str(files / "train.csv"), "--target", "outcome",
+                                "--sensitive", "sex,race", "--out", str(files / "draft.yaml")])
+    assert draft.exit_code == 0, draft.output
+    assert "public: false" in (files / "draft.yaml").read_text()
+    result = runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",
+                                 str(files / "draft.yaml"), "--out", str(files / "r"), "--epsilon", "1"])
+    assert result.exit_code == 2
+    assert "confirm public values" in result.output and "--learn-domain-share" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epsilon", "0"], "epsilon must be a finite number > 0"),
+    (["--epsilon", "1", "--delta", "1.5"], "delta must be in (0, 1)"),
+    (["--epsilon", "1", "--format", "xlsx"], "--format must be csv or parquet"),
+])
+def test_bad_budget_or_option_is_a_clear_error(files, args, message):
+    result = runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",
+                                 str(files / "schema.yaml"), "--out", str(files / "r"), *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_bad_data_is_a_clear_error_naming_the_column(files):
+    frame = pd.read_csv(files / "train.csv")
+    frame.loc[0, "race"] = "martian"
+    frame.to_csv(files / "bad.csv", index=False)
+    result = runner.invoke(app, ["generate", "--data", str(files / "bad.csv"), "--schema",
+                                 str(files / "schema.yaml"), "--out", str(files / "r"), "--epsilon", "1"])
+    assert result.exit_code == 2 and "column 'race'" in result.output and "martian" in result.output
+
+
+def test_unreadable_file_is_a_clear_error(files):
+    result = runner.invoke(app, ["generate", "--data", str(files / "nope.csv"), "--schema",
+                                 str(files / "schema.yaml"), "--out", str(files / "r"), "--epsilon", "1"])
+    assert result.exit_code == 2 and "nope.csv" in result.output
+
+
+def test_large_delta_warns(files):
+    with pytest.warns(UserWarning, match="not well below 1/n"):
+        result = runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",
+                                     str(files / "schema.yaml"), "--out", str(files / "r"), "--epsilon", "1",
+                                     "--delta", "0.01", "--rows", "10", *TINY_PARAMS])
+    assert result.exit_code == 0, result.output
+
+
+def test_audit_works_on_a_table_from_another_tool(files):
+    # "another tool": a resampled copy of the holdout with the schema's columns
+    other = pd.read_csv(files / "holdout.csv").sample(150, replace=True, random_state=0)
+    other.to_csv(files / "other.csv", index=False)
+    result = runner.invoke(app, ["audit", "--train", str(files / "train.csv"), "--holdout",
+                                 str(files / "holdout.csv"), "--synthetic", str(files / "other.csv"),
+                                 "--schema", str(files / "schema.yaml"), "--out", str(files / "audit"),
+                                 "--bootstrap", "20", "--min-group-size", "10"])
+    assert result.exit_code == 0, result.output
+    first_line = (files / "audit" / "report.md").read_text().splitlines()[0]
+    assert "not differentially private" in first_line
+    table = pd.read_csv(files / "audit" / "audit.csv")
+    assert {"utility", "fairness", "fidelity", "memorisation"} <= set(table["validator"])

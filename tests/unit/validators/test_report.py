@@ -1,0 +1,158 @@
+"""AuditReport: JSON/CSV round trips, the one-page Markdown and the plots."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, TabularSchema
+from dpsynth.validators import fidelity, memorisation, representation
+from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext, result_frame
+from dpsynth.validators.report import AuditReport, privacy_summary
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SCHEMA = TabularSchema(
+    columns=[
+        NumericColumn("age", lower=18, upper=90),
+        CategoricalColumn("sex", categories=["F", "M"]),
+        CategoricalColumn("race", categories=["white", "black", "asian"]),
+        CategoricalColumn("outcome", categories=["no", "yes"]),
+    ],
+    target="outcome", positive="yes", sensitive=[SensitiveAttribute("sex"), SensitiveAttribute("race")],
+)
+GROUPS = {"sex": ["F", "M"], "race": ["white", "black", "asian"]}
+
+
+def patients(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"age": rng.uniform(18, 90, n), "sex": rng.choice(["F", "M"], n),
+                         "race": rng.choice(["white", "black", "asian"], n, p=[0.7, 0.27, 0.03]),
+                         "outcome": rng.choice(["no", "yes"], n)})
+
+
+def model_rows() -> list[dict]:
+    """Utility and fairness rows shaped like those of validators/utility.py and fairness.py."""
+    rows, rng = [], np.random.default_rng(0)
+
+    def add(validator, model, source, metric, attribute="overall", group="", value=None, n=400, flag=""):
+        v = float(rng.uniform(0.6, 0.9)) if value is None else value
+        rows.append(dict(validator=validator, model=model, source=source, metric=metric, attribute=attribute,
+                         group=group, value=v, ci_low=v - 0.05, ci_high=v + 0.05, n=n, flag=flag))
+
+    for model in ("logreg", "gboost"):
+        for source in ("TSTR", "TRTR"):
+            for metric in ("auroc", "auprc", "brier"):
+                add("utility", model, source, metric)
+        add("utility", model, "ratio", "auroc", value=0.95)
+        for attribute, groups in GROUPS.items():
+            for source in ("TSTR", "TRTR"):
+                for group in groups:
+                    small = group == "asian"
+                    for metric in ("auroc", "tpr", "fpr", "ppv"):
+                        add("fairness", model, source, metric, attribute, group, n=12 if small else 200,
+                            flag="small_group" if small else "")
+                for metric in ("equalized_odds_difference", "worst_group_auroc", "demographic_parity_difference"):
+                    add("fairness", model, source, metric, attribute, value=float(rng.uniform(0, 0.3)))
+            for metric in ("equalized_odds_difference", "worst_group_auroc"):
+                add("fairness", model, "change", metric, attribute, value=0.04)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def report() -> AuditReport:
+    frames = [SCHEMA.conform(patients(n, s))[0] for n, s in ((500, 1), (300, 2), (500, 3))]
+    ctx = AuditContext(SCHEMA, *frames, config=AuditConfig(intersections=False))
+    table = pd.concat([result_frame(model_rows()), fidelity.evaluate(ctx), representation.evaluate(ctx),
+                       memorisation.evaluate(ctx)], ignore_index=True)
+    card = {"format": 1, "budget": {"epsilon": 2.0, "delta": 1e-6}, "accountant": "prv",
+            "ledger": [{"mechanism": "dp-sgd", "epsilon": 1.5}]}
+    return AuditReport(table=table, metadata={"generator": "dp-vae", "synthetic_name": "demo",
+                                              "n_train": 500, **privacy_summary(card)})
+
+
+@pytest.fixture(scope="module")
+def written(report, tmp_path_factory):
+    out = tmp_path_factory.mktemp("audit")
+    return out, report.write(out)
+
+
+def test_markdown_first_line_says_not_dp(written):
+    out, paths = written
+    text = paths["markdown"].read_text()
+    first = text.splitlines()[0]
+    assert "not differentially private" in first and "must not be released" in first
+    assert paths["markdown"] == out / "report.md"
+
+
+def test_markdown_is_one_readable_page(written):
+    _, paths = written
+    text = paths["markdown"].read_text()
+    for needle in ("## Headline", "| AUROC | logreg |", "ratio 0.950", "Worst-group AUROC",
+                   "Equalized-odds difference", "Detection AUC", "DCR median", "not privacy evidence",
+                   "ε = 2", "## Subgroups by sex", "## Subgroups by race", "## Small or missing groups"):
+        assert needle in text, needle
+    small = text.split("## Small or missing groups")[1].split("##")[0]
+    assert "| race | asian | small_group |" in small
+    assert text.count("\n") < 250
+
+
+def test_plots_are_written_and_linked(written):
+    out, paths = written
+    plots = {k: p for k, p in paths.items() if k.startswith("plot:")}
+    assert {"plot:fairness_sex", "plot:fairness_race", "plot:equalized_odds", "plot:representation_sex",
+            "plot:representation_outcome", "plot:fidelity_columns"} <= set(plots)
+    text = paths["markdown"].read_text()
+    for path in plots.values():
+        assert path.parent == out / "plots"
+        data = path.read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 2000
+        assert f"](plots/{path.name})" in text
+
+
+def test_json_and_csv_round_trip(report, written):
+    _, paths = written
+    data = json.loads(paths["json"].read_text())
+    assert "not differentially private" in data["notice"]
+    assert data["metadata"]["epsilon"] == 2.0 and data["metadata"]["accountant"] == "prv"
+    again = AuditReport.read(paths["json"])
+    pd.testing.assert_frame_equal(again.table, report.table)
+    assert again.metadata == report.metadata
+    csv = pd.read_csv(paths["csv"], keep_default_na=False, na_values=[""])
+    assert list(csv.columns) == RESULT_COLUMNS and len(csv) == len(report.table)
+
+
+def test_report_with_only_some_validators(tmp_path):
+    table = result_frame([dict(validator="memorisation", model="", source="", metric="dcr_ratio",
+                               attribute="overall", group="", feature="", value=np.nan, n=10,
+                               flag="not_privacy_evidence")])
+    paths = AuditReport(table=table).write(tmp_path)
+    text = paths["markdown"].read_text()
+    assert text.startswith("> **") and "not differentially private" in text.splitlines()[0]
+    assert not any(k.startswith("plot:") for k in paths)
+    assert json.loads(paths["json"].read_text())["records"][0]["value"] is None
+
+
+def test_bad_table_and_file_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="missing: \\['flag'\\]"):
+        AuditReport(table=pd.DataFrame(columns=RESULT_COLUMNS[:-1]))
+    (tmp_path / "x.json").write_text("[]")
+    with pytest.raises(ValueError, match="not an audit.json"):
+        AuditReport.read(tmp_path / "x.json")
+
+
+def test_privacy_summary_reads_the_shallowest_keys(tmp_path):
+    card = {"ledger": [{"epsilon": 0.1}], "budget": {"epsilon": 1.0, "delta": 1e-5}}
+    assert privacy_summary(card) == {"epsilon": 1.0, "delta": 1e-5}
+    (tmp_path / "card.json").write_text(json.dumps({"epsilon": 3.0}))
+    assert privacy_summary(tmp_path / "card.json") == {"epsilon": 3.0}
+    assert privacy_summary(None) == {}
+
+
+def test_select_and_value(report):
+    assert report.value(validator="utility", model="logreg", source="ratio", metric="auroc") == 0.95
+    assert np.isnan(report.value(validator="utility", metric="nothing"))
+    assert set(report.select(validator="fidelity").validator) == {"fidelity"}
+    assert "epsilon=2.0" in repr(report)
