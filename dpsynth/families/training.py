@@ -24,6 +24,7 @@ from dpsynth.errors import DpsynthError
 from dpsynth.privacy.dpsgd import DPSGDPlan
 
 GradSampleMode = Literal["ghost", "hooks"]
+EXPECTED_OPACUS_WARNINGS = (".*Secure RNG turned off.*", ".*Full backward hook is firing.*")
 SECURE_MODE_UNAVAILABLE = (
     "secure_mode needs the 'torchcsprng' package, which has no build for this torch version; "
     "train without secure_mode (the default) or install a torch/torchcsprng pair that matches"
@@ -70,18 +71,33 @@ def train_dpsgd(
     The first dimension of every tensor indexes privacy units; each unit is sampled,
     clipped and counted as one.
     """
-    try:
-        engine = PrivacyEngine(accountant=plan.accountant, secure_mode=secure_mode)
-    except ImportError:
-        raise DpsynthError(SECURE_MODE_UNAVAILABLE) from None
     loader = DataLoader(TensorDataset(*tensors), batch_size=plan.batch_size)
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Secure RNG turned off.*")
+        # Expected with opacus (DESIGN.md field notes): the secure-RNG reminder (secure_mode is
+        # documented and opt-in) and ghost clipping's backward hooks on input-less modules.
+        for message in EXPECTED_OPACUS_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        try:
+            engine = PrivacyEngine(accountant=plan.accountant, secure_mode=secure_mode)
+        except ImportError:
+            raise DpsynthError(SECURE_MODE_UNAVAILABLE) from None
         wrapped = engine.make_private(
             module=module, optimizer=optimizer, data_loader=loader, criterion=PerUnitLoss(),
             noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,
             poisson_sampling=True, grad_sample_mode=grad_sample_mode)
+        log = _run_steps(wrapped, plan, grad_sample_mode=grad_sample_mode, progress=progress, desc=desc)
+    log.history = [tuple(h) for h in engine.accountant.history]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Optimal order is the largest alpha.*")
+        log.epsilon = float(engine.get_epsilon(plan.delta))
+    module.eval()
+    return log
+
+
+def _run_steps(wrapped: tuple, plan: DPSGDPlan, *, grad_sample_mode: GradSampleMode, progress: bool,
+               desc: str) -> TrainingLog:
+    """Exactly ``plan.steps`` Poisson-sampled DP-SGD steps with the objects opacus returned."""
     if grad_sample_mode == "ghost":
         model, dp_optimizer, criterion, dp_loader = wrapped
     else:
@@ -111,8 +127,5 @@ def train_dpsgd(
             bar.update(1)
     bar.close()
     log.seconds = time.perf_counter() - start
-    log.history = [tuple(h) for h in engine.accountant.history]
-    log.epsilon = float(engine.get_epsilon(plan.delta))
     model._close()  # remove opacus hooks and per-sample state from the trained module
-    module.eval()
     return log
