@@ -36,6 +36,7 @@ from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.card import privacy_card
 from dpsynth.privacy.conditions import (
     check_conditions,
+    indistinguishable_from_empty,
     noisy_condition_table,
     sample_condition_cells,
     uniform_condition_table,
@@ -156,7 +157,7 @@ class TabularGenerator(Generator):
             table = noisy_condition_table(groups, codec.condition_domains,
                                           unit_ids=frame[schema.subject_id] if schema.subject_id else None,
                                           epsilon=settings.condition_share * budget.epsilon, ledger=ledger, rng=rng)
-            self._warn_sparse_groups(table, codec.condition_domains)
+            self._warn_sparse_groups(table, codec.condition_domains, settings.condition_share * budget.epsilon)
         else:
             table = uniform_condition_table(codec.condition_domains)
 
@@ -216,14 +217,13 @@ class TabularGenerator(Generator):
         return torch.from_numpy(xs), torch.from_numpy(cs), torch.from_numpy(mask)
 
     @staticmethod
-    def _warn_sparse_groups(table: pd.DataFrame, domains: dict[str, list[str]]) -> None:
-        """Warn about groups whose DP count is ~0 (post-processing of the noisy counts)."""
-        for name, domain in domains.items():
-            totals = table.groupby(name)["_weight"].sum()
-            empty = [g for g in domain if totals.get(g, 0.0) < 1.0]
+    def _warn_sparse_groups(table: pd.DataFrame, domains: dict[str, list[str]], epsilon: float) -> None:
+        """Warn about groups the DP counts cannot tell from empty (post-processing only)."""
+        for name in domains:
+            empty = indistinguishable_from_empty(table, name, epsilon=epsilon)
             if empty:
-                warnings.warn(f"sensitive attribute '{name}': group(s) {empty} look empty under the DP counts; "
-                              "conditional samples for them rely on what the model learned from other groups",
+                warnings.warn(f"'{name}': group(s) {empty} look empty under the DP counts; conditional "
+                              "samples for them rely on what the model learned from other groups",
                               UserWarning, stacklevel=3)
 
     @staticmethod

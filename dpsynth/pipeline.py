@@ -22,6 +22,7 @@ from dpsynth.errors import BudgetError, SchemaError
 from dpsynth.io import read_table, table_format, write_table
 from dpsynth.privacy.budget import PrivacyBudget, default_delta
 from dpsynth.privacy.card import write_card
+from dpsynth.privacy.conditions import NOISY
 from dpsynth.schema import TabularSchema
 
 NO_ROWS = ("--rows is required when the condition mix is uniform (condition_share=0): the number "
@@ -63,8 +64,8 @@ def generate(
     """Fit ``generator`` on private ``data`` within (ε, δ), sample, and write the release bundle.
 
     ``delta=None`` picks ``min(1e-5, 1/n^1.1)`` — the dataset size n is then treated as
-    public, and the card says so. ``rows=None`` samples as many rows as the DP condition
-    counts add up to (post-processing), never the exact private count.
+    public, and the card says so. ``rows=None`` samples as many rows as the (unclipped)
+    DP condition counts add up to (post-processing), never the exact private count.
     """
     table_format(synthetic_name)  # fail on a bad extension before any training
     frame = _as_frame(data)
@@ -81,10 +82,9 @@ def generate(
     model = registry.create(generator, schema, **(params or {}))
     model.fit(frame, budget=budget, learn_domain_share=learn_domain_share, random_state=seed, progress=progress)
     if rows is None:
-        weights = model.condition_table_["_weight"]
         if model.training.condition_share == 0:
             raise BudgetError(NO_ROWS)
-        rows = max(1, int(round(float(weights.sum()))))
+        rows = max(1, int(round(float(model.condition_table_[NOISY].sum()))))
     synthetic = model.sample(rows, random_state=seed + 1)
 
     out = Path(out_dir)

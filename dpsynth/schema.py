@@ -225,6 +225,12 @@ class TabularSchema:
         for attr in self.sensitive:
             if attr.column not in names:
                 raise SchemaError(f"sensitive attribute '{attr.name}' refers to unknown column '{attr.column}'")
+            column = self.column(attr.column)
+            if attr.groups and isinstance(column, CategoricalColumn) and column.categories is not None:
+                unknown = [c for cs in attr.groups.values() for c in cs if c not in column.categories]
+                if unknown:
+                    raise SchemaError(f"sensitive attribute '{attr.name}': groups list {unknown!r}, which are "
+                                      f"not categories of column '{column.name}' ({column.categories!r})")
             if attr.name in seen or attr.name == self.target:
                 raise SchemaError(f"sensitive attribute name '{attr.name}' is used twice")
             seen.add(attr.name)

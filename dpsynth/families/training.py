@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from dpsynth.errors import DpsynthError
-from dpsynth.privacy.dpsgd import DPSGDPlan
+from dpsynth.privacy.dpsgd import LOOSE_RDP_ORDER, DPSGDPlan
 
 GradSampleMode = Literal["ghost", "hooks"]
 EXPECTED_OPACUS_WARNINGS = (".*Secure RNG turned off.*", ".*Full backward hook is firing.*")
@@ -89,7 +89,7 @@ def train_dpsgd(
         log = _run_steps(wrapped, plan, grad_sample_mode=grad_sample_mode, progress=progress, desc=desc)
     log.history = [tuple(h) for h in engine.accountant.history]
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Optimal order is the largest alpha.*")
+        warnings.filterwarnings("ignore", message=LOOSE_RDP_ORDER)
         log.epsilon = float(engine.get_epsilon(plan.delta))
     module.eval()
     return log

@@ -19,7 +19,8 @@ from dpsynth.errors import SchemaError
 from dpsynth.privacy.ledger import LedgerEntry, PrivacyLedger
 from dpsynth.privacy.mechanisms import Rng, laplace_histogram
 
-WEIGHT = "_weight"
+WEIGHT = "_weight"  # noisy count clipped at 0: the sampling weight
+NOISY = "_noisy"  # the unclipped noisy count (unbiased; used to judge whether a group is empty)
 
 
 def unit_weights(unit_ids: pd.Series | None, n_rows: int) -> np.ndarray:
@@ -51,8 +52,20 @@ def noisy_condition_table(
     exact = weights.groupby([groups[n].astype(str) for n in names]).sum()
     key = pd.MultiIndex.from_frame(cells) if len(names) > 1 else pd.Index(cells[names[0]])
     exact = exact.reindex(key, fill_value=0.0).to_numpy(float)
-    cells[WEIGHT] = np.clip(laplace_histogram(exact, epsilon=epsilon, rng=rng), 0.0, None)
+    cells[NOISY] = laplace_histogram(exact, epsilon=epsilon, rng=rng)
+    cells[WEIGHT] = np.clip(cells[NOISY], 0.0, None)
     return cells
+
+
+def indistinguishable_from_empty(table: pd.DataFrame, name: str, *, epsilon: float) -> list[str]:
+    """Groups of condition ``name`` whose noisy total is within 2 noise s.d. of zero.
+
+    Post-processing of the noisy table: the total of k cells has Laplace noise with
+    standard deviation sqrt(2k)/ε.
+    """
+    totals = table.groupby(name, sort=False)[NOISY].agg(["sum", "size"])
+    threshold = 2.0 * np.sqrt(2.0 * totals["size"]) / epsilon
+    return [str(g) for g in totals.index[totals["sum"] < threshold]]
 
 
 def uniform_condition_table(domains: dict[str, list[str]]) -> pd.DataFrame:
@@ -89,4 +102,4 @@ def sample_condition_cells(
     weights = subset[WEIGHT].to_numpy(float)
     probs = weights / weights.sum() if weights.sum() > 0 else np.full(len(subset), 1.0 / len(subset))
     picks = rng.choice(len(subset), size=n, p=probs)
-    return subset.drop(columns=WEIGHT).iloc[picks].reset_index(drop=True)
+    return subset.drop(columns=[WEIGHT, NOISY], errors="ignore").iloc[picks].reset_index(drop=True)

@@ -27,7 +27,7 @@ MAX_NOISE_MULTIPLIER = 1e3
 
 # opacus' RDP analysis warns when the best order is its largest alpha: the bound is then
 # valid but could be tighter. It is not an error; we report the (valid) bound.
-_LOOSE_RDP_ORDER = ".*Optimal order is the largest alpha.*"
+LOOSE_RDP_ORDER = ".*Optimal order is the (largest|smallest) alpha.*"
 
 
 def epsilon_for_history(history: list[tuple[float, float, int]], *, delta: float, accountant: Accountant) -> float:
@@ -35,7 +35,7 @@ def epsilon_for_history(history: list[tuple[float, float, int]], *, delta: float
     acc = create_accountant(mechanism=accountant)
     acc.history = [tuple(h) for h in history]
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_LOOSE_RDP_ORDER)
+        warnings.filterwarnings("ignore", message=LOOSE_RDP_ORDER)
         return float(acc.get_epsilon(delta=delta))
 
 
@@ -86,7 +86,7 @@ def plan_dpsgd(
     steps = max(1, math.ceil(epochs / sample_rate))
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_LOOSE_RDP_ORDER)
+            warnings.filterwarnings("ignore", message=LOOSE_RDP_ORDER)
             warnings.filterwarnings("ignore", category=RuntimeWarning)  # PRV's log(0) at huge σ
             sigma = get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
                                          steps=steps, accountant=accountant)

@@ -92,8 +92,8 @@ def test_changing_one_private_record_leaves_every_fitted_transform_unchanged():
     for name in a.codec_._bin_edges:
         np.testing.assert_array_equal(a.codec_._bin_edges[name], b.codec_._bin_edges[name])
     assert a.schema_.to_dict() == b.schema_.to_dict()
-    pd.testing.assert_frame_equal(a.condition_table_.drop(columns="_weight"),
-                                  b.condition_table_.drop(columns="_weight"))
+    pd.testing.assert_frame_equal(a.condition_table_.drop(columns=["_weight", "_noisy"]),
+                                  b.condition_table_.drop(columns=["_weight", "_noisy"]))
 
 
 def test_uses_poisson_sampling_and_ghost_clipping(monkeypatch):
@@ -205,3 +205,19 @@ def test_bad_data_is_a_clear_error_before_training():
     frame.loc[3, "age"] = 140.0
     with pytest.raises(SchemaError, match="'age' has 1 value"):
         fit_tiny(frame=frame)
+
+
+def test_private_module_passes_opacus_validation(fitted):
+    """No BatchNorm or other layer opacus cannot make private."""
+    from opacus.validators import ModuleValidator
+
+    module = fitted._build_module(fitted.codec_).train()
+    assert ModuleValidator.validate(module, strict=False) == []
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in fitted.module_.modules())
+
+
+def test_empty_subgroup_is_reported_from_dp_counts():
+    frame = make_toy_frame(n=600)
+    frame = frame[~frame["race"].isin(["asian", "other"])]  # the group "other" is empty
+    with pytest.warns(UserWarning, match=r"'race': group\(s\) \['other'\] look empty under the DP counts"):
+        fit_tiny(frame=frame, budget=PrivacyBudget(50.0, 1e-5))
