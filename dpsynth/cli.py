@@ -80,6 +80,15 @@ def generate(
     typer.echo(f"privacy card   : {result.card_path}  (ε = {card['epsilon']:.3f}, δ = {card['delta']:.2g}, "
                f"accountant: {', '.join(card['accountant'] or [])})")
     typer.echo(f"model bundle   : {result.model_dir}")
+    _report_data_changes(result.data_report)
+
+
+def _report_data_changes(report) -> None:
+    """Tell the operator (console only; never in the release) what the schema's rules changed."""
+    for column, count in report.clipped.items():
+        typer.echo(f"note: clipped {count} value(s) of '{column}' to its public bounds (out_of_bounds: clip)")
+    for column, count in report.unseen_to_missing.items():
+        typer.echo(f"note: {count} unseen categor(y/ies) of '{column}' treated as missing (unseen: missing)")
 
 
 @app.command()

@@ -181,7 +181,7 @@ class TabularGenerator(Generator):
         self.plan_ = plan
         self.log_ = log
         self.seed_ = seed
-        self.n_units_ = n_units
+        self.n_units_ = n_units  # operator-only: exact counts stay in memory, never in a release
         self.data_report_ = report
         return self
 
@@ -269,8 +269,7 @@ class TabularGenerator(Generator):
         self._require_fitted()
         return privacy_card(
             ledger=self.ledger_, generator=self.registered_name, schema_fingerprint=self.schema_.fingerprint(),
-            seed=self.seed_, n_units=self.n_units_, secure_mode=self.training.secure_mode,
-            extra={"training": asdict(self.training), "data_checks": self.data_report_.to_dict()})
+            seed=self.seed_, secure_mode=self.training.secure_mode, extra={"training": asdict(self.training)})
 
     # --------------------------------------------------------------- persistence
     def get_params(self) -> dict[str, Any]:
@@ -278,7 +277,9 @@ class TabularGenerator(Generator):
                 **self._family_params()}
 
     def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` (schema, params, DP condition table, ledger) and ``weights.pt``."""
+        """Write ``config.json`` (schema, params, DP condition table, ledger) and ``weights.pt``.
+
+        Only public and DP values: no exact row count, no count of clipped values."""
         self._require_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -290,8 +291,6 @@ class TabularGenerator(Generator):
             "condition_table": self.condition_table_.to_dict(orient="list"),
             "ledger": self.ledger_.to_dict(),
             "seed": self.seed_,
-            "n_units": self.n_units_,
-            "data_checks": self.data_report_.to_dict(),
         }
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         torch.save(self.module_.state_dict(), path / WEIGHTS_FILE)
@@ -301,7 +300,6 @@ class TabularGenerator(Generator):
     def load(cls, path: str | Path) -> TabularGenerator:
         """Load a bundle written by `save` (weights with ``weights_only=True``)."""
         from dpsynth import registry
-        from dpsynth.schema import ValidationReport
 
         path = Path(path)
         try:
@@ -321,7 +319,6 @@ class TabularGenerator(Generator):
         model.condition_table_ = pd.DataFrame(config["condition_table"])
         model.ledger_ = PrivacyLedger.from_dict(config["ledger"])
         model.seed_ = int(config["seed"])
-        model.n_units_ = int(config["n_units"])
-        model.data_report_ = ValidationReport(**config["data_checks"])
+        model.n_units_ = model.data_report_ = None  # exact counts are never saved (operator-only)
         return model
 

@@ -36,6 +36,7 @@ class GenerateResult:
     model_dir: Path
     card: dict[str, Any]
     synthetic: pd.DataFrame
+    data_report: Any  # clips and unseen-to-missing counts: for the operator, not for release
 
 
 def _as_frame(data: pd.DataFrame | str | Path) -> pd.DataFrame:
@@ -94,7 +95,7 @@ def generate(
     card = model.privacy_card() | {"delta_source": delta_source, "rows_released": int(rows),
                                    "synthetic_file": synthetic_path.name}
     card_path = write_card(card, out / "privacy_card.json")
-    return GenerateResult(synthetic_path, card_path, model_dir, card, synthetic)
+    return GenerateResult(synthetic_path, card_path, model_dir, card, synthetic, model.data_report_)
 
 
 def run_audit(

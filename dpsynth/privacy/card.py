@@ -37,7 +37,6 @@ def privacy_card(
     generator: str,
     schema_fingerprint: str,
     seed: int | None,
-    n_units: int,
     secure_mode: bool,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -54,7 +53,6 @@ def privacy_card(
         "composition": "basic (sequential) composition over ledger entries",
         "adjacency": "add/remove one privacy unit",
         "privacy_unit": ledger.privacy_unit,
-        "n_privacy_units": n_units,
         "generator": generator,
         "dp_sgd": [
             {k: e.params[k] for k in ("noise_multiplier", "max_grad_norm", "sample_rate", "steps",
@@ -70,7 +68,10 @@ def privacy_card(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "notes": [
             "The synthetic data and model weights are post-processing of the DP mechanisms above.",
-            "No training rows and no non-DP statistics of the private data are in the release.",
+            "No training rows and no non-DP statistics of the private data are in the release "
+            "(not even the exact row count or the number of clipped values).",
+            "The DP-SGD sample rate q = 1/ceil(n/batch_size) reveals the number of privacy units to "
+            "within one batch; like standard DP-SGD accounting, dpsynth treats that size as public.",
         ],
     }
     if extra:

@@ -51,7 +51,7 @@ class DPSGDPlan:
     delta: float
     epsilon: float  # ε of the history below, by `accountant` (≤ the share it was planned for)
     batch_size: int  # nominal loader batch size; the Poisson batch has mean q·n
-    n_units: int
+    n_units: int  # kept in memory for the loader; never written to the ledger or the card
 
     @property
     def history(self) -> list[tuple[float, float, int]]:
@@ -59,8 +59,8 @@ class DPSGDPlan:
 
     def ledger_entry(self, purpose: str) -> LedgerEntry:
         params: dict[str, Any] = asdict(self)
-        params.pop("epsilon")
-        params.pop("delta")
+        for private_or_redundant in ("epsilon", "delta", "n_units"):  # the exact n is not released
+            params.pop(private_or_redundant)
         params["history"] = [list(h) for h in self.history]
         params["sampling"] = "poisson"
         return LedgerEntry(mechanism="dp-sgd", purpose=purpose, epsilon=self.epsilon, delta=self.delta, params=params)

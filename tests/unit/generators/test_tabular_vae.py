@@ -1,6 +1,7 @@
 """The DP-VAE and the shared tabular pipeline, checked against the privacy contract."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -152,12 +153,26 @@ def test_bundle_holds_no_training_rows_and_no_pickle(fitted, tmp_path):
     path = fitted.save(tmp_path / "model")
     config = json.loads((path / "config.json").read_text())
     assert set(config) == {"bundle_format", "generator", "params", "schema", "condition_table", "ledger",
-                           "seed", "n_units", "data_checks"}
+                           "seed"}
     text = (path / "config.json").read_text()
     for value in make_toy_frame()["lab"].dropna().astype(str).head(20):
         assert f": {value}," not in text and f"[{value}," not in text
     state = torch.load(path / "weights.pt", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_release_holds_no_exact_counts(tmp_path):
+    """Rule 6: neither the exact number of rows nor the count of clipped values is released."""
+    frame = make_toy_frame(n=437)
+    frame.loc[:4, "lab"] = 99.0  # 5 values outside the public bounds, clipped by the schema
+    schema = make_toy_schema()
+    schema.column("lab").out_of_bounds = "clip"
+    model = fit_tiny(frame=frame, schema=schema)
+    assert model.data_report_.clipped == {"lab": 5}  # the operator sees it ...
+    path = model.save(tmp_path / "model")
+    released = json.dumps(model.privacy_card()) + (path / "config.json").read_text()
+    assert not re.search(r"(?<![\d.])437(?![\d.])", released)  # ... the release does not
+    assert '"clipped"' not in released and '"lab": 5' not in released
 
 
 def test_conditions_are_honoured(fitted):
