@@ -137,7 +137,8 @@ class TabularGenerator(Generator):
         rng = SecureRandom() if settings.secure_mode else np.random.default_rng(seed)
         schema = self.schema
 
-        units = self._unit_ids(data, schema)
+        schema.check_columns(data)  # structural errors before any mechanism touches the data
+        units = data[schema.subject_id] if schema.subject_id else None
         n_units = int(units.nunique()) if units is not None else len(data)
         budget.check_against(n_units)
         unit_label = (f"subject ('{schema.subject_id}'): all rows of a subject are one unit"
@@ -184,14 +185,6 @@ class TabularGenerator(Generator):
         self.n_units_ = n_units  # operator-only: exact counts stay in memory, never in a release
         self.data_report_ = report
         return self
-
-    @staticmethod
-    def _unit_ids(data: pd.DataFrame, schema: TabularSchema) -> pd.Series | None:
-        if schema.subject_id is None:
-            return None
-        if schema.subject_id not in data.columns:
-            raise errors.SchemaError(errors.MISSING_COLUMNS.format(columns=[schema.subject_id]))
-        return data[schema.subject_id]
 
     def _unit_tensors(self, frame: pd.DataFrame, codec: TabularCodec, groups: pd.DataFrame,
                       schema: TabularSchema, seed: int) -> tuple[torch.Tensor, ...]:

@@ -283,13 +283,7 @@ class TabularSchema:
         are those the schema allows (``out_of_bounds: clip``, ``unseen: missing``), and
         they are counted in the returned report. The input frame is not modified.
         """
-        expected = self.names + ([self.subject_id] if self.subject_id else [])
-        missing = [c for c in expected if c not in data.columns]
-        if missing:
-            raise SchemaError(errors.MISSING_COLUMNS.format(columns=missing))
-        extra = [c for c in data.columns if c not in expected]
-        if extra:
-            raise SchemaError(errors.EXTRA_COLUMNS.format(columns=extra))
+        expected = self.check_columns(data)
         report = ValidationReport(n_rows=len(data))
         out = pd.DataFrame(index=data.index)
         if self.subject_id:
@@ -302,6 +296,17 @@ class TabularSchema:
             else:
                 out[col.name] = self._conform_categorical(data[col.name], col, report)
         return out[expected], report
+
+    def check_columns(self, data: pd.DataFrame) -> list[str]:
+        """Raise if columns are missing or undeclared; return the expected column order."""
+        expected = self.names + ([self.subject_id] if self.subject_id else [])
+        missing = [c for c in expected if c not in data.columns]
+        if missing:
+            raise SchemaError(errors.MISSING_COLUMNS.format(columns=missing))
+        extra = [c for c in data.columns if c not in expected]
+        if extra:
+            raise SchemaError(errors.EXTRA_COLUMNS.format(columns=extra))
+        return expected
 
     @staticmethod
     def _conform_numeric(raw: pd.Series, col: NumericColumn, report: ValidationReport) -> pd.Series:

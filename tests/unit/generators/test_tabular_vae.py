@@ -236,3 +236,14 @@ def test_empty_subgroup_is_reported_from_dp_counts():
     frame = frame[~frame["race"].isin(["asian", "other"])]  # the group "other" is empty
     with pytest.warns(UserWarning, match=r"'race': group\(s\) \['other'\] look empty under the DP counts"):
         fit_tiny(frame=frame, budget=PrivacyBudget(50.0, 1e-5))
+
+
+def test_structural_errors_come_before_any_mechanism(monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a DP mechanism ran on malformed data")
+
+    monkeypatch.setattr("dpsynth.generator.learn_public_values", must_not_run)
+    schema = make_toy_schema()
+    schema.columns[0].public = False
+    with pytest.raises(SchemaError, match=r"missing column\(s\) \['lab'\]"):
+        fit_tiny(frame=make_toy_frame().drop(columns="lab"), schema=schema, learn_domain_share=0.2)
