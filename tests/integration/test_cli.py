@@ -111,3 +111,18 @@ def test_audit_works_on_a_table_from_another_tool(files):
     assert "not differentially private" in first_line
     table = pd.read_csv(files / "audit" / "audit.csv")
     assert {"utility", "fairness", "fidelity", "memorisation"} <= set(table["validator"])
+
+
+def test_draft_schema_can_pay_to_learn_its_values(files):
+    frame = make_toy_frame(n=1500)
+    frame.to_csv(files / "big.csv", index=False)
+    runner.invoke(app, ["schema", "draft", str(files / "big.csv"), "--target", "outcome",
+                        "--sensitive", "sex,race", "--out", str(files / "draft.yaml")])
+    result = runner.invoke(app, ["generate", "--data", str(files / "big.csv"), "--schema", str(files / "draft.yaml"),
+                                 "--out", str(files / "r"), "--epsilon", "4", "--delta", "1e-6", "--rows", "50",
+                                 "--learn-domain-share", "0.3", *TINY_PARAMS])
+    assert result.exit_code == 0, result.output
+    card = json.loads((files / "r" / "privacy_card.json").read_text())
+    purposes = [e["purpose"] for e in card["ledger"]]
+    assert "bounds of column 'age'" in purposes and "categories of column 'race'" in purposes
+    assert card["epsilon"] <= 4.0
