@@ -109,6 +109,15 @@ class TabularGenerator(Generator):
     def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Decoder outputs [n, codec.width] for condition one-hots ``c``."""
 
+    def _train(self, module: nn.Module, tensors: tuple[torch.Tensor, ...], plan: DPSGDPlan, *,
+               progress: bool) -> TrainingLog:
+        """Run DP-SGD under ``plan``. The default trains ``module`` (forward -> per-unit loss)
+        with the shared loop; a family with several networks (a GAN) overrides this and
+        must still run exactly ``plan.steps`` private steps through opacus."""
+        settings = self.training
+        return train_dpsgd(module, tensors, plan, lr=settings.lr, grad_sample_mode=settings.grad_sample_mode,
+                           secure_mode=settings.secure_mode, progress=progress, desc=f"fit {self.registered_name}")
+
     def _family_params(self) -> dict[str, Any]:
         """Extra constructor arguments of the family, saved in the bundle config."""
         return {}
@@ -170,8 +179,7 @@ class TabularGenerator(Generator):
 
         tensors = self._unit_tensors(frame, codec, groups, schema, seed)
         module = self._build_module(codec)
-        log = train_dpsgd(module, tensors, plan, lr=settings.lr, grad_sample_mode=settings.grad_sample_mode,
-                          secure_mode=settings.secure_mode, progress=progress, desc=f"fit {self.registered_name}")
+        log = self._train(module, tensors, plan, progress=progress)
         self._check_spent(log, plan)
 
         self.schema_ = schema
