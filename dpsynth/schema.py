@@ -109,8 +109,9 @@ Column = NumericColumn | CategoricalColumn
 class SensitiveAttribute:
     """A sensitive attribute for subgroup audits and conditional sampling.
 
-    ``bins`` (numeric columns) are right-open band edges, e.g. ``[18, 50, 65, 80, 120]``
-    with ``labels`` such as ``["18-49", ...]``; ``groups`` (categorical columns) merge
+    ``bins`` (numeric columns) are band edges covering the column's public bounds, e.g.
+    ``[18, 50, 65, 80, 120]`` with ``labels`` such as ``["18-49", ...]``; bands are
+    right-open except the last, which includes its upper edge; ``groups`` (categorical columns) merge
     categories, e.g. ``{"other": ["asian", "hispanic", "other"]}`` (unlisted categories
     keep their own group). Missing values form the group ``"missing"``.
     """
@@ -167,6 +168,7 @@ class SensitiveAttribute:
             self.domain(column)
             codes = pd.cut(values.astype(float), bins=self.bins, labels=self.labels, right=False)
             out = codes.astype(object)
+            out[values.astype(float) == self.bins[-1]] = self.labels[-1]  # the last band is closed
             out[values.isna()] = MISSING_GROUP
             out[out.isna()] = MISSING_GROUP  # outside the bands: only possible for out-of-band values
             return out
@@ -226,6 +228,11 @@ class TabularSchema:
             if attr.column not in names:
                 raise SchemaError(f"sensitive attribute '{attr.name}' refers to unknown column '{attr.column}'")
             column = self.column(attr.column)
+            if (attr.bins is not None and isinstance(column, NumericColumn) and column.lower is not None
+                    and column.upper is not None and not attr.bins[0] <= column.lower <= column.upper <= attr.bins[-1]):
+                raise SchemaError(
+                    f"sensitive attribute '{attr.name}': bands [{_fmt(attr.bins[0])}, {_fmt(attr.bins[-1])}] must "
+                    f"cover the bounds [{_fmt(column.lower)}, {_fmt(column.upper)}] of column '{column.name}'")
             if attr.groups and isinstance(column, CategoricalColumn) and column.categories is not None:
                 unknown = [c for cs in attr.groups.values() for c in cs if c not in column.categories]
                 if unknown:

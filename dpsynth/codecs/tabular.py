@@ -225,8 +225,10 @@ class TabularCodec:
     def _clip_to_bands(self, col: NumericColumn, values: np.ndarray, cells: pd.DataFrame) -> np.ndarray:
         for attr in self._attribute_on(col.name):
             lo, hi = self._band_limits(attr, cells[attr.name].to_numpy(object))
-            # Bands are right-open: stay strictly below the upper edge (one unit for integers).
-            top = hi - (1.0 if col.integer else 1e-6 * np.maximum(1.0, np.abs(hi)))
+            # Bands are right-open (stay below the upper edge; one unit for integers), except
+            # the last, which is closed.
+            below = hi - (1.0 if col.integer else 1e-6 * np.maximum(1.0, np.abs(hi)))
+            top = np.where(hi >= attr.bins[-1], hi, below)
             values = np.minimum(np.maximum(values, lo), top)
         return values
 

@@ -83,7 +83,7 @@ def test_categories_compare_as_canonical_strings():
 
 def test_group_labels_bands_merges_and_missing():
     schema = make_toy_schema()
-    frame = pd.DataFrame({"age": [18.0, 49.9, 50.0, 70.0, 109.0], "sex": ["female"] * 5,
+    frame = pd.DataFrame({"age": [18.0, 49.9, 50.0, 70.0, 110.0], "sex": ["female"] * 5,
                           "race": ["white", "asian", "other", "black", "white"], "heart_rate": [80.0] * 5,
                           "lab": [1.0, np.nan, 1.0, 1.0, 1.0], "outcome": ["no", "yes", "no", "yes", "no"]})
     groups = schema.group_labels(schema.conform(frame)[0])
@@ -128,6 +128,9 @@ def test_target_and_sensitive_definitions_are_checked():
     with pytest.raises(SchemaError, match="give public band edges"):
         TabularSchema(columns=cols, target="y", positive="a",
                       sensitive=[SensitiveAttribute("age")]).condition_domains()
+    with pytest.raises(SchemaError, match=r"bands \[30, 110\] must cover the bounds \[0, 100\]"):
+        TabularSchema(columns=cols, target="y", positive="a",
+                      sensitive=[SensitiveAttribute("age", bins=[30, 60, 110])])
     schema = make_toy_schema()
     with pytest.raises(SchemaError, match=r"groups list \['klingon'\]"):
         TabularSchema(columns=schema.columns, target="outcome", positive="yes",
