@@ -179,13 +179,14 @@ class TabularGenerator(Generator):
 
         tensors = self._unit_tensors(frame, codec, groups, schema, seed)
         module = self._build_module(codec)
+        # Set before training: a family's `_train` may draw conditions from the DP table (a GAN's fakes).
+        self.codec_ = codec
+        self.condition_table_ = table
         log = self._train(module, tensors, plan, progress=progress)
         self._check_spent(log, plan)
 
         self.schema_ = schema
-        self.codec_ = codec
         self.module_ = module
-        self.condition_table_ = table
         self.ledger_ = ledger
         self.plan_ = plan
         self.log_ = log

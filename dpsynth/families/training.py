@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -55,6 +57,68 @@ class TrainingLog:
     history: list[tuple[float, float, int]] = field(default_factory=list)
 
 
+@contextmanager
+def opacus_warnings_filtered() -> Iterator[None]:
+    """Silence the warnings opacus is expected to give here (DESIGN.md field notes): the
+    secure-RNG reminder (secure_mode is documented and opt-in) and ghost clipping's backward
+    hooks on input-less modules."""
+    with warnings.catch_warnings():
+        for message in EXPECTED_OPACUS_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        yield
+
+
+@dataclass
+class PrivateTraining:
+    """What `make_private` returns: the engine (its accountant) and the wrapped objects."""
+
+    engine: PrivacyEngine
+    module: nn.Module  # the GradSampleModule around the private module
+    optimizer: torch.optim.Optimizer  # the DPOptimizer
+    criterion: nn.Module  # the loss every per-unit loss must go through (ghost clipping)
+    loader: DataLoader  # Poisson-sampled DPDataLoader with q = plan.sample_rate
+
+    def spent(self, plan: DPSGDPlan) -> tuple[list[tuple[float, float, int]], float]:
+        """The accountant's history and its ε at ``plan.delta``."""
+        history = [tuple(h) for h in self.engine.accountant.history]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=LOOSE_RDP_ORDER)
+            return history, float(self.engine.get_epsilon(plan.delta))
+
+
+def make_private(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    tensors: tuple[torch.Tensor, ...],
+    plan: DPSGDPlan,
+    *,
+    grad_sample_mode: GradSampleMode = "ghost",
+    secure_mode: bool = False,
+) -> PrivateTraining:
+    """Wrap ``module``/``optimizer`` with opacus under ``plan``: Poisson sampling of the units
+    (first dimension of ``tensors``), per-unit clipping, the plan's σ and accountant.
+
+    Call it inside `opacus_warnings_filtered`. Raises if opacus' sample rate is not the
+    plan's (the ledger charged the plan)."""
+    loader = DataLoader(TensorDataset(*tensors), batch_size=plan.batch_size)
+    try:
+        engine = PrivacyEngine(accountant=plan.accountant, secure_mode=secure_mode)
+    except ImportError:
+        raise DpsynthError(SECURE_MODE_UNAVAILABLE) from None
+    wrapped = engine.make_private(
+        module=module, optimizer=optimizer, data_loader=loader, criterion=PerUnitLoss(),
+        noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,
+        poisson_sampling=True, grad_sample_mode=grad_sample_mode)
+    if grad_sample_mode == "ghost":
+        model, dp_optimizer, criterion, dp_loader = wrapped
+    else:
+        model, dp_optimizer, dp_loader = wrapped
+        criterion = PerUnitLoss()
+    if abs(dp_loader.sample_rate - plan.sample_rate) > 1e-12:
+        raise RuntimeError(f"opacus samples with q={dp_loader.sample_rate}, the plan charged q={plan.sample_rate}")
+    return PrivateTraining(engine, model, dp_optimizer, criterion, dp_loader)
+
+
 def train_dpsgd(
     module: nn.Module,
     tensors: tuple[torch.Tensor, ...],
@@ -71,40 +135,20 @@ def train_dpsgd(
     The first dimension of every tensor indexes privacy units; each unit is sampled,
     clipped and counted as one.
     """
-    loader = DataLoader(TensorDataset(*tensors), batch_size=plan.batch_size)
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
-    with warnings.catch_warnings():
-        # Expected with opacus (DESIGN.md field notes): the secure-RNG reminder (secure_mode is
-        # documented and opt-in) and ghost clipping's backward hooks on input-less modules.
-        for message in EXPECTED_OPACUS_WARNINGS:
-            warnings.filterwarnings("ignore", message=message)
-        try:
-            engine = PrivacyEngine(accountant=plan.accountant, secure_mode=secure_mode)
-        except ImportError:
-            raise DpsynthError(SECURE_MODE_UNAVAILABLE) from None
-        wrapped = engine.make_private(
-            module=module, optimizer=optimizer, data_loader=loader, criterion=PerUnitLoss(),
-            noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,
-            poisson_sampling=True, grad_sample_mode=grad_sample_mode)
-        log = _run_steps(wrapped, plan, grad_sample_mode=grad_sample_mode, progress=progress, desc=desc)
-    log.history = [tuple(h) for h in engine.accountant.history]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=LOOSE_RDP_ORDER)
-        log.epsilon = float(engine.get_epsilon(plan.delta))
+    with opacus_warnings_filtered():
+        private = make_private(module, optimizer, tensors, plan, grad_sample_mode=grad_sample_mode,
+                               secure_mode=secure_mode)
+        log = _run_steps(private, plan, progress=progress, desc=desc)
+    log.history, log.epsilon = private.spent(plan)
     module.eval()
     return log
 
 
-def _run_steps(wrapped: tuple, plan: DPSGDPlan, *, grad_sample_mode: GradSampleMode, progress: bool,
-               desc: str) -> TrainingLog:
+def _run_steps(private: PrivateTraining, plan: DPSGDPlan, *, progress: bool, desc: str) -> TrainingLog:
     """Exactly ``plan.steps`` Poisson-sampled DP-SGD steps with the objects opacus returned."""
-    if grad_sample_mode == "ghost":
-        model, dp_optimizer, criterion, dp_loader = wrapped
-    else:
-        model, dp_optimizer, dp_loader = wrapped
-        criterion = PerUnitLoss()
-    if abs(dp_loader.sample_rate - plan.sample_rate) > 1e-12:
-        raise RuntimeError(f"opacus samples with q={dp_loader.sample_rate}, the plan charged q={plan.sample_rate}")
+    model, dp_optimizer, criterion, dp_loader = (private.module, private.optimizer, private.criterion,
+                                                 private.loader)
     log = TrainingLog()
     start = time.perf_counter()
     window: list[float] = []

@@ -1,0 +1,154 @@
+"""The DP-GAN family: a conditional GAN whose discriminator — and only it — is trained with DP-SGD.
+
+Written once for every modality: the modality supplies the generator and discriminator
+backbones and ``soften`` (generator logits -> a differentiable sample in the data's
+encoding, e.g. Gumbel-softmax per one-hot block).
+
+Privacy. Only the discriminator reads private records. Each of its steps is a
+Poisson-sampled, per-unit-clipped, noised opacus step (`DiscriminatorLoss` returns one loss
+per privacy unit: real rows of the unit *and* fake rows attached to it, in one
+discriminator call, so one clipped gradient per unit). The generator is trained
+without opacus: every input it sees is public or DP — latent noise, conditions drawn from
+the DP condition table (``sample_conditions``), and the DP discriminator's weights. The
+fakes shown to the discriminator are conditioned on the same DP table, never on the real
+rows' conditions, so no private value reaches the generator outside the DP mechanism.
+No gradient penalty: its double backward does not work under opacus (DESIGN.md field notes).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from dpsynth.families.training import (
+    GradSampleMode,
+    TrainingLog,
+    make_private,
+    opacus_warnings_filtered,
+)
+from dpsynth.privacy.dpsgd import DPSGDPlan
+
+
+class DiscriminatorLoss(nn.Module):
+    """The private module: forward returns the per-unit non-saturating discriminator loss."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def logits(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """D's logit per row ("real"), shapes [..., D] and [..., C] -> [...]."""
+        return self.net(torch.cat([x, c], dim=-1)).squeeze(-1)
+
+    def forward(self, real_x: torch.Tensor, real_c: torch.Tensor, fake_x: torch.Tensor, fake_c: torch.Tensor,
+                row_mask: torch.Tensor) -> torch.Tensor:
+        """softplus(-D(real)) + softplus(D(fake)), averaged over the unit's present rows. [B, R, *].
+
+        Real and fake rows go through D in *one* call (concatenated along the row axis), so
+        each layer sees one activation per unit and ghost clipping computes one norm per unit.
+        """
+        rows = real_x.shape[1]
+        logit = self.logits(torch.cat([real_x, fake_x], dim=1), torch.cat([real_c, fake_c], dim=1))
+        per_row = F.softplus(-logit[:, :rows]) + F.softplus(logit[:, rows:])
+        return (per_row * row_mask).sum(-1) / row_mask.sum(-1).clamp(min=1.0)
+
+
+class ConditionalGAN(nn.Module):
+    """G: [z, c] -> logits in the data encoding; D: `DiscriminatorLoss` around a backbone."""
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, *, latent_dim: int,
+                 soften: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = DiscriminatorLoss(discriminator)
+        self.latent_dim = latent_dim
+        self.soften = soften
+
+    def fake(self, c: torch.Tensor) -> torch.Tensor:
+        """Differentiable fake rows for conditions ``c`` [..., C] (z from the global RNG)."""
+        z = torch.randn(*c.shape[:-1], self.latent_dim)
+        return self.soften(self.generator(torch.cat([z, c], dim=-1)))
+
+    @torch.no_grad()
+    def generate(self, c: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+        """Generator logits for conditions ``c`` [n, C]; the codec samples from them."""
+        z = torch.randn(c.shape[0], self.latent_dim, generator=generator)
+        return self.generator(torch.cat([z, c], dim=-1))
+
+
+def train_dpgan(
+    module: ConditionalGAN,
+    tensors: tuple[torch.Tensor, ...],
+    plan: DPSGDPlan,
+    *,
+    sample_conditions: Callable[[int], torch.Tensor],
+    lr: float,
+    generator_lr: float,
+    betas: tuple[float, float] = (0.5, 0.9),
+    grad_sample_mode: GradSampleMode = "ghost",
+    secure_mode: bool = False,
+    progress: bool = True,
+    desc: str = "DP-GAN",
+) -> TrainingLog:
+    """Alternate exactly ``plan.steps`` private discriminator steps with non-private generator steps.
+
+    ``tensors`` are (x [U, R, D], c [U, R, C], row_mask [U, R]); ``sample_conditions(n)``
+    returns n condition one-hots drawn from public/DP information only. Only
+    ``module.discriminator`` is handed to opacus. ``log.losses`` holds the discriminator loss.
+    """
+    disc, gen = module.discriminator, module.generator
+    d_optimizer = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
+    g_optimizer = torch.optim.Adam(gen.parameters(), lr=generator_lr, betas=betas)
+    g_params = [p for p in gen.parameters() if p.requires_grad]
+    log = TrainingLog()
+    with opacus_warnings_filtered():
+        private = make_private(disc, d_optimizer, tensors, plan, grad_sample_mode=grad_sample_mode,
+                               secure_mode=secure_mode)
+        d_model, dp_optimizer, criterion = private.module, private.optimizer, private.criterion
+        start = time.perf_counter()
+        window: list[float] = []
+        bar = tqdm(total=plan.steps, desc=desc, disable=not progress, leave=False, unit="step")
+        module.train()
+        while log.steps < plan.steps:
+            for x, c, row_mask in private.loader:
+                if log.steps >= plan.steps:
+                    break
+                # Discriminator: one private step (real rows + fakes attached per unit, one backward).
+                units, rows = row_mask.shape
+                with torch.no_grad():
+                    fake_c = sample_conditions(units * rows).reshape(units, rows, c.shape[-1])
+                    fake_x = module.fake(fake_c)
+                dp_optimizer.zero_grad(set_to_none=True)
+                loss = criterion(d_model(x, c, fake_x, fake_c, row_mask))
+                loss.backward()
+                dp_optimizer.step()
+                dp_optimizer.zero_grad(set_to_none=True)
+                # Generator: non-private, public/DP inputs only; D's opacus hooks off, and the
+                # gradient is taken w.r.t. G's parameters only (D's .grad is never touched).
+                d_model.disable_hooks()
+                g_c = sample_conditions(plan.batch_size)
+                g_loss = F.softplus(-disc.logits(module.fake(g_c), g_c)).mean()
+                for p, g in zip(g_params, torch.autograd.grad(g_loss, g_params)):
+                    p.grad = g
+                g_optimizer.step()
+                g_optimizer.zero_grad(set_to_none=True)
+                d_model.enable_hooks()
+
+                log.steps += 1
+                window.append(float(loss.item()) if units else float("nan"))
+                if len(window) == 50 or log.steps == plan.steps:
+                    log.losses.append(float(torch.tensor(window).nanmean()))
+                    bar.set_postfix(d_loss=f"{log.losses[-1]:.3f}", g_loss=f"{float(g_loss.detach()):.3f}")
+                    window = []
+                bar.update(1)
+        bar.close()
+        log.seconds = time.perf_counter() - start
+        d_model._close()  # remove opacus hooks and per-sample state from the discriminator
+    log.history, log.epsilon = private.spent(plan)
+    module.eval()
+    return log

@@ -1,0 +1,146 @@
+"""The diffusion family: schedule, q_sample, per-unit loss with K draws, deterministic sampler."""
+
+import pytest
+import torch
+
+from dpsynth.backbones import MLP
+from dpsynth.families.diffusion import (
+    Denoiser,
+    OneHotDiffusion,
+    SinusoidalEmbedding,
+    cosine_alpha_bar,
+    cosine_schedule,
+)
+
+BLOCKS = [(0, 3), (3, 5), (5, 9)]
+WIDTH, COND = 9, 4
+
+
+def row_loss(logits, target):
+    loss = logits.new_zeros(logits.shape[:-1])
+    for a, b in BLOCKS:
+        loss = loss - (target[..., a:b] * logits[..., a:b].log_softmax(-1)).sum(-1)
+    return loss
+
+
+def make_module(multiplicity=4, sampling_steps=10, seed=0, timesteps=100):
+    torch.manual_seed(seed)
+    body = MLP(WIDTH + COND + 16, WIDTH, (32,))
+    return OneHotDiffusion(Denoiser(body, time_dim=16), blocks=BLOCKS, reconstruction_loss=row_loss,
+                           timesteps=timesteps, sampling_steps=sampling_steps, multiplicity=multiplicity)
+
+
+def make_batch(units=6, rows=3, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(units, rows, WIDTH)
+    for a, b in BLOCKS:
+        idx = torch.randint(a, b, (units, rows), generator=g)
+        x.scatter_(-1, idx[..., None], 1.0)
+    c = torch.zeros(units, rows, COND)
+    c.scatter_(-1, torch.randint(0, COND, (units, rows, 1), generator=g), 1.0)
+    mask = torch.ones(units, rows)
+    mask[0, 2] = 0.0
+    return x, c, mask
+
+
+def test_cosine_schedule_is_decreasing_and_inside_the_unit_interval():
+    alpha_bar = cosine_schedule(1000)
+    assert alpha_bar.shape == (1000,)
+    assert torch.all(alpha_bar > 0) and torch.all(alpha_bar < 1)
+    assert torch.all(alpha_bar[1:] < alpha_bar[:-1])
+    assert alpha_bar[0] > 0.999 and alpha_bar[-1] < 1e-3
+    t = torch.linspace(0, 1, 11)
+    assert torch.all(cosine_alpha_bar(t)[1:] <= cosine_alpha_bar(t)[:-1])
+
+
+def test_q_sample_is_data_at_t0_and_noise_at_T():
+    module = make_module(timesteps=1000)
+    x0 = 2 * make_batch()[0] - 1
+    noise = torch.randn_like(x0)
+    first = torch.zeros(x0.shape[:-1], dtype=torch.long)
+    last = torch.full(x0.shape[:-1], module.timesteps - 1, dtype=torch.long)
+    assert torch.allclose(module.q_sample(x0, first, noise), x0, atol=0.05)
+    assert torch.allclose(module.q_sample(x0, last, noise), noise, atol=0.05)
+
+
+def test_sinusoidal_embedding_keeps_leading_dims():
+    assert SinusoidalEmbedding(16)(torch.arange(12).reshape(3, 4)).shape == (3, 4, 16)
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_forward_returns_one_finite_loss_per_unit(k):
+    module = make_module(multiplicity=k)
+    x, c, mask = make_batch()
+    loss = module(x, c, mask)
+    assert loss.shape == (6,) and torch.isfinite(loss).all() and (loss > 0).all()
+
+
+def test_forward_averages_the_k_draws_inside_each_unit():
+    module = make_module(multiplicity=4)
+    x, c, mask = make_batch()
+    torch.manual_seed(3)
+    loss = module(x, c, mask)
+    torch.manual_seed(3)  # redo the same draws by hand: [B, R·K] layout, mean over K then rows
+    xk, ck = x.repeat_interleave(4, dim=1), c.repeat_interleave(4, dim=1)
+    t = torch.randint(0, module.timesteps, xk.shape[:-1])
+    per_draw = module.p_losses(xk, ck, t, torch.randn_like(xk)).reshape(6, 3, 4)
+    expected = (per_draw.mean(-1) * mask).sum(-1) / mask.sum(-1)
+    torch.testing.assert_close(loss, expected)
+
+
+def test_a_units_loss_does_not_depend_on_the_other_units():
+    module = make_module()
+    x, c, mask = make_batch()
+    t = torch.randint(0, module.timesteps, x.shape[:-1])
+    noise = torch.randn_like(x)
+    full = module.p_losses(x, c, t, noise)
+    alone = module.p_losses(x[2:3], c[2:3], t[2:3], noise[2:3])
+    torch.testing.assert_close(full[2:3], alone)
+    masked = make_batch()[2]  # an absent row adds nothing to its unit's loss
+    x_changed = x.clone()
+    x_changed[0, 2] = 0.0
+    torch.manual_seed(5)
+    a = module(x, c, masked)
+    torch.manual_seed(5)
+    b = module(x_changed, c, masked)
+    torch.testing.assert_close(a[0], b[0])
+
+
+def test_sampler_is_deterministic_given_the_generator_and_returns_logits():
+    module = make_module().eval()
+    c = make_batch()[1][:, 0]
+    a = module.generate(c, generator=torch.Generator().manual_seed(0))
+    b = module.generate(c, generator=torch.Generator().manual_seed(0))
+    d = module.generate(c, generator=torch.Generator().manual_seed(1))
+    assert a.shape == (6, WIDTH) and torch.isfinite(a).all()
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, d)
+
+
+def test_rejects_bad_settings():
+    with pytest.raises(ValueError):
+        make_module(multiplicity=0)
+    with pytest.raises(ValueError):
+        make_module(sampling_steps=500)
+
+
+def test_likelihood_logits_are_the_exact_block_posterior_under_a_flat_prior():
+    module = make_module(timesteps=1000)
+    x_t = torch.randn(5, WIDTH)
+    t = torch.full((5,), 700)
+    a = module.alpha_bar[700]
+    a_block, b_block = BLOCKS[2]
+    choices = 2 * torch.eye(b_block - a_block) - 1  # the block's possible x0 values
+    log_density = -((x_t[:, None, a_block:b_block] - a.sqrt() * choices) ** 2).sum(-1) / (2 * (1 - a))
+    expected = log_density.softmax(-1)
+    got = module.likelihood_logits(x_t, t)[:, a_block:b_block].softmax(-1)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_at_low_noise_the_predicted_x0_is_the_data():
+    module = make_module(timesteps=1000)
+    x = make_batch()[0]
+    t = torch.zeros(x.shape[:-1], dtype=torch.long)
+    logits = module.model_logits(module.q_sample(2 * x - 1, t, torch.randn_like(x)), make_batch()[1], t)
+    for a, b in BLOCKS:
+        assert torch.equal(logits[..., a:b].argmax(-1), x[..., a:b].argmax(-1))

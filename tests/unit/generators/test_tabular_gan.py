@@ -1,0 +1,142 @@
+"""The DP-GAN: only the discriminator is private, and it spends exactly what the ledger charged."""
+
+import pandas as pd
+import pytest
+import torch
+
+from dpsynth import registry
+from dpsynth.families import gan, training
+from dpsynth.generator import TabularGenerator
+from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.privacy.dpsgd import epsilon_for_history
+from tests.conftest import make_toy_frame, make_toy_schema
+
+BUDGET = PrivacyBudget(1.0, 1e-5)
+TINY_GAN = dict(epochs=2, batch_size=64, hidden=(32,), latent_dim=8, n_bins=8)
+
+
+def fit_tiny(**params):
+    model = registry.create("dp-gan", make_toy_schema(), **(TINY_GAN | params))
+    return model.fit(make_toy_frame(), budget=BUDGET, random_state=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def spied():
+    """A fitted model plus what opacus was given (make_private's arguments) and the D steps run."""
+    seen: dict = {"d_calls": 0}
+    original = training.PrivacyEngine.make_private
+    original_forward = gan.DiscriminatorLoss.forward
+
+    def spy(self, **kwargs):
+        seen.update(kwargs)
+        return original(self, **kwargs)
+
+    def counting_forward(self, *args):
+        seen["d_calls"] += 1
+        return original_forward(self, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(training.PrivacyEngine, "make_private", spy)
+        mp.setattr(gan.DiscriminatorLoss, "forward", counting_forward)
+        model = fit_tiny()
+    return model, seen
+
+
+def test_is_registered_with_family_and_modality():
+    info = registry.get("dp-gan")
+    assert (info.family, info.modality, info.private) == ("gan", "tabular", True)
+
+
+def test_ledger_holds_condition_counts_and_one_dp_sgd_entry(spied):
+    model, _ = spied
+    assert [e.mechanism for e in model.ledger_.entries] == ["laplace-histogram", "dp-sgd"]
+    eps, delta = model.privacy_spent()
+    assert eps <= BUDGET.epsilon + 1e-9 and delta <= BUDGET.delta
+
+
+def test_card_epsilon_is_what_opacus_computes_for_the_recorded_history(spied):
+    model, seen = spied
+    card = model.privacy_card()
+    (sgd,) = card["dp_sgd"]
+    recomputed = epsilon_for_history(sgd["history"], delta=sgd["delta"], accountant=sgd["accountant"])
+    assert sgd["epsilon"] == pytest.approx(recomputed, rel=1e-9)
+    assert model.log_.steps == sgd["steps"] == model.plan_.steps
+    assert seen["d_calls"] == model.plan_.steps  # one discriminator forward per private step
+
+
+def test_only_the_discriminator_is_private(spied):
+    model, seen = spied
+    private = {id(p) for p in seen["module"].parameters()}
+    assert private == {id(p) for p in model.module_.discriminator.parameters()}
+    assert not private & {id(p) for p in model.module_.generator.parameters()}
+    optimized = {id(p) for group in seen["optimizer"].param_groups for p in group["params"]}
+    assert optimized == private
+    assert seen["poisson_sampling"] is True and seen["grad_sample_mode"] == "ghost"
+    assert seen["noise_multiplier"] == model.plan_.noise_multiplier
+    assert seen["max_grad_norm"] == model.plan_.max_grad_norm
+    assert seen["data_loader"].batch_size == model.plan_.batch_size
+    # no opacus state left on any parameter or module after training
+    assert not any(hasattr(p, "grad_sample") and p.grad_sample is not None for p in model.module_.parameters())
+    assert not any(m._forward_hooks or m._backward_hooks for m in model.module_.modules())
+
+
+def test_discriminator_passes_opacus_validation(spied):
+    from opacus.validators import ModuleValidator
+
+    model, _ = spied
+    d = model._build_module(model.codec_).discriminator.train()
+    assert ModuleValidator.validate(d, strict=False) == []
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.module_.modules())
+
+
+def test_fakes_use_dp_conditions_not_the_real_batch(spied):
+    """The generator sees only public/DP inputs: conditions come from the DP table."""
+    model, _ = spied
+    sample = model._condition_sampler()
+    c = sample(500)
+    assert c.shape == (500, model.codec_.condition_width) and sample(0).shape[0] == 0
+    cells = torch.from_numpy(model.codec_.encode_conditions(
+        model.condition_table_.drop(columns=["_weight", "_noisy"])))
+    assert all((cells == row).all(-1).any() for row in c[:50])
+
+
+def test_soft_rows_are_in_the_codec_encoding(spied):
+    model, _ = spied
+    codec = model.codec_
+    soft = model.module_.fake(torch.zeros(7, 3, codec.condition_width))
+    assert soft.shape == (7, 3, codec.width) and (soft >= 0).all()
+    lab = codec.blocks_of("lab")
+    present = soft[..., lab["missing"].start]
+    for block in codec.blocks:
+        total = soft[..., block.start:block.stop].sum(-1)
+        expected = present if block.column == "lab" and block.role in ("bin", "fine") else torch.ones_like(total)
+        torch.testing.assert_close(total, expected)
+
+
+def test_same_seed_same_model_and_save_load_round_trip(spied, tmp_path):
+    model, _ = spied
+    again = fit_tiny()
+    pd.testing.assert_frame_equal(model.sample(100, random_state=3), again.sample(100, random_state=3))
+    model.save(tmp_path / "model")
+    loaded = TabularGenerator.load(tmp_path / "model")
+    assert (loaded.latent_dim, loaded.training.lr) == (8, model.training.lr)
+    pd.testing.assert_frame_equal(model.sample(100, random_state=3), loaded.sample(100, random_state=3))
+
+
+def test_hooks_mode_trains_the_same_discriminator_as_ghost_mode(spied):
+    """Ghost clipping's per-unit norms (one D call on real+fake rows) match per-sample hooks."""
+    model, _ = spied
+    hooks = fit_tiny(grad_sample_mode="hooks")
+    for a, b in zip(model.module_.state_dict().values(), hooks.module_.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_subject_is_the_privacy_unit():
+    frame = make_toy_frame(n=600)
+    frame.insert(0, "patient", (frame.index // 3).astype(str))
+    schema = make_toy_schema()
+    schema.subject_id = "patient"
+    model = registry.create("dp-gan", schema, **TINY_GAN).fit(frame, budget=BUDGET, random_state=0,
+                                                              progress=False)
+    assert model.n_units_ == 200 and model.log_.steps == model.plan_.steps
+    assert len(model.sample(20, random_state=0)) == 20
