@@ -7,10 +7,14 @@ the shared tiny settings only (no family-specific parameters).
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from opacus.validators import ModuleValidator
 
 from dpsynth import registry
+from dpsynth.families import training
 from dpsynth.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.privacy.dpsgd import epsilon_for_history
 from tests.conftest import make_toy_frame, make_toy_schema
 
 TINY_SHARED = dict(epochs=1, batch_size=64, hidden=(16,), n_bins=8)
@@ -61,3 +65,40 @@ def test_conditions_honoured(fitted):
     assert ((out["age"] >= 18) & (out["age"] < 50)).all()
     groups = make_toy_schema().group_labels(make_toy_schema().conform(out)[0])
     assert np.all(groups["age_band"] == "18-49")
+
+
+def test_card_epsilon_is_what_opacus_computes_for_the_recorded_history(fitted):
+    """Rule 3/6: the ε printed is opacus' accountant on the recorded history; training ran
+    exactly the planned steps (it stops at the budget, not after)."""
+    card = fitted.privacy_card()
+    (sgd,) = card["dp_sgd"]
+    recomputed = epsilon_for_history(sgd["history"], delta=sgd["delta"], accountant=sgd["accountant"])
+    assert sgd["epsilon"] == pytest.approx(recomputed, rel=1e-9)
+    assert card["epsilon"] == pytest.approx(sum(e["epsilon"] for e in card["ledger"]))
+    assert fitted.log_.steps == sgd["steps"]
+    for key in ("noise_multiplier", "max_grad_norm", "sample_rate", "steps"):
+        assert sgd[key] > 0
+    assert card["schema_sha256"] == make_toy_schema().fingerprint() and card["seed"] == 7
+    assert card["generator"] == fitted.registered_name and "opacus" in card["versions"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_uses_poisson_sampling_and_ghost_clipping(name, monkeypatch):
+    """Rule 3: every private step goes through opacus with poisson_sampling=True."""
+    seen = {}
+    original = training.PrivacyEngine.make_private
+
+    def spy(self, **kwargs):
+        seen.update(kwargs)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(training.PrivacyEngine, "make_private", spy)
+    registry.create(name, make_toy_schema(), **TINY_SHARED).fit(make_toy_frame(), budget=BUDGET, progress=False)
+    assert seen["poisson_sampling"] is True and seen["grad_sample_mode"] == "ghost"
+
+
+def test_modules_pass_opacus_validation(fitted):
+    """No BatchNorm or other layer opacus cannot make private."""
+    module = fitted._build_module(fitted.codec_).train()
+    assert ModuleValidator.validate(module, strict=False) == []
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
