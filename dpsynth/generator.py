@@ -147,8 +147,7 @@ class TabularGenerator(Generator):
         schema = self.schema
 
         schema.check_columns(data)  # structural errors before any mechanism touches the data
-        units = data[schema.subject_id] if schema.subject_id else None
-        n_units = int(units.nunique()) if units is not None else len(data)
+        n_units = schema.count_units(data)
         budget.check_against(n_units)
         unit_label = (f"subject ('{schema.subject_id}'): all rows of a subject are one unit"
                       if schema.subject_id else "row (one row = one patient)")

@@ -75,10 +75,10 @@ def generate(
         raise SchemaError("the data has no rows")
     if rows is not None and rows <= 0:
         raise SchemaError(f"--rows must be a positive integer (got {rows})")
-    n_units = frame[schema.subject_id].nunique() if schema.subject_id in frame.columns else len(frame)
     delta_source = "user"
     if delta is None:
-        delta, delta_source = default_delta(n_units), "default min(1e-5, 1/n^1.1), n treated as public"
+        delta = default_delta(schema.count_units(frame))
+        delta_source = "default min(1e-5, 1/n^1.1), n treated as public"
     budget = PrivacyBudget(epsilon, delta)
     model = registry.create(generator, schema, **(params or {}))
     model.fit(frame, budget=budget, learn_domain_share=learn_domain_share, random_state=seed, progress=progress)

@@ -304,6 +304,14 @@ class TabularSchema:
                 out[col.name] = self._conform_categorical(data[col.name], col, report)
         return out[expected], report
 
+    def count_units(self, data: pd.DataFrame) -> int:
+        """Number of privacy units in ``data``: distinct subjects, or rows without a subject id."""
+        if self.subject_id is None:
+            return len(data)
+        if self.subject_id not in data.columns:
+            raise SchemaError(errors.MISSING_COLUMNS.format(columns=[self.subject_id]))
+        return int(data[self.subject_id].nunique())
+
     def check_columns(self, data: pd.DataFrame) -> list[str]:
         """Raise if columns are missing or undeclared; return the expected column order."""
         expected = self.names + ([self.subject_id] if self.subject_id else [])

@@ -17,19 +17,18 @@ No gradient penalty: its double backward does not work under opacus (DESIGN.md f
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from dpsynth.families.training import (
     GradSampleMode,
     TrainingLog,
     make_private,
     opacus_warnings_filtered,
+    run_private_steps,
 )
 from dpsynth.privacy.dpsgd import DPSGDPlan
 
@@ -105,50 +104,37 @@ def train_dpgan(
     d_optimizer = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
     g_optimizer = torch.optim.Adam(gen.parameters(), lr=generator_lr, betas=betas)
     g_params = [p for p in gen.parameters() if p.requires_grad]
-    log = TrainingLog()
     with opacus_warnings_filtered():
         private = make_private(disc, d_optimizer, tensors, plan, grad_sample_mode=grad_sample_mode,
                                secure_mode=secure_mode)
         d_model, dp_optimizer, criterion = private.module, private.optimizer, private.criterion
-        start = time.perf_counter()
-        window: list[float] = []
-        bar = tqdm(total=plan.steps, desc=desc, disable=not progress, leave=False, unit="step")
-        module.train()
-        while log.steps < plan.steps:
-            for x, c, row_mask in private.loader:
-                if log.steps >= plan.steps:
-                    break
-                # Discriminator: one private step (real rows + fakes attached per unit, one backward).
-                units, rows = row_mask.shape
-                with torch.no_grad():
-                    fake_c = sample_conditions(units * rows).reshape(units, rows, c.shape[-1])
-                    fake_x = module.fake(fake_c)
-                dp_optimizer.zero_grad(set_to_none=True)
-                loss = criterion(d_model(x, c, fake_x, fake_c, row_mask))
-                loss.backward()
-                dp_optimizer.step()
-                dp_optimizer.zero_grad(set_to_none=True)
-                # Generator: non-private, public/DP inputs only; D's opacus hooks off, and the
-                # gradient is taken w.r.t. G's parameters only (D's .grad is never touched).
-                d_model.disable_hooks()
-                g_c = sample_conditions(plan.batch_size)
-                g_loss = F.softplus(-disc.logits(module.fake(g_c), g_c)).mean()
-                for p, g in zip(g_params, torch.autograd.grad(g_loss, g_params)):
-                    p.grad = g
-                g_optimizer.step()
-                g_optimizer.zero_grad(set_to_none=True)
-                d_model.enable_hooks()
 
-                log.steps += 1
-                window.append(float(loss.item()) if units else float("nan"))
-                if len(window) == 50 or log.steps == plan.steps:
-                    log.losses.append(float(torch.tensor(window).nanmean()))
-                    bar.set_postfix(d_loss=f"{log.losses[-1]:.3f}", g_loss=f"{float(g_loss.detach()):.3f}")
-                    window = []
-                bar.update(1)
-        bar.close()
-        log.seconds = time.perf_counter() - start
-        d_model._close()  # remove opacus hooks and per-sample state from the discriminator
+        def step(batch: list[torch.Tensor]) -> float:
+            x, c, row_mask = batch
+            # Discriminator: one private step (real rows + fakes attached per unit, one backward).
+            units, rows = row_mask.shape
+            with torch.no_grad():
+                fake_c = sample_conditions(units * rows).reshape(units, rows, c.shape[-1])
+                fake_x = module.fake(fake_c)
+            dp_optimizer.zero_grad(set_to_none=True)
+            loss = criterion(d_model(x, c, fake_x, fake_c, row_mask))
+            loss.backward()
+            dp_optimizer.step()
+            dp_optimizer.zero_grad(set_to_none=True)
+            # Generator: non-private, public/DP inputs only; D's opacus hooks off, and the
+            # gradient is taken w.r.t. G's parameters only (D's .grad is never touched).
+            d_model.disable_hooks()
+            g_c = sample_conditions(plan.batch_size)
+            g_loss = F.softplus(-disc.logits(module.fake(g_c), g_c)).mean()
+            for p, g in zip(g_params, torch.autograd.grad(g_loss, g_params)):
+                p.grad = g
+            g_optimizer.step()
+            g_optimizer.zero_grad(set_to_none=True)
+            d_model.enable_hooks()
+            return float(loss.item()) if units else float("nan")
+
+        module.train()
+        log = run_private_steps(private, plan, step, progress=progress, desc=desc)
     log.history, log.epsilon = private.spent(plan)
     module.eval()
     return log

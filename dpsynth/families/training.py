@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -139,31 +139,40 @@ def train_dpsgd(
     with opacus_warnings_filtered():
         private = make_private(module, optimizer, tensors, plan, grad_sample_mode=grad_sample_mode,
                                secure_mode=secure_mode)
-        log = _run_steps(private, plan, progress=progress, desc=desc)
+
+        def step(batch: list[torch.Tensor]) -> float:
+            private.optimizer.zero_grad(set_to_none=True)
+            loss = private.criterion(private.module(*batch))
+            loss.backward()
+            private.optimizer.step()
+            return float(loss.item()) if len(batch[0]) else float("nan")
+
+        log = run_private_steps(private, plan, step, progress=progress, desc=desc)
     log.history, log.epsilon = private.spent(plan)
     module.eval()
     return log
 
 
-def _run_steps(private: PrivateTraining, plan: DPSGDPlan, *, progress: bool, desc: str) -> TrainingLog:
-    """Exactly ``plan.steps`` Poisson-sampled DP-SGD steps with the objects opacus returned."""
-    model, dp_optimizer, criterion, dp_loader = (private.module, private.optimizer, private.criterion,
-                                                 private.loader)
+def run_private_steps(private: PrivateTraining, plan: DPSGDPlan, step: Callable[[list[torch.Tensor]], float],
+                      *, progress: bool, desc: str) -> TrainingLog:
+    """Call ``step(batch)`` on exactly ``plan.steps`` Poisson-sampled batches of ``private.loader``.
+
+    ``step`` does one optimizer step of ``private.optimizer`` (plus whatever else a family
+    needs, e.g. a GAN's generator step) and returns the batch loss (NaN for an empty
+    batch). This loop owns the step count, the progress bar, the loss log and the removal
+    of opacus' hooks afterwards; every family shares it.
+    """
     log = TrainingLog()
     start = time.perf_counter()
     window: list[float] = []
     bar = tqdm(total=plan.steps, desc=desc, disable=not progress, leave=False, unit="step")
-    model.train()
+    private.module.train()
     while log.steps < plan.steps:
-        for batch in dp_loader:
+        for batch in private.loader:
             if log.steps >= plan.steps:
                 break
-            dp_optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(*batch))
-            loss.backward()
-            dp_optimizer.step()
+            window.append(step(batch))
             log.steps += 1
-            window.append(float(loss.item()) if len(batch[0]) else float("nan"))
             if len(window) == 50 or log.steps == plan.steps:
                 log.losses.append(float(torch.tensor(window).nanmean()))
                 bar.set_postfix(loss=f"{log.losses[-1]:.3f}")
@@ -171,5 +180,5 @@ def _run_steps(private: PrivateTraining, plan: DPSGDPlan, *, progress: bool, des
             bar.update(1)
     bar.close()
     log.seconds = time.perf_counter() - start
-    model._close()  # remove opacus hooks and per-sample state from the trained module
+    private.module._close()  # remove opacus hooks and per-sample state from the trained module
     return log

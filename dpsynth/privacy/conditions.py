@@ -31,6 +31,11 @@ def unit_weights(unit_ids: pd.Series | None, n_rows: int) -> np.ndarray:
     return 1.0 / sizes.to_numpy(float)
 
 
+def _all_cells(domains: dict[str, list[str]]) -> pd.DataFrame:
+    """The public product of the condition domains, one row per cell."""
+    return pd.DataFrame(list(itertools.product(*domains.values())), columns=list(domains))
+
+
 def noisy_condition_table(
     groups: pd.DataFrame,
     domains: dict[str, list[str]],
@@ -42,7 +47,7 @@ def noisy_condition_table(
 ) -> pd.DataFrame:
     """Charge ε to the ledger, then return noisy counts of every condition cell (≥ 0)."""
     names = list(domains)
-    cells = pd.DataFrame(list(itertools.product(*(domains[n] for n in names))), columns=names)
+    cells = _all_cells(domains)
     ledger.charge(LedgerEntry(
         mechanism="laplace-histogram", purpose="condition counts (target × sensitive groups)",
         epsilon=epsilon, delta=0.0,
@@ -70,8 +75,7 @@ def indistinguishable_from_empty(table: pd.DataFrame, name: str, *, epsilon: flo
 
 def uniform_condition_table(domains: dict[str, list[str]]) -> pd.DataFrame:
     """Every cell equally likely (costs no budget)."""
-    names = list(domains)
-    cells = pd.DataFrame(list(itertools.product(*(domains[n] for n in names))), columns=names)
+    cells = _all_cells(domains)
     cells[WEIGHT] = 1.0
     return cells
 
