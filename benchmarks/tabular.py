@@ -1,12 +1,16 @@
-"""Benchmark: DP tabular generators on SUPPORT2 — utility, fairness, fidelity, cost. Prints JSON.
+"""Benchmark: tabular generators on SUPPORT2 and RHC — utility, fairness, fidelity, cost. Prints JSON.
 
-For each ε and seed: fit on the fixed train split (seed 0, 70 %), sample as many rows as
-the train split has, audit against the real holdout. Reports per run and the median over
-seeds: TSTR and TRTR AUROC (logistic regression, gradient boosting), the equalized-odds
-difference of TSTR and TRTR models and its change (sex, race), mean TVD, detection AUC,
-fit seconds, and the DP-SGD step time relative to the same step without DP.
+For each data set, generator, ε and seed: fit on the fixed train split (seed 0, 70 %),
+sample as many rows as the train split has, audit against the real holdout. Reports per
+run and the median over seeds: TSTR and TRTR AUROC (logistic regression, gradient
+boosting), the equalized-odds difference of TSTR and TRTR models and its change (sex,
+race), per-group TSTR AUROC, mean TVD, detection AUC, fit seconds, and the DP-SGD step
+time relative to the same step without DP. Non-private references (sdv-*) run once per
+seed with ε = inf. ``--rebalance race=equal`` also audits a second sample of each
+private model with those subgroup shares (keys ``rebalanced.*``).
 
-    python benchmarks/tabular.py --epsilons 1 10 --seeds 0 1 2 > benchmarks/results/tabular.json
+    python benchmarks/tabular.py --datasets support2 rhc --epsilons 1 10 --seeds 0 1 2 \
+        --rebalance race=equal > benchmarks/results/tabular.json
 
 Needs the demo extra (SurvSet). Timings depend on the machine: the JSON records it.
 """
@@ -17,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from datetime import date
@@ -25,23 +28,25 @@ from datetime import date
 import torch
 
 from dpsynth import registry
-from dpsynth.data.support2 import load_support2, split_support2, support2_schema
+from dpsynth.data import DATASETS, get_dataset
 from dpsynth.families.training import PerUnitLoss, train_dpsgd
 from dpsynth.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.dpsgd import DPSGDPlan
-from dpsynth.validators import audit
-from dpsynth.validators.context import AuditConfig
+from dpsynth.privacy.rebalance import describe, parse_rebalance
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from summary import audit_and_summarise, medians  # noqa: E402  (benchmarks/summary.py)
 
 DELTA = 1e-5
 
 
-def step_cost_ratio(model, steps: int = 40) -> dict[str, float]:
+def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
     """Seconds per DP-SGD step (ghost clipping, Poisson) over seconds per plain Adam step.
 
     Same module architecture, same data and same (expected) batch size; warm-up excluded.
     """
-    frame, codec = model.schema_.conform(TRAIN)[0], model.codec_
+    frame, codec = model.schema_.conform(train)[0], model.codec_
     tensors = model._unit_tensors(frame, codec, model.schema_.group_labels(frame), model.schema_, 0)
     batch = model.training.batch_size
 
@@ -73,78 +78,82 @@ def step_cost_ratio(model, steps: int = 40) -> dict[str, float]:
             "dp_step_cost_ratio": dp_seconds / plain_seconds}
 
 
-def metric(report, **where) -> float:
-    return round(report.value(**where), 4)
-
-
-def run_one(generator: str, epsilon: float, seed: int, params: dict) -> dict:
-    model = registry.create(generator, support2_schema(), **params)
+def run_one(dataset, generator: str, epsilon: float, seed: int, params: dict,
+            rebalance: dict | None) -> dict:
+    """Fit, sample as many rows as the train split has, audit; with ``rebalance`` also audit
+    a second sample of the same model with the requested subgroup shares."""
+    train, holdout = SPLITS[dataset.name]
+    info = registry.get(generator)
+    model = registry.create(generator, dataset.schema(), **params)
+    budget = PrivacyBudget(epsilon, DELTA) if info.private else None
     start = time.perf_counter()
-    model.fit(TRAIN, budget=PrivacyBudget(epsilon, DELTA), random_state=seed, progress=False)
+    model.fit(train, budget=budget, random_state=seed, progress=False)
     fit_seconds = time.perf_counter() - start
-    synthetic = model.sample(len(TRAIN), random_state=seed + 1)
-    report = audit(train=TRAIN, holdout=HOLDOUT, synthetic=synthetic, schema=model.schema_,
-                   config=AuditConfig(n_bootstrap=50, random_state=seed), progress=False)
-    out = {"generator": generator, "epsilon_budget": epsilon, "epsilon_spent": round(model.privacy_spent()[0], 4),
+    synthetic = model.sample(len(train), random_state=seed + 1)
+    out = {"dataset": dataset.name, "generator": generator, "private": info.private,
+           "epsilon_budget": epsilon if info.private else "inf",
+           "epsilon_spent": round(model.privacy_spent()[0], 4) if info.private else "inf",
            "seed": seed, "fit_seconds": round(fit_seconds, 1)}
-    for model_name in ("logreg", "gboost"):
-        for source in ("TSTR", "TRTR"):
-            out[f"{source.lower()}_auroc_{model_name}"] = metric(
-                report, validator="utility", source=source, model=model_name, metric="auroc", attribute="overall")
-    for attribute in ("sex", "race"):
-        for source in ("TSTR", "TRTR", "change"):
-            out[f"eod_{source.lower()}_{attribute}_gboost"] = metric(
-                report, validator="fairness", source=source, model="gboost",
-                metric="equalized_odds_difference", attribute=attribute, group="")
-    out["mean_tvd"] = metric(report, validator="fidelity", metric="mean_tvd", attribute="overall", feature="")
-    out["detection_auc"] = metric(report, validator="fidelity", metric="detection_auc", attribute="overall")
+    out |= audit_and_summarise(train=train, holdout=holdout, synthetic=synthetic, schema=dataset.schema(),
+                               seed=seed)
+    if rebalance and info.private:
+        balanced = model.sample(len(train), rebalance=rebalance, random_state=seed + 1)
+        summary = audit_and_summarise(train=train, holdout=holdout, synthetic=balanced,
+                                      schema=dataset.schema(), seed=seed)
+        out |= {f"rebalanced.{k}": v for k, v in summary.items() if "trtr" not in k}
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["support2"], choices=sorted(DATASETS))
     parser.add_argument("--generators", nargs="+", default=["dp-vae"])
     parser.add_argument("--epsilons", nargs="+", type=float, default=[1.0, 10.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--param", action="append", default=[], help="generator parameter key=json")
+    parser.add_argument("--rebalance", action="append", default=[],
+                        help="also audit a sample with these subgroup shares, e.g. race=equal")
+    parser.add_argument("--no-step-cost", action="store_true", help="skip the DP step cost measurement")
     args = parser.parse_args(argv)
     params = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
+    rebalance = parse_rebalance(args.rebalance)
 
-    global TRAIN, HOLDOUT
-    TRAIN, HOLDOUT = split_support2(load_support2(), seed=0)
     runs = []
-    for generator in args.generators:
-        for epsilon in args.epsilons:
-            for seed in args.seeds:
-                runs.append(run_one(generator, epsilon, seed, params))
-                print(json.dumps(runs[-1]), file=sys.stderr)
-    medians = []
-    for generator in args.generators:
-        for epsilon in args.epsilons:
-            group = [r for r in runs if r["generator"] == generator and r["epsilon_budget"] == epsilon]
-            keys = [k for k in group[0] if isinstance(group[0][k], (int, float)) and k not in ("seed",)]
-            medians.append({"generator": generator, "epsilon_budget": epsilon, "seeds": len(group)}
-                           | {k: round(statistics.median(r[k] for r in group), 4) for k in keys
-                              if k != "epsilon_budget"})
+    for name in args.datasets:
+        dataset = get_dataset(name)
+        SPLITS[name] = dataset.split(dataset.load(), seed=0)
+        for generator in args.generators:
+            private = registry.get(generator).private
+            for epsilon in (args.epsilons if private else [float("inf")]):
+                for seed in args.seeds:
+                    runs.append(run_one(dataset, generator, epsilon, seed, params, rebalance))
+                    print(json.dumps(runs[-1]), file=sys.stderr)
     step_cost = {}
-    for generator in args.generators:
-        cost_model = registry.create(generator, support2_schema(), **params)
-        if type(cost_model)._train is not TabularGenerator._train:
-            step_cost[generator] = "n/a: the family runs its own multi-network loop"
+    for generator in ([] if args.no_step_cost else args.generators):
+        dataset = get_dataset(args.datasets[0])
+        cost_model = registry.create(generator, dataset.schema(), **params)
+        if not registry.get(generator).private or type(cost_model)._train is not TabularGenerator._train:
+            step_cost[generator] = "n/a: not private, or the family runs its own multi-network loop"
             continue
-        cost_model.fit(TRAIN, budget=PrivacyBudget(1.0, DELTA), random_state=0, progress=False)
-        step_cost[generator] = step_cost_ratio(cost_model)
+        train = SPLITS[dataset.name][0]
+        cost_model.fit(train, budget=PrivacyBudget(1.0, DELTA), random_state=0, progress=False)
+        step_cost[generator] = step_cost_ratio(cost_model, train)
     result = {
-        "benchmark": "tabular", "dataset": "SUPPORT2 (SurvSet), outcome death within 180 days",
-        "n_train": len(TRAIN), "n_holdout": len(HOLDOUT), "delta": DELTA, "date": date.today().isoformat(),
+        "benchmark": "tabular",
+        "datasets": {name: {"source": get_dataset(name).source, "outcome": get_dataset(name).outcome,
+                            "n_train": len(SPLITS[name][0]), "n_holdout": len(SPLITS[name][1])}
+                     for name in args.datasets},
+        "delta": DELTA, "date": date.today().isoformat(),
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "platform": platform.platform()},
-        "params": params, "medians": medians, "runs": runs, "step_cost": step_cost,
+        "params": params, "rebalance": describe(rebalance),
+        "medians": medians(runs, ("dataset", "generator", "epsilon_budget")), "runs": runs,
+        "step_cost": step_cost,
     }
     print(json.dumps(result, indent=2))
 
 
-TRAIN = HOLDOUT = None
+SPLITS: dict = {}
 
 if __name__ == "__main__":
     main()

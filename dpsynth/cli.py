@@ -57,26 +57,44 @@ def generate(
     data: Annotated[Path, typer.Option(help="private training data (.csv or .parquet)")],
     schema: Annotated[Path, typer.Option(help="public schema (.yaml or .json)")],
     out: Annotated[Path, typer.Option(help="release bundle folder")],
-    epsilon: Annotated[float, typer.Option(help="total privacy budget ε")],
-    generator: Annotated[str, typer.Option(help="registered generator name")] = "dp-vae",
+    epsilon: Annotated[Optional[float], typer.Option(
+        help="total privacy budget ε (required, except for the NOT PRIVATE sdv-* references: ε = ∞)")] = None,
+    generator: Annotated[str, typer.Option(help="registered generator name (`dpsynth generators`)")] = "dp-vae",
     delta: Annotated[Optional[float], typer.Option(help="δ; default min(1e-5, 1/n^1.1)")] = None,
-    rows: Annotated[Optional[int], typer.Option(help="synthetic rows; default: the DP row count")] = None,
+    rows: Annotated[Optional[int], typer.Option(
+        help="synthetic rows; default: the DP row count (references: the number of training rows)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
     learn_domain_share: Annotated[Optional[float], typer.Option(
         help="share of ε to learn non-public bounds/categories with DP mechanisms")] = None,
     param: Annotated[Optional[list[str]], typer.Option(help="generator parameter key=value (repeatable)")] = None,
+    rebalance: Annotated[Optional[list[str]], typer.Option(
+        help="subgroup shares of the synthetic rows (repeatable): race=equal, "
+             "race=white:0.5,black:0.3,other:0.2, or sex*race=equal; post-processing, no extra ε")] = None,
 ):
-    """Fit a DP generator on private data and write synthetic data, privacy card and model."""
+    """Fit a DP generator on private data and write synthetic data, privacy card and model.
+
+    A NOT PRIVATE reference (sdv-ctgan, sdv-tvae, sdv-gaussiancopula; ε = ∞) writes its
+    synthetic data and a card saying "private": false, for comparison only.
+    """
     from dpsynth.pipeline import generate as run
+    from dpsynth.privacy.rebalance import parse_rebalance
 
     if fmt not in ("csv", "parquet"):
         raise DpsynthError(f"--format must be csv or parquet (got {fmt!r})")
     result = run(data=data, schema=schema, generator=generator, epsilon=epsilon, delta=delta, rows=rows,
                  seed=seed, out_dir=out, synthetic_name=f"synthetic.{fmt}",
-                 learn_domain_share=learn_domain_share, params=_parse_params(param))
+                 learn_domain_share=learn_domain_share, params=_parse_params(param),
+                 rebalance=parse_rebalance(rebalance))
     card = result.card
     typer.echo(f"synthetic data : {result.synthetic_path}")
+    if card.get("private") is False:
+        typer.echo(f"privacy card   : {result.card_path}  (NOT PRIVATE: ε = ∞)")
+        typer.echo("model bundle   : none (references are not saved; refit with the same seed)")
+        _report_data_changes(result.data_report)
+        console.print(f"[bold red]NOT PRIVATE:[/] [red]'{generator}' was trained without differential privacy, "
+                      "ε = ∞ — for comparison only, do not release[/]", highlight=False, soft_wrap=True)
+        return
     typer.echo(f"privacy card   : {result.card_path}  (ε = {card['epsilon']:.3f}, δ = {card['delta']:.2g}, "
                f"accountant: {', '.join(card['accountant'] or [])})")
     typer.echo(f"model bundle   : {result.model_dir}")

@@ -45,6 +45,7 @@ from dpsynth.privacy.domain import learn_public_values
 from dpsynth.privacy.dpsgd import DPSGDPlan, plan_dpsgd
 from dpsynth.privacy.ledger import PrivacyLedger
 from dpsynth.privacy.mechanisms import SecureRandom
+from dpsynth.privacy.rebalance import ShareSpec, check_no_conflict, rebalance_table
 from dpsynth.schema import TabularSchema
 
 CONFIG_FILE = "config.json"
@@ -77,6 +78,7 @@ class Generator(ABC):
 
     @abstractmethod
     def sample(self, n: int, *, conditions: dict[str, Any] | None = None,
+               rebalance: dict[Any, Any] | None = None,
                random_state: int | None = None) -> pd.DataFrame: ...
 
     @abstractmethod
@@ -241,19 +243,27 @@ class TabularGenerator(Generator):
             raise NotFittedError(errors.NOT_FITTED.format(name=type(self).__name__))
 
     def sample(self, n: int, *, conditions: dict[str, Any] | None = None,
+               rebalance: dict[Any, ShareSpec] | None = None,
                random_state: int | None = None) -> pd.DataFrame:
         """``n`` synthetic rows; ``conditions`` (e.g. ``{"sex": "female"}``) fix condition values.
 
-        Without conditions the mix follows the DP condition table. Same fitted model and
-        same ``random_state`` give the same rows.
+        Without conditions the mix follows the DP condition table. ``rebalance`` (e.g.
+        ``{"race": "equal"}``, see `dpsynth.privacy.rebalance`) gives subgroups chosen
+        shares — post-processing of the DP table. Same fitted model and same
+        ``random_state`` give the same rows.
         """
         self._require_fitted()
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative integer (got {n!r})")
-        wanted = check_conditions(conditions or {}, self.codec_.condition_domains)
+        domains = self.codec_.condition_domains
+        wanted = check_conditions(conditions or {}, domains)
+        table = self.condition_table_
+        if rebalance:
+            check_no_conflict(rebalance, wanted)
+            table = rebalance_table(table, rebalance, domains)
         seed = self.seed_ + 1 if random_state is None else int(random_state)
         rng = np.random.default_rng(seed)
-        cells = sample_condition_cells(self.condition_table_, int(n), conditions=wanted, rng=rng)
+        cells = sample_condition_cells(table, int(n), conditions=wanted, rng=rng)
         c = torch.from_numpy(self.codec_.encode_conditions(cells))
         torch_gen = torch.Generator().manual_seed(seed)
         outputs = [self._generate(self.module_, c[i:i + 4096], torch_gen).numpy()

@@ -6,7 +6,10 @@ A *release bundle* (what may leave the hospital) is one folder::
     privacy_card.json                   ε, δ, accountant, ledger, DP-SGD parameters, ...
     model/config.json, model/weights.pt the generator (DP post-processing; JSON + state_dict)
 
-The audit reads real data, is not DP, and is written to a separate folder (rule 7).
+A NOT PRIVATE reference generator (ε = ∞, e.g. ``sdv-ctgan``) writes the synthetic rows
+and a card that says "private": false, and no model (references are never released;
+refit them with the same seed). The audit reads real data, is not DP, and is written to
+a separate folder (rule 7).
 """
 
 from __future__ import annotations
@@ -22,18 +25,24 @@ from dpsynth.errors import BudgetError, SchemaError
 from dpsynth.io import read_table, table_format, write_table
 from dpsynth.privacy.budget import PrivacyBudget, default_delta
 from dpsynth.privacy.card import write_card
-from dpsynth.privacy.conditions import NOISY
+from dpsynth.privacy.conditions import NOISY, uniform_condition_table
+from dpsynth.privacy.rebalance import describe, rebalance_table
 from dpsynth.schema import TabularSchema
 
 NO_ROWS = ("--rows is required when the condition mix is uniform (condition_share=0): the number "
            "of synthetic rows would otherwise come from the private row count")
+EPSILON_REQUIRED = ("--epsilon (the privacy budget ε) is required for the private generator '{name}'; only the "
+                    "NOT PRIVATE references (ε = ∞: {references}) run without one")
+REBALANCE_REFERENCE = ("--rebalance re-weights a DP generator's noisy condition counts; the NOT PRIVATE "
+                       "reference '{name}' has none. Use a dp-* generator, or sample the reference with conditions")
+REFERENCE_ROWS = "number of training rows (exact; the reference is not private)"
 
 
 @dataclass
 class GenerateResult:
     synthetic_path: Path
     card_path: Path
-    model_dir: Path
+    model_dir: Path | None  # None for NOT PRIVATE references (never saved)
     card: dict[str, Any]
     synthetic: pd.DataFrame
     data_report: Any  # clips and unseen-to-missing counts: for the operator, not for release
@@ -52,7 +61,7 @@ def generate(
     data: pd.DataFrame | str | Path,
     schema: TabularSchema | str | Path,
     generator: str,
-    epsilon: float,
+    epsilon: float | None = None,
     delta: float | None = None,
     rows: int | None = None,
     seed: int = 0,
@@ -60,21 +69,43 @@ def generate(
     synthetic_name: str = "synthetic.csv",
     learn_domain_share: float | None = None,
     params: dict[str, Any] | None = None,
+    rebalance: dict[Any, Any] | None = None,
     progress: bool = True,
 ) -> GenerateResult:
     """Fit ``generator`` on private ``data`` within (ε, δ), sample, and write the release bundle.
 
+    ``rebalance`` (e.g. ``{"race": "equal"}``; see `dpsynth.privacy.rebalance`) gives
+    subgroups chosen shares of the synthetic rows: post-processing of the DP condition
+    counts, recorded on the card. It is checked against the schema before any training.
+
     ``delta=None`` picks ``min(1e-5, 1/n^1.1)`` — the dataset size n is then treated as
     public, and the card says so. ``rows=None`` samples as many rows as the (unclipped)
     DP condition counts add up to (post-processing), never the exact private count.
+
+    For a NOT PRIVATE reference generator (registered with ``private=False``) ``epsilon``
+    may be left out (a budget given is ignored with a warning), ``rows=None`` means the
+    number of training rows, and no model is saved (``model_dir`` is None).
     """
     table_format(synthetic_name)  # fail on a bad extension before any training
+    info = registry.get(generator)
+    if info.private and epsilon is None:
+        references = [i.name for i in registry.available() if not i.private]
+        raise BudgetError(EPSILON_REQUIRED.format(name=generator, references=", ".join(references) or "none"))
     frame = _as_frame(data)
     schema = _as_schema(schema)
     if len(frame) == 0:
         raise SchemaError("the data has no rows")
     if rows is not None and rows <= 0:
         raise SchemaError(f"--rows must be a positive integer (got {rows})")
+    if rebalance:
+        if not info.private:
+            raise SchemaError(REBALANCE_REFERENCE.format(name=generator))
+        domains = schema.condition_domains()
+        rebalance_table(uniform_condition_table(domains), rebalance, domains)  # errors before training
+    if not info.private:
+        return _generate_reference(frame=frame, schema=schema, generator=generator, epsilon=epsilon, delta=delta,
+                                   rows=rows, seed=seed, out_dir=out_dir, synthetic_name=synthetic_name,
+                                   learn_domain_share=learn_domain_share, params=params, progress=progress)
     delta_source = "user"
     if delta is None:
         delta = default_delta(schema.count_units(frame))
@@ -86,7 +117,7 @@ def generate(
         if model.training.condition_share == 0:
             raise BudgetError(NO_ROWS)
         rows = max(1, int(round(float(model.condition_table_[NOISY].sum()))))
-    synthetic = model.sample(rows, random_state=seed + 1)
+    synthetic = model.sample(rows, rebalance=rebalance, random_state=seed + 1)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,8 +125,34 @@ def generate(
     model_dir = model.save(out / "model")
     card = model.privacy_card() | {"delta_source": delta_source, "rows_released": int(rows),
                                    "synthetic_file": synthetic_path.name}
+    if rebalance:
+        card["sampling"] = {"rebalance": describe(rebalance),
+                            "note": "subgroup shares set by re-weighting the DP condition counts (post-processing)"}
     card_path = write_card(card, out / "privacy_card.json")
     return GenerateResult(synthetic_path, card_path, model_dir, card, synthetic, model.data_report_)
+
+
+def _generate_reference(*, frame: pd.DataFrame, schema: TabularSchema, generator: str, epsilon: float | None,
+                        delta: float | None, rows: int | None, seed: int, out_dir: str | Path,
+                        synthetic_name: str, learn_domain_share: float | None, params: dict[str, Any] | None,
+                        progress: bool) -> GenerateResult:
+    """A NOT PRIVATE reference: fit, sample, write the rows and the not-private card; no model."""
+    budget = None
+    if epsilon is not None:  # checked as for a private run, then ignored (the model warns)
+        budget = PrivacyBudget(epsilon, delta if delta is not None else default_delta(schema.count_units(frame)))
+    model = registry.create(generator, schema, **(params or {}))
+    model.fit(frame, budget=budget, learn_domain_share=learn_domain_share, random_state=seed, progress=progress)
+    rows_source = "user"
+    if rows is None:
+        rows, rows_source = len(frame), REFERENCE_ROWS
+    synthetic = model.sample(rows, random_state=seed + 1)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    synthetic_path = write_table(synthetic, out / synthetic_name)
+    card = model.privacy_card() | {"rows_released": int(rows), "rows_source": rows_source,
+                                   "synthetic_file": synthetic_path.name, "model": "not saved (not private)"}
+    card_path = write_card(card, out / "privacy_card.json")
+    return GenerateResult(synthetic_path, card_path, None, card, synthetic, model.data_report_)
 
 
 def run_audit(

@@ -1,7 +1,13 @@
-"""The DP generative models, installed as ``dpsynth.generators``; importing registers them."""
+"""The generative models, installed as ``dpsynth.generators``; importing registers them.
+
+The DP generators first, then the NOT PRIVATE SDV references (ε = ∞, for comparison only;
+registered last so that listings show the DP generators first; SDV itself is imported
+only when a reference is fitted).
+"""
 
 from dpsynth.generators.tabular_diffusion import DPTabularDiffusion
 from dpsynth.generators.tabular_gan import DPTabularGAN
 from dpsynth.generators.tabular_vae import DPTabularVAE
+from dpsynth.generators.sdv_reference import SDVCTGAN, SDVTVAE, SDVGaussianCopula  # last: see above
 
-__all__ = ["DPTabularDiffusion", "DPTabularGAN", "DPTabularVAE"]
+__all__ = ["DPTabularDiffusion", "DPTabularGAN", "DPTabularVAE", "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]

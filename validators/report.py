@@ -36,7 +36,7 @@ NOT_A_REPORT = "'{path}' is not an audit.json written by AuditReport.write (no '
 TEXT_COLUMNS = [c for c in RESULT_COLUMNS if c not in ("value", "ci_low", "ci_high", "n")]
 NUMBER_COLUMNS = ["value", "ci_low", "ci_high", "n"]
 # Keys looked up (anywhere in the card, shallowest first) to summarise a privacy card.
-CARD_KEYS = ("epsilon", "delta", "accountant")
+CARD_KEYS = ("epsilon", "delta", "accountant", "private")
 
 
 @dataclass

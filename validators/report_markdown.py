@@ -90,9 +90,19 @@ def render(report: AuditReport, *, plots: dict[str, str]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _epsilon_text(meta: dict[str, Any]) -> str:
+    """"ε = 1" for a DP card; "ε = ∞ (NOT PRIVATE reference)" for a reference's card."""
+    eps = meta.get("epsilon")
+    if meta.get("private") is False or str(eps) == "inf":
+        return "ε = ∞ (NOT PRIVATE reference)"
+    return f"ε = {float(eps):g}"
+
+
 def _about(meta: dict[str, Any]) -> list[str]:
     eps = meta.get("epsilon")
-    privacy = DASH if eps is None else f"ε = {eps:g}" + (f", δ = {meta['delta']:g}" if meta.get("delta") else "")
+    private = meta.get("private") is not False and str(eps) != "inf"
+    privacy = DASH if eps is None else _epsilon_text(meta) + (
+        f", δ = {meta['delta']:g}" if meta.get("delta") and private else "")
     if meta.get("accountant"):
         privacy += f" ({meta['accountant']} accountant)"
     rows = [
@@ -169,7 +179,7 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
 
 def _caveat(meta: dict[str, Any]) -> str:
     eps = meta.get("epsilon")
-    return MEMORISATION_CAVEAT.format(eps=f" (ε = {eps:g})" if eps is not None else "")
+    return MEMORISATION_CAVEAT.format(eps=f" ({_epsilon_text(meta)})" if eps is not None else "")
 
 
 def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> list[str]:

@@ -3,8 +3,8 @@
 SUPPORT2 (Study to Understand Prognoses Preferences Outcomes and Risks of Treatment,
 Vanderbilt Biostatistics, https://hbiostat.org/data/) describes 9,105 seriously ill
 hospitalised adults. The rows ship inside the optional package SurvSet (GPL-3), which
-dpsynth imports only here, lazily: ``pip install 'dpsynth[demo]'``. The library itself
-never needs it.
+dpsynth imports only in `dpsynth.data.survset`, lazily: ``pip install 'dpsynth[demo]'``.
+The library itself never needs it.
 
 `load_support2` returns one row per patient (the privacy unit) with:
 
@@ -33,33 +33,23 @@ columns are not nullable; ``race``'s ``"missing"`` joins the audit group ``"othe
 
 from __future__ import annotations
 
-import numbers
-import warnings
 from functools import lru_cache
-from importlib import resources
 
-import numpy as np
 import pandas as pd
 
-from dpsynth.errors import DpsynthError
-from dpsynth.schema import TabularSchema, canonical_category
+from dpsynth.data import survset
+from dpsynth.data.survset import BAD_HOLDOUT_FRACTION, NO_OUTCOME  # noqa: F401  (public names)
+from dpsynth.schema import TabularSchema
 
+TABLE = "support2"
 OUTCOME = "death_180d"
 POSITIVE = "yes"
 HORIZON_DAYS = 180
 SCHEMA_RESOURCE = "schemas/support2.yaml"
 SOURCE = "SUPPORT2 via SurvSet (GPL-3), https://hbiostat.org/data/repo/supportdesc"
 
-SURVSET_MISSING = (
-    "the SUPPORT2 demo data ships in the optional package SurvSet (GPL-3), which is not "
-    "installed: pip install 'dpsynth[demo]'"
-)
-SURVSET_CHANGED = (
-    "SurvSet's 'support2' table does not have the expected columns (missing: {missing}, "
-    "unexpected: {extra}); this dpsynth version was written for SurvSet 0.2.x"
-)
-BAD_HOLDOUT_FRACTION = "holdout_fraction must be a number in (0, 1) (got {value!r})"
-NO_OUTCOME = "frame has no '{outcome}' column to stratify on; pass the frame from load_support2()"
+SURVSET_MISSING = survset.SURVSET_MISSING.format(dataset="SUPPORT2")
+SURVSET_CHANGED = survset.SURVSET_CHANGED.replace("{table}", TABLE)
 
 # SurvSet column -> SUPPORT2 data-dictionary name, in the order of the returned frame.
 RENAME = {
@@ -112,26 +102,8 @@ def load_support2() -> pd.DataFrame:
 
 @lru_cache(maxsize=1)
 def _build() -> pd.DataFrame:
-    try:
-        from SurvSet.data import SurvLoader
-    except ImportError:
-        raise DpsynthError(SURVSET_MISSING) from None
-    with warnings.catch_warnings():
-        # SurvSet's pickles reference numpy.core, deprecated in numpy 2: not ours to fix.
-        warnings.filterwarnings("ignore", message=r"numpy\.core", category=DeprecationWarning)
-        raw = SurvLoader().load_dataset("support2")["df"]
-    expected = set(RENAME) | set(DROPPED)
-    if set(raw.columns) != expected:
-        raise DpsynthError(SURVSET_CHANGED.format(
-            missing=sorted(expected - set(raw.columns)), extra=sorted(set(raw.columns) - expected)))
-    died = (raw["event"].to_numpy() == 1) & (raw["time"].to_numpy() <= HORIZON_DAYS)
-    out = raw[list(RENAME)].rename(columns=RENAME)
-    for name in out.columns:
-        series = out[name]
-        if isinstance(series.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(series):
-            out[name] = series.astype(object).map(canonical_category).astype(object)
-    out[OUTCOME] = np.where(died, POSITIVE, "no").astype(object)
-    return out.reset_index(drop=True)
+    return survset.survset_frame(TABLE, dataset="SUPPORT2", rename=RENAME, dropped=DROPPED,
+                                 outcome=OUTCOME, horizon=HORIZON_DAYS, positive=POSITIVE)
 
 
 def split_support2(
@@ -142,22 +114,9 @@ def split_support2(
     Both parts keep the rows' original order and get a fresh 0..n-1 index. The holdout is
     the real data the audit evaluates on; it is never given to a generator.
     """
-    from sklearn.model_selection import train_test_split
-
-    if isinstance(holdout_fraction, bool) or not isinstance(holdout_fraction, numbers.Real) \
-            or not 0 < holdout_fraction < 1:
-        raise ValueError(BAD_HOLDOUT_FRACTION.format(value=holdout_fraction))
-    if OUTCOME not in frame.columns:
-        raise ValueError(NO_OUTCOME.format(outcome=OUTCOME))
-    positions = np.arange(len(frame))
-    train_pos, holdout_pos = train_test_split(
-        positions, test_size=holdout_fraction, stratify=frame[OUTCOME].to_numpy(), random_state=seed)
-    train = frame.iloc[np.sort(train_pos)].reset_index(drop=True)
-    holdout = frame.iloc[np.sort(holdout_pos)].reset_index(drop=True)
-    return train, holdout
+    return survset.split_stratified(frame, outcome=OUTCOME, seed=seed, holdout_fraction=holdout_fraction)
 
 
 def support2_schema() -> TabularSchema:
     """The shipped public schema of `load_support2`'s frame (``dpsynth/data/schemas/support2.yaml``)."""
-    with resources.as_file(resources.files("dpsynth.data").joinpath(SCHEMA_RESOURCE)) as path:
-        return TabularSchema.load(path)
+    return survset.load_schema(SCHEMA_RESOURCE)

@@ -79,14 +79,33 @@ def privacy_card(
     return card
 
 
-def non_private_card(*, generator: str, schema_fingerprint: str, seed: int | None) -> dict[str, Any]:
-    """Card for reference generators trained without DP: ε = ∞, stated plainly."""
-    return {
-        "card_version": CARD_VERSION, "private": False, "epsilon": "inf", "delta": 1.0,
+def non_private_card(*, generator: str, schema_fingerprint: str, seed: int | None,
+                     packages: tuple[str, ...] = (), extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Card for reference generators trained without DP: ε = ∞, stated plainly.
+
+    ``epsilon`` is the string ``"inf"`` (JSON has no infinity); ``packages`` adds the
+    versions of the reference's own libraries (e.g. SDV) to ``versions``.
+    """
+    versions = package_versions()
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    card: dict[str, Any] = {
+        "card_version": CARD_VERSION, "private": False, "epsilon": "inf", "delta": 1.0, "accountant": None,
         "generator": generator, "schema_sha256": schema_fingerprint, "seed": seed,
-        "versions": package_versions(),
-        "notes": ["NOT PRIVATE: this generator was trained without differential privacy. Do not release."],
+        "versions": versions,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "notes": [
+            "NOT PRIVATE: this generator was trained without differential privacy (ε = ∞). Do not release.",
+            "A reference for comparison only: it shows what the DP generators give up on the same data.",
+            "Its synthetic rows may reproduce training records.",
+        ],
     }
+    if extra:
+        card.update(extra)
+    return card
 
 
 def write_card(card: dict[str, Any], path: str | Path) -> Path:

@@ -67,6 +67,18 @@ def test_conditions_honoured(fitted):
     assert np.all(groups["age_band"] == "18-49")
 
 
+def test_rebalance_gives_the_requested_shares(fitted):
+    """Subgroup shares are post-processing of the DP table: same ledger, requested mix."""
+    spent = fitted.privacy_spent()
+    out = fitted.sample(3000, rebalance={"race": "equal", "sex": {"female": 0.3, "male": 0.7}}, random_state=3)
+    groups = make_toy_schema().group_labels(make_toy_schema().conform(out)[0])
+    race = groups["race"].value_counts(normalize=True)
+    assert set(race.index) == {"white", "black", "other"}
+    assert np.allclose(race.to_numpy(), 1 / 3, atol=0.04)
+    assert groups["sex"].value_counts(normalize=True)["male"] == pytest.approx(0.7, abs=0.04)
+    assert fitted.privacy_spent() == spent
+
+
 def test_card_epsilon_is_what_opacus_computes_for_the_recorded_history(fitted):
     """Rule 3/6: the ε printed is opacus' accountant on the recorded history; training ran
     exactly the planned steps (it stops at the budget, not after)."""

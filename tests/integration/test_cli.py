@@ -126,3 +126,53 @@ def test_draft_schema_can_pay_to_learn_its_values(files):
     purposes = [e["purpose"] for e in card["ledger"]]
     assert "bounds of column 'age'" in purposes and "categories of column 'race'" in purposes
     assert card["epsilon"] <= 4.0
+
+
+def test_reference_runs_without_epsilon_and_says_not_private(files):
+    result = runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",
+                                 str(files / "schema.yaml"), "--out", str(files / "ref"),
+                                 "--generator", "sdv-gaussiancopula", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert "NOT PRIVATE" in result.output and "ε = ∞" in result.output and "do not release" in result.output
+    card = json.loads((files / "ref" / "privacy_card.json").read_text())
+    assert card["private"] is False and card["epsilon"] == "inf" and card["generator"] == "sdv-gaussiancopula"
+    assert card["rows_released"] == 300 and card["synthetic_file"] == "synthetic.csv"
+    synthetic = pd.read_csv(files / "ref" / "synthetic.csv")
+    assert len(synthetic) == 300 and list(synthetic.columns) == make_toy_schema().names
+    assert not (files / "ref" / "model").exists()
+
+
+def test_private_generator_without_epsilon_is_a_clear_error(files):
+    result = runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",
+                                 str(files / "schema.yaml"), "--out", str(files / "r"), "--generator", "dp-gan"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--epsilon" in result.output and "required for the private generator 'dp-gan'" in result.output
+
+
+def test_generators_lists_the_references_as_not_private():
+    result = runner.invoke(app, ["generators"], terminal_width=200)
+    assert result.exit_code == 0
+    line = next(row for row in result.output.splitlines() if "sdv-ctgan" in row)
+    assert "NO (ε = ∞)" in line and "reference" in line
+
+
+def test_rebalance_sets_subgroup_shares_and_is_on_the_card(files):
+    result = generate(files, "--rebalance", "race=equal", "--rows", "600")
+    assert result.exit_code == 0, result.output
+    synthetic = pd.read_csv(files / "release" / "synthetic.csv")
+    groups = make_toy_schema().group_labels(make_toy_schema().conform(synthetic)[0])
+    assert (groups["race"].value_counts(normalize=True) - 1 / 3).abs().max() < 0.07
+    card = json.loads((files / "release" / "privacy_card.json").read_text())
+    assert card["sampling"]["rebalance"] == {"race": "equal"} and "post-processing" in card["sampling"]["note"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rebalance", "ethnicity=equal"], "'ethnicity' is not a condition"),
+    (["--rebalance", "race=white:0.9"], "adding up to 1"),
+    (["--rebalance", "race=equal", "--generator", "sdv-gaussiancopula"], "has none"),
+])
+def test_bad_rebalance_is_a_clear_error_before_training(files, args, message):
+    result = generate(files, *args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert message in result.output
+    assert not (files / "release").exists()

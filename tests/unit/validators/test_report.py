@@ -156,3 +156,13 @@ def test_select_and_value(report):
     assert np.isnan(report.value(validator="utility", metric="nothing"))
     assert set(report.select(validator="fidelity").validator) == {"fidelity"}
     assert "epsilon=2.0" in repr(report)
+
+
+def test_reference_card_reads_as_not_private(report, tmp_path):
+    """A NOT PRIVATE reference's card (ε = "inf") is stated plainly, not formatted as a number."""
+    card = {"private": False, "epsilon": "inf", "delta": 1.0, "generator": "sdv-tvae"}
+    meta = {**report.metadata, **privacy_summary(card)}
+    for key in ("accountant",):
+        meta.pop(key, None)
+    text = AuditReport(table=report.table, metadata=meta).write(tmp_path)["markdown"].read_text()
+    assert "ε = ∞ (NOT PRIVATE reference)" in text and "δ = 1" not in text
