@@ -33,7 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     warnings.filterwarnings("ignore")
-    import synthcity
+    import importlib.metadata
+
     import torch
     from synthcity.plugins import Plugins
     from synthcity.plugins.core.dataloader import GenericDataLoader
@@ -54,7 +55,7 @@ def main() -> None:
     synthetic.to_csv(args.out, index=False)
     print(json.dumps({"plugin": args.plugin, "privacy_args": {k: v for k, v in kwargs.items() if k != "random_state"},
                       "fit_seconds": round(fit_seconds, 1), "rows": len(synthetic),
-                      "versions": {"synthcity": synthcity.__version__, "torch": torch.__version__,
+                      "versions": {"synthcity": importlib.metadata.version("synthcity"), "torch": torch.__version__,
                                    "numpy": np.__version__, "pandas": pd.__version__}}))
 
 
