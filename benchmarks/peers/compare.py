@@ -82,11 +82,11 @@ def from_peer_frame(synthetic: pd.DataFrame, schema) -> tuple[pd.DataFrame, dict
 
 
 def run_peer(plugin: str, train_csv: Path, target: str, epsilon: float, seed: int, rows: int,
-             workdir: Path, timeout: int) -> tuple[pd.DataFrame | None, dict]:
+             workdir: Path, timeout: int, params: list[str]) -> tuple[pd.DataFrame | None, dict]:
     out_csv = workdir / f"{plugin}-{epsilon:g}-{seed}.csv"
     command = [str(PEER_PYTHON), str(HERE / "run_synthcity.py"), "--plugin", plugin, "--train", str(train_csv),
                "--target", target, "--epsilon", str(epsilon), "--delta", str(DELTA), "--seed", str(seed),
-               "--rows", str(rows), "--out", str(out_csv)]
+               "--rows", str(rows), "--out", str(out_csv)] + [f"--param={p}" for p in params]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epsilons", nargs="+", type=float, default=[1.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per plugin fit")
+    parser.add_argument("--plugin-param", action="append", default=[],
+                        help="PLUGIN:key=json passed to that plugin, e.g. dpgan:n_iter=100 (repeatable)")
     args = parser.parse_args(argv)
     if not PEER_PYTHON.exists():
         sys.exit(f"{PEER_PYTHON} is missing: run benchmarks/peers/setup.sh first")
@@ -122,10 +124,11 @@ def main(argv: list[str] | None = None) -> None:
             for plugin in args.plugins:
                 for epsilon in args.epsilons:
                     for seed in args.seeds:
+                        params = [p.split(":", 1)[1] for p in args.plugin_param if p.split(":", 1)[0] == plugin]
                         synthetic, info = run_peer(plugin, train_csv, dataset.outcome, epsilon, seed, len(train),
-                                                   workdir, args.timeout)
+                                                   workdir, args.timeout, params)
                         run = {"dataset": name, "generator": f"synthcity-{plugin}", "epsilon_budget": epsilon,
-                               "seed": seed}
+                               "seed": seed, "params": params}
                         if synthetic is None:
                             run |= info
                         else:

@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--param", action="append", default=[], help="plugin argument key=json (repeatable)")
     args = parser.parse_args()
 
     warnings.filterwarnings("ignore")
@@ -47,13 +48,15 @@ def main() -> None:
     kwargs = {"epsilon": args.epsilon, "random_state": args.seed}
     if "delta" in accepted:
         kwargs["delta"] = args.delta
-    plugin = Plugins().get(args.plugin, **kwargs)
+    extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.param)}
+    plugin = Plugins().get(args.plugin, **kwargs, **extra)
     start = time.perf_counter()
     plugin.fit(GenericDataLoader(frame, target_column=args.target, random_state=args.seed))
     fit_seconds = time.perf_counter() - start
     synthetic = plugin.generate(count=args.rows, random_state=args.seed).dataframe()
     synthetic.to_csv(args.out, index=False)
     print(json.dumps({"plugin": args.plugin, "privacy_args": {k: v for k, v in kwargs.items() if k != "random_state"},
+                      "params": extra,
                       "fit_seconds": round(fit_seconds, 1), "rows": len(synthetic),
                       "versions": {"synthcity": importlib.metadata.version("synthcity"), "torch": torch.__version__,
                                    "numpy": np.__version__, "pandas": pd.__version__}}))
