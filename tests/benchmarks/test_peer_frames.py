@@ -1,0 +1,46 @@
+"""The peer comparison hands synthcity NaN-free data built from the public schema only, and
+reads its rows back inside the public bounds (benchmarks/peers/compare.py)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tests.conftest import make_toy_frame, make_toy_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_compare():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("peers_compare", ROOT / "benchmarks" / "peers" / "compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_round_trip_keeps_missing_values_and_uses_public_fill_only():
+    compare = load_compare()
+    schema, frame = make_toy_schema(), make_toy_frame()
+    peer = compare.to_peer_frame(frame, schema)
+    assert not peer.isna().any().any()
+    missing = frame["lab"].isna()
+    assert (peer.loc[missing, "lab"] == schema.column("lab").lower).all()  # public bound, not a data statistic
+    assert set(peer["lab__missing"]) == {"yes", "no"}
+    back, clipped = compare.from_peer_frame(peer.astype(str), schema)
+    assert clipped == {}
+    assert back["lab"].isna().equals(missing)
+    pd.testing.assert_series_equal(back["age"], frame["age"].astype(float))
+
+
+def test_rows_outside_public_bounds_are_clipped_and_counted():
+    compare = load_compare()
+    schema = make_toy_schema()
+    peer = compare.to_peer_frame(make_toy_frame(n=10), schema).astype(str)
+    peer.loc[0, "age"], peer.loc[1, "heart_rate"] = "150", "72.4"
+    back, clipped = compare.from_peer_frame(peer, schema)
+    assert clipped == {"age": 1} and back.loc[0, "age"] == 110 and back.loc[1, "heart_rate"] == 72
+    schema.conform(back)  # inside the public schema
+    assert np.issubdtype(back["heart_rate"].dtype, np.floating)
