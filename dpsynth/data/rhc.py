@@ -38,8 +38,8 @@ release's identifier ``ptid``, its dates (study admission ``sadmdte``, discharge
 
 Recoded: ``wtkilo1`` (weight, kg) is ``0`` for 515 patients, the release's code for "not
 recorded" (the smallest recorded weight is 19.5 kg); the loader turns that code into
-``NaN`` so that missing weight is masked as missing, never modelled as a weight of 0 kg. ``swang1`` (RHC in the first 24 hours, the study's exposure)
-is a day-1 fact and is kept.
+``NaN`` so that missing weight is masked as missing, never modelled as a weight of 0 kg.
+``swang1`` (RHC in the first 24 hours, the study's exposure) is a day-1 fact and is kept.
 
 Missing categories: SurvSet has no ``NaN`` in its factor columns; it stores a missing
 factor as the level ``"missing"``. In RHC that is only ``cat2`` (4,535 rows): the
