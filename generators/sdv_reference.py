@@ -27,7 +27,6 @@ import math
 import random
 import warnings
 from contextlib import contextmanager
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar, Iterator
@@ -93,16 +92,6 @@ def _disable_usage_log() -> None:
             handler.close()
         logger.propagate = False
         logger.disabled = True
-
-
-def sdv_versions() -> dict[str, str]:
-    out = {}
-    for name in _SDV_PACKAGES:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 @contextmanager

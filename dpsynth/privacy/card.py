@@ -21,9 +21,10 @@ CARD_VERSION = 1
 _PACKAGES = ("dpsynth", "torch", "opacus", "numpy", "pandas", "scikit-learn")
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Python's and the installed versions of dpsynth's stack plus ``extra`` packages."""
     out = {"python": platform.python_version()}
-    for name in _PACKAGES:
+    for name in _PACKAGES + tuple(extra):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -86,16 +87,10 @@ def non_private_card(*, generator: str, schema_fingerprint: str, seed: int | Non
     ``epsilon`` is the string ``"inf"`` (JSON has no infinity); ``packages`` adds the
     versions of the reference's own libraries (e.g. SDV) to ``versions``.
     """
-    versions = package_versions()
-    for name in packages:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
     card: dict[str, Any] = {
         "card_version": CARD_VERSION, "private": False, "epsilon": "inf", "delta": 1.0, "accountant": None,
         "generator": generator, "schema_sha256": schema_fingerprint, "seed": seed,
-        "versions": versions,
+        "versions": package_versions(packages),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "notes": [
             "NOT PRIVATE: this generator was trained without differential privacy (ε = ∞). Do not release.",

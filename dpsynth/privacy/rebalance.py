@@ -124,23 +124,20 @@ def rebalance_table(
     requests = _normalise(rebalance, domains)
     out = table.copy()
     weights = out[WEIGHT].to_numpy(float).copy()
-    keys = [pd.Series(list(zip(*(out[n].astype(str) for n in names))), index=out.index)
-            for names, _ in requests]
-    for (_, shares), key in zip(requests, keys):  # empty groups: an even spread raking can scale
-        for cell, share in shares.items():
-            rows = (key == cell).to_numpy()
-            if share > 0 and weights[rows].sum() <= 0:
-                weights[rows] = 1.0
+    targets = []  # (row mask, share) of every requested group, computed once
+    for names, shares in requests:
+        key = pd.Series(list(zip(*(out[n].astype(str) for n in names))), index=out.index)
+        targets += [((key == cell).to_numpy(), share) for cell, share in shares.items()]
+    for rows, share in targets:  # empty groups: an even spread raking can scale
+        if share > 0 and weights[rows].sum() <= 0:
+            weights[rows] = 1.0
     weights /= weights.sum()
     gap = np.inf
     for iteration in range(1, max_iterations + 1):
-        for (_, shares), key in zip(requests, keys):
-            for cell, share in shares.items():
-                rows = (key == cell).to_numpy()
-                total = weights[rows].sum()
-                weights[rows] = weights[rows] * (share / total) if total > 0 else 0.0
-        gap = max(abs(weights[(key == cell).to_numpy()].sum() - share)
-                  for (_, shares), key in zip(requests, keys) for cell, share in shares.items())
+        for rows, share in targets:
+            total = weights[rows].sum()
+            weights[rows] = weights[rows] * (share / total) if total > 0 else 0.0
+        gap = max(abs(weights[rows].sum() - share) for rows, share in targets)
         if gap <= tolerance:
             break
     if gap > SHARE_TOLERANCE:
