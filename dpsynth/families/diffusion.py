@@ -78,16 +78,24 @@ class OneHotDiffusion(nn.Module):
         timesteps: int = 1000,
         sampling_steps: int = 50,
         multiplicity: int = 4,
+        condition_dropout: float = 0.0,
+        guidance: float = 0.0,
     ):
         super().__init__()
         if multiplicity < 1 or not 1 <= sampling_steps <= timesteps:
             raise ValueError("need multiplicity >= 1 and 1 <= sampling_steps <= timesteps")
+        if not 0.0 <= condition_dropout < 1.0 or guidance < 0.0:
+            raise ValueError("need 0 <= condition_dropout < 1 and guidance >= 0")
+        if guidance > 0.0 and condition_dropout == 0.0:
+            raise ValueError("guidance needs an unconditional model: train with condition_dropout > 0")
         self.denoiser = denoiser
         self.blocks = [(int(a), int(b)) for a, b in blocks]
         self.reconstruction_loss = reconstruction_loss
         self.timesteps = timesteps
         self.sampling_steps = sampling_steps
         self.multiplicity = multiplicity
+        self.condition_dropout = condition_dropout
+        self.guidance = guidance
         self.register_buffer("alpha_bar", cosine_schedule(timesteps), persistent=False)
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -101,14 +109,20 @@ class OneHotDiffusion(nn.Module):
         a = self.alpha_bar[t][..., None]
         return 2 * a.sqrt() / (1 - a) * x_t
 
-    def model_logits(self, x_t: torch.Tensor, c: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def model_logits(self, x_t: torch.Tensor, c: torch.Tensor, t: torch.Tensor,
+                     guidance: float = 0.0) -> torch.Tensor:
         """x0 logits = the block's own Gaussian likelihood (exact) + the denoiser's log-prior term.
 
         By Bayes, log p(x0_b = k | x_t, c) = log p(x_t,b | x0_b = k) + log p(x0_b = k | x_t,−b, c)
         + const; the first term is closed-form, so the network only learns the second (the
         dependence on the other columns and on c) and never has to learn the identity map.
+        With ``guidance`` w > 0 the log-prior term is classifier-free guided (Ho & Salimans
+        2022): (1 + w)·f(x_t, c) − w·f(x_t, ∅), ∅ the all-zero condition seen in training.
         """
-        return self.likelihood_logits(x_t, t) + self.denoiser(x_t, c, t)
+        prior = self.denoiser(x_t, c, t)
+        if guidance > 0.0:
+            prior = (1 + guidance) * prior - guidance * self.denoiser(x_t, torch.zeros_like(c), t)
+        return self.likelihood_logits(x_t, t) + prior
 
     def p_losses(self, onehot: torch.Tensor, c: torch.Tensor, t: torch.Tensor,
                  noise: torch.Tensor) -> torch.Tensor:
@@ -124,6 +138,9 @@ class OneHotDiffusion(nn.Module):
         """
         k = self.multiplicity
         x, c = x.repeat_interleave(k, dim=1), c.repeat_interleave(k, dim=1)
+        if self.condition_dropout > 0.0:  # teach f(x_t, ∅) for guidance: drop c on some draws
+            keep = torch.rand(c.shape[:-1], device=c.device) >= self.condition_dropout
+            c = c * keep[..., None]
         t = torch.randint(0, self.timesteps, x.shape[:-1], device=x.device)
         per_draw = self.p_losses(x, c, t, torch.randn_like(x))
         per_row = per_draw.reshape(*row_mask.shape, k).mean(-1)
@@ -136,7 +153,7 @@ class OneHotDiffusion(nn.Module):
     def p_sample(self, x_t: torch.Tensor, c: torch.Tensor, t: int,
                  t_next: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One deterministic DDIM step t → t_next (t_next < 0: the end); returns (x_next, logits)."""
-        logits = self.model_logits(x_t, c, torch.full(x_t.shape[:-1], t, device=x_t.device))
+        logits = self.model_logits(x_t, c, torch.full(x_t.shape[:-1], t, device=x_t.device), self.guidance)
         x0 = 2 * self.blockwise_softmax(logits) - 1
         if t_next < 0:
             return x0, logits

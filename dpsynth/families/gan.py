@@ -33,20 +33,50 @@ from dpsynth.families.training import (
 from dpsynth.privacy.dpsgd import DPSGDPlan
 
 
-class DiscriminatorLoss(nn.Module):
-    """The private module: forward returns the per-unit non-saturating discriminator loss."""
+def condition_cross_entropy(logits: torch.Tensor, c: torch.Tensor, blocks: list[tuple[int, int]]) -> torch.Tensor:
+    """Sum over the condition attributes (one-hot blocks of ``c``) of the softmax cross-entropy."""
+    loss = logits.new_zeros(logits.shape[:-1])
+    for a, b in blocks:
+        loss = loss - (c[..., a:b] * F.log_softmax(logits[..., a:b], dim=-1)).sum(-1)
+    return loss
 
-    def __init__(self, net: nn.Module):
+
+class DiscriminatorLoss(nn.Module):
+    """The private module: forward returns the per-unit discriminator loss.
+
+    With a ``classifier`` (AC-GAN style), the loss adds ``aux_weight`` × the cross-entropy
+    of predicting each real row's condition attributes (target, sensitive groups) from its
+    features with the condition columns hidden (``feature_mask``). The classifier is trained
+    on real rows only, inside the same clipped per-unit gradient; the generator is then
+    asked to make fakes that this DP classifier assigns to their conditions — a direct
+    signal for the feature–outcome relation that the adversarial loss alone conveys weakly
+    under DP noise.
+    """
+
+    def __init__(self, net: nn.Module, *, classifier: nn.Module | None = None,
+                 feature_mask: torch.Tensor | None = None, condition_blocks: list[tuple[int, int]] = (),
+                 aux_weight: float = 1.0):
         super().__init__()
         self.net = net
+        self.classifier = classifier
+        self.register_buffer("feature_mask", feature_mask, persistent=False)
+        self.condition_blocks = list(condition_blocks)
+        self.aux_weight = aux_weight
 
     def logits(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """D's logit per row ("real"), shapes [..., D] and [..., C] -> [...]."""
         return self.net(torch.cat([x, c], dim=-1)).squeeze(-1)
 
+    def aux_loss(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Per-row cross-entropy of the classifier's condition prediction (0 without a classifier)."""
+        if self.classifier is None:
+            return x.new_zeros(x.shape[:-1])
+        return condition_cross_entropy(self.classifier(x * self.feature_mask), c, self.condition_blocks)
+
     def forward(self, real_x: torch.Tensor, real_c: torch.Tensor, fake_x: torch.Tensor, fake_c: torch.Tensor,
                 row_mask: torch.Tensor) -> torch.Tensor:
-        """softplus(-D(real)) + softplus(D(fake)), averaged over the unit's present rows. [B, R, *].
+        """softplus(-D(real)) + softplus(D(fake)) [+ aux CE on real], averaged over the unit's
+        present rows. [B, R, *].
 
         Real and fake rows go through D in *one* call (concatenated along the row axis), so
         each layer sees one activation per unit and ghost clipping computes one norm per unit.
@@ -54,17 +84,23 @@ class DiscriminatorLoss(nn.Module):
         rows = real_x.shape[1]
         logit = self.logits(torch.cat([real_x, fake_x], dim=1), torch.cat([real_c, fake_c], dim=1))
         per_row = F.softplus(-logit[:, :rows]) + F.softplus(logit[:, rows:])
+        if self.classifier is not None:
+            per_row = per_row + self.aux_weight * self.aux_loss(real_x, real_c)
         return (per_row * row_mask).sum(-1) / row_mask.sum(-1).clamp(min=1.0)
 
 
 class ConditionalGAN(nn.Module):
-    """G: [z, c] -> logits in the data encoding; D: `DiscriminatorLoss` around a backbone."""
+    """G: [z, c] -> logits in the data encoding; D: `DiscriminatorLoss` around a backbone
+    (and an optional auxiliary condition classifier, see `DiscriminatorLoss`)."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, *, latent_dim: int,
-                 soften: Callable[[torch.Tensor], torch.Tensor]):
+                 soften: Callable[[torch.Tensor], torch.Tensor], classifier: nn.Module | None = None,
+                 feature_mask: torch.Tensor | None = None, condition_blocks: list[tuple[int, int]] = (),
+                 aux_weight: float = 1.0):
         super().__init__()
         self.generator = generator
-        self.discriminator = DiscriminatorLoss(discriminator)
+        self.discriminator = DiscriminatorLoss(discriminator, classifier=classifier, feature_mask=feature_mask,
+                                               condition_blocks=condition_blocks, aux_weight=aux_weight)
         self.latent_dim = latent_dim
         self.soften = soften
 
@@ -88,13 +124,15 @@ def train_dpgan(
     sample_conditions: Callable[[int], torch.Tensor],
     lr: float,
     generator_lr: float,
+    generator_steps: int = 1,
     betas: tuple[float, float] = (0.5, 0.9),
     grad_sample_mode: GradSampleMode = "ghost",
     secure_mode: bool = False,
     progress: bool = True,
     desc: str = "DP-GAN",
 ) -> TrainingLog:
-    """Alternate exactly ``plan.steps`` private discriminator steps with non-private generator steps.
+    """Alternate exactly ``plan.steps`` private discriminator steps with ``generator_steps``
+    non-private generator steps each (post-processing of the DP discriminator: free).
 
     ``tensors`` are (x [U, R, D], c [U, R, C], row_mask [U, R]); ``sample_conditions(n)``
     returns n condition one-hots drawn from public/DP information only. Only
@@ -124,12 +162,14 @@ def train_dpgan(
             # Generator: non-private, public/DP inputs only; D's opacus hooks off, and the
             # gradient is taken w.r.t. G's parameters only (D's .grad is never touched).
             d_model.disable_hooks()
-            g_c = sample_conditions(plan.batch_size)
-            g_loss = F.softplus(-disc.logits(module.fake(g_c), g_c)).mean()
-            for p, g in zip(g_params, torch.autograd.grad(g_loss, g_params)):
-                p.grad = g
-            g_optimizer.step()
-            g_optimizer.zero_grad(set_to_none=True)
+            for _ in range(generator_steps):
+                g_c = sample_conditions(plan.batch_size)
+                g_x = module.fake(g_c)
+                g_loss = (F.softplus(-disc.logits(g_x, g_c)) + disc.aux_weight * disc.aux_loss(g_x, g_c)).mean()
+                for p, g in zip(g_params, torch.autograd.grad(g_loss, g_params)):
+                    p.grad = g
+                g_optimizer.step()
+                g_optimizer.zero_grad(set_to_none=True)
             d_model.enable_hooks()
             return float(loss.item()) if units else float("nan")
 

@@ -144,3 +144,29 @@ def test_at_low_noise_the_predicted_x0_is_the_data():
     logits = module.model_logits(module.q_sample(2 * x - 1, t, torch.randn_like(x)), make_batch()[1], t)
     for a, b in BLOCKS:
         assert torch.equal(logits[..., a:b].argmax(-1), x[..., a:b].argmax(-1))
+
+
+def test_guidance_needs_condition_dropout_and_mixes_conditional_and_null_predictions():
+    with pytest.raises(ValueError, match="condition_dropout"):
+        OneHotDiffusion(Denoiser(MLP(WIDTH + COND + 16, WIDTH, (8,)), time_dim=16), blocks=BLOCKS,
+                        reconstruction_loss=row_loss, guidance=1.0)
+    module = make_module()
+    x, c = torch.randn(5, WIDTH), torch.eye(COND)[torch.tensor([0, 1, 2, 3, 0])]
+    t = torch.full((5,), 40)
+    base = module.likelihood_logits(x, t)
+    conditional, null = module.denoiser(x, c, t), module.denoiser(x, torch.zeros_like(c), t)
+    torch.testing.assert_close(module.model_logits(x, c, t), base + conditional)
+    torch.testing.assert_close(module.model_logits(x, c, t, guidance=2.0), base + 3 * conditional - 2 * null)
+
+
+def test_condition_dropout_trains_the_null_condition_on_some_draws():
+    """With dropout p the denoiser sees the all-zero condition on about a share p of the draws."""
+    module = make_module(multiplicity=1)
+    module.condition_dropout = 0.3
+    seen = []
+    original = module.denoiser.forward
+    module.denoiser.forward = lambda x_t, c, t: (seen.append(c.detach().clone()), original(x_t, c, t))[1]
+    x, c, mask = make_batch(units=200, rows=5)
+    module(x, c, mask)
+    dropped = (seen[0].sum(-1) == 0).float().mean().item()
+    assert 0.25 < dropped < 0.35

@@ -140,3 +140,37 @@ def test_subject_is_the_privacy_unit():
                                                               progress=False)
     assert model.n_units_ == 200 and model.log_.steps == model.plan_.steps
     assert len(model.sample(20, random_state=0)) == 20
+
+
+def test_auxiliary_classifier_cannot_see_the_condition_columns(spied):
+    """The AC head predicts the conditions from the *other* columns: the target's and each
+    sensitive attribute's source columns are hidden from it (else it would learn a copy)."""
+    model, _ = spied
+    codec, d = model.codec_, model.module_.discriminator
+    hidden_columns = {"outcome", "sex", "race", "age"}
+    for block in codec.blocks:
+        expected = 0.0 if block.column in hidden_columns else 1.0
+        assert (d.feature_mask[block.start:block.stop] == expected).all(), block
+    x = torch.rand(5, codec.width)
+    changed = x.clone()
+    for column in hidden_columns:
+        for block in codec.blocks_of(column).values():
+            changed[:, block.start:block.stop] = torch.rand(5, block.size)
+    c = torch.from_numpy(codec.encode_conditions(model.condition_table_.drop(columns=["_weight", "_noisy"])[:5]))
+    torch.testing.assert_close(d.aux_loss(x, c), d.aux_loss(changed, c))
+    assert (d.aux_loss(x, c) > 0).all()
+
+
+def test_aux_weight_zero_is_a_plain_conditional_gan():
+    model = fit_tiny(aux_weight=0.0)
+    d = model.module_.discriminator
+    assert d.classifier is None and (d.aux_loss(torch.rand(3, model.codec_.width), torch.rand(3, 4)) == 0).all()
+
+
+def test_extra_generator_steps_leave_the_private_steps_and_epsilon_unchanged(spied):
+    """Generator steps are post-processing of the DP discriminator: more of them cost nothing."""
+    model, _ = spied
+    more = fit_tiny(generator_steps=3)
+    assert more.log_.steps == model.log_.steps == model.plan_.steps
+    assert more.privacy_spent() == model.privacy_spent()
+    assert more.privacy_card()["dp_sgd"][0]["history"] == model.privacy_card()["dp_sgd"][0]["history"]
