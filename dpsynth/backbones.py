@@ -1,10 +1,22 @@
-"""Network bodies shared by the families. No BatchNorm anywhere: private modules can't use it."""
+"""Network bodies shared by the families. No BatchNorm anywhere: private modules can't use it.
+
+Tabular rows use `MLP`; series windows use `SeriesEncoder` / `SeriesDecoder` /
+`SeriesDenoiser`, built on `TemporalConv` (`PatchLinear` and `use_patch_norms` make
+opacus' per-unit norms of long convolutions cheap). Every body acts on the last
+dimension(s) and keeps the leading [units, rows] dimensions, so one privacy unit can hold
+several rows (windows).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import torch
+from opacus.grad_sample import register_grad_sampler, register_norm_sampler
+from opacus.grad_sample.linear import compute_linear_grad_sample, compute_linear_norm_sample
 from torch import nn
+from torch.nn import functional as F
 
 
 class MLP(nn.Sequential):
@@ -18,3 +30,100 @@ class MLP(nn.Sequential):
             width = h
         layers.append(nn.Linear(width, out_dim))
         super().__init__(*layers)
+
+
+class TemporalConv(nn.Module):
+    """A 1-D convolution over time written as unfold + Linear, for inputs [*lead, L, C_in].
+
+    opacus' ghost clipping handles Linear layers on [batch, T, d] inputs, where one
+    privacy unit (the batch index) may hold several windows; a Conv1d would need the unit
+    and the window in one batch axis. So the patches of every window are laid out along
+    one axis of a 3-D tensor [lead[0], windows·positions, kernel·C_in] and one Linear maps
+    them: the same arithmetic as a Conv1d with ``padding`` zeros on both sides.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, *, stride: int = 1, padding: int = 0):
+        super().__init__()
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.linear = nn.Linear(kernel * in_channels, out_channels)
+
+    def output_length(self, length: int) -> int:
+        return (length + 2 * self.padding - self.kernel) // self.stride + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-2]
+        if self.padding:
+            x = F.pad(x, (0, 0, self.padding, self.padding))
+        patches = x.unfold(-2, self.kernel, self.stride)  # [*lead, L', C_in, k]
+        patches = patches.transpose(-1, -2).flatten(-2)  # [*lead, L', k·C_in]
+        positions = patches.shape[-2]
+        first, rest = (lead[0], math.prod(lead[1:])) if lead else (1, 1)
+        out = self.linear(patches.reshape(first, rest * positions, patches.shape[-1]))
+        return out.reshape(*lead, positions, out.shape[-1])
+
+
+class SeriesEncoder(nn.Module):
+    """[static | values L×C | mask L×C | extra] rows -> ``out_dim`` features.
+
+    The signal (values and mask as 2·C channels) goes through strided temporal
+    convolutions (each halves the length); the flattened feature map, the static encoding
+    and the extra inputs (e.g. the condition one-hot) then go through an MLP.
+    """
+
+    def __init__(self, *, static_width: int, window: int, channels: int, extra_width: int, out_dim: int,
+                 conv_channels: Sequence[int] = (32, 64), hidden: Sequence[int] = (256,)):
+        super().__init__()
+        self.static_width, self.window, self.channels = static_width, window, channels
+        convs: list[nn.Module] = []
+        width, length = 2 * channels, window
+        if window < 2 ** len(conv_channels):
+            raise ValueError(f"a window of {window} samples is too short for {len(conv_channels)} halving "
+                             f"convolution(s); use a window of at least {2 ** len(conv_channels)} samples "
+                             "or fewer conv_channels")
+        for c in conv_channels:
+            conv = TemporalConv(width, c, 4, stride=2, padding=1)
+            convs += [conv, nn.SiLU()]
+            width, length = c, conv.output_length(length)
+        self.convs = nn.Sequential(*convs)
+        self.head = MLP(static_width + width * length + extra_width, out_dim, hidden)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        s, w = self.static_width, self.window * self.channels
+        signal = rows[..., s:s + 2 * w]
+        values = signal[..., :w].unflatten(-1, (self.window, self.channels))
+        mask = signal[..., w:].unflatten(-1, (self.window, self.channels))
+        features = self.convs(torch.cat([values, mask], dim=-1)).flatten(-2)
+        return self.head(torch.cat([rows[..., :s], features, rows[..., s + 2 * w:]], dim=-1))
+
+
+class SeriesDecoder(nn.Module):
+    """Inputs [..., in_dim] -> [static logits | values L×C].
+
+    An MLP gives the static logits and a short feature map (length L / 2^k); each of k
+    stages doubles its length (nearest neighbour) and applies a temporal convolution; a
+    last convolution maps to the C channels, cropped to L samples.
+    """
+
+    def __init__(self, *, in_dim: int, static_width: int, window: int, channels: int,
+                 conv_channels: Sequence[int] = (64, 32), hidden: Sequence[int] = (256,)):
+        super().__init__()
+        self.static_width, self.window, self.channels = static_width, window, channels
+        self.start_length = -(-window // 2 ** len(conv_channels))
+        self.start_channels = conv_channels[0]
+        self.stem = MLP(in_dim, static_width + self.start_length * self.start_channels, hidden)
+        self.stages = nn.ModuleList()
+        width = conv_channels[0]
+        for c in conv_channels:
+            self.stages.append(TemporalConv(width, c, 5, padding=2))
+            width = c
+        self.out = TemporalConv(width, channels, 5, padding=2)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        stem = self.stem(inputs)
+        static = stem[..., :self.static_width]
+        h = stem[..., self.static_width:].unflatten(-1, (self.start_length, self.start_channels))
+        for stage in self.stages:
+            h = F.silu(stage(h.repeat_interleave(2, dim=-2)))
+        signal = self.out(h)[..., :self.window, :]
+        return torch.cat([static, signal.flatten(-2)], dim=-1)
+

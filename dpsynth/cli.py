@@ -54,8 +54,10 @@ def _parse_params(items: list[str] | None) -> dict:
 @app.command()
 @clear_errors
 def generate(
-    data: Annotated[Path, typer.Option(help="private training data (.csv or .parquet)")],
-    schema: Annotated[Path, typer.Option(help="public schema (.yaml or .json)")],
+    data: Annotated[Path, typer.Option(
+        help="private training data: a table (.csv/.parquet); series: .npz, a WFDB or DICOM-waveform folder, "
+             "or a long signal table with --static")],
+    schema: Annotated[Path, typer.Option(help="public schema (.yaml or .json); its modality picks the data kind")],
     out: Annotated[Path, typer.Option(help="release bundle folder")],
     epsilon: Annotated[Optional[float], typer.Option(
         help="total privacy budget ε (required, except for the NOT PRIVATE sdv-* references: ε = ∞)")] = None,
@@ -64,7 +66,10 @@ def generate(
     rows: Annotated[Optional[int], typer.Option(
         help="synthetic rows; default: the DP row count (references: the number of training rows)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="csv or parquet (tabular, default csv); npz, csv or parquet (series, default npz)")] = None,
+    static: Annotated[Optional[Path], typer.Option(
+        help="series given as a long signal table: its static table (one row per subject)")] = None,
     learn_domain_share: Annotated[Optional[float], typer.Option(
         help="share of ε to learn non-public bounds/categories with DP mechanisms")] = None,
     param: Annotated[Optional[list[str]], typer.Option(help="generator parameter key=value (repeatable)")] = None,
@@ -80,12 +85,12 @@ def generate(
     from dpsynth.pipeline import generate as run
     from dpsynth.privacy.rebalance import parse_rebalance
 
-    if fmt not in ("csv", "parquet"):
-        raise DpsynthError(f"--format must be csv or parquet (got {fmt!r})")
+    if fmt not in (None, "csv", "parquet", "npz"):
+        raise DpsynthError(f"--format must be csv, parquet or npz (got {fmt!r})")
     result = run(data=data, schema=schema, generator=generator, epsilon=epsilon, delta=delta, rows=rows,
-                 seed=seed, out_dir=out, synthetic_name=f"synthetic.{fmt}",
+                 seed=seed, out_dir=out, synthetic_name=None if fmt is None else f"synthetic.{fmt}",
                  learn_domain_share=learn_domain_share, params=_parse_params(param),
-                 rebalance=parse_rebalance(rebalance))
+                 rebalance=parse_rebalance(rebalance), static=static)
     card = result.card
     typer.echo(f"synthetic data : {result.synthetic_path}")
     if card.get("private") is False:
@@ -103,10 +108,15 @@ def generate(
 
 def _report_data_changes(report) -> None:
     """Tell the operator (console only; never in the release) what the schema's rules changed."""
-    for column, count in report.clipped.items():
+    clipped = {**getattr(report, "static_clipped", {}), **report.clipped}
+    unseen = getattr(report, "unseen_to_missing", None) or getattr(report, "static_unseen_to_missing", {})
+    for column, count in clipped.items():
         typer.echo(f"note: clipped {count} value(s) of '{column}' to its public bounds (out_of_bounds: clip)")
-    for column, count in report.unseen_to_missing.items():
+    for column, count in unseen.items():
         typer.echo(f"note: {count} unseen categor(y/ies) of '{column}' treated as missing (unseen: missing)")
+    for channel, count in getattr(report, "missing", {}).items():
+        if count:
+            typer.echo(f"note: {count} missing sample(s) in channel '{channel}' (masked, not filled)")
 
 
 @app.command()
@@ -118,6 +128,11 @@ def audit(
     schema: Annotated[Path, typer.Option(help="public schema")],
     out: Annotated[Path, typer.Option(help="audit folder (keep it apart from the release)")],
     card: Annotated[Optional[Path], typer.Option(help="privacy card of the synthetic data")] = None,
+    train_static: Annotated[Optional[Path], typer.Option(help="series as long tables: the train static table")] = None,
+    holdout_static: Annotated[Optional[Path], typer.Option(
+        help="series as long tables: the holdout static table")] = None,
+    synthetic_static: Annotated[Optional[Path], typer.Option(
+        help="series as long tables: the synthetic static table")] = None,
     min_group_size: Annotated[int, typer.Option(help="groups smaller than this are flagged")] = 30,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for confidence intervals")] = 200,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
@@ -128,7 +143,8 @@ def audit(
 
     config = AuditConfig(min_group_size=min_group_size, n_bootstrap=bootstrap, random_state=seed)
     run_audit(train=train, holdout=holdout, synthetic=synthetic, schema=schema, out_dir=out, card=card,
-              config=config)
+              config=config, statics={"train": train_static, "holdout": holdout_static,
+                                      "synthetic": synthetic_static})
     typer.echo(f"audit report : {out / 'report.md'}  (uses real data; not differentially private; do not release)")
     typer.echo(f"audit table  : {out / 'audit.csv'}")
 
@@ -164,9 +180,23 @@ def schema_check(
 ):
     """Validate a schema file (and optionally a data file against it)."""
     from dpsynth.io import read_table
-    from dpsynth.schema import TabularSchema
+    from dpsynth.pipeline import load_schema
+    from dpsynth.series.schema import SeriesSchema
 
-    loaded = TabularSchema.load(schema)
+    loaded = load_schema(schema)
+    if isinstance(loaded, SeriesSchema):
+        typer.echo(f"series schema ok: channels {loaded.channel_names} at {loaded.sampling_rate:g} Hz, windows of "
+                   f"{loaded.window} samples, target '{loaded.target}', sensitive "
+                   f"{[a.name for a in loaded.sensitive]}, sha256 {loaded.fingerprint()[:12]}")
+        if loaded.not_public():
+            typer.echo(f"not public yet: {', '.join(loaded.not_public())}")
+        if data is not None:
+            from dpsynth.series.io import read_series
+
+            _, report = loaded.conform(read_series(data, loaded))
+            typer.echo(f"data ok: {report.n_subjects} subjects, {report.n_samples} samples; clipped "
+                       f"{report.clipped or 'none'}; missing {report.missing}")
+        return
     typer.echo(f"schema ok: {len(loaded.columns)} columns, target '{loaded.target}', "
                f"sensitive {[a.name for a in loaded.sensitive]}, sha256 {loaded.fingerprint()[:12]}")
     if loaded.not_public():

@@ -1,6 +1,6 @@
-"""The `Generator` interface and the tabular fit/sample/save pipeline every family shares.
+"""The `Generator` interface and the fit/sample/save pipeline every family and modality shares.
 
-`TabularGenerator.fit` is where private data enters, and it is written once:
+`DPGenerator.fit` is where private data enters, and it is written once:
 
 1. check the budget and conform the data to the public schema (clear errors);
 2. if the schema has non-public values: learn them with DP mechanisms (opt-in share of ε)
@@ -9,8 +9,10 @@
 4. plan DP-SGD for the remaining budget (σ fixed before training) and charge it;
 5. train the family's module with the shared DP-SGD loop, one clipped gradient per unit.
 
-Families only say how to build their module and how to produce decoder outputs from
-conditions (`_build_module`, `_generate`). Saved models are a JSON config + a
+Modalities (`TabularGenerator` here, `SeriesGenerator` in `dpsynth.series.generator`) say
+how data is checked, encoded per privacy unit and decoded; families only say how to build
+their module and how to produce decoder outputs from conditions (`_build_module`,
+`_generate`). Saved models are a JSON config + a
 ``state_dict`` loaded with ``weights_only=True`` — never pickle — and hold only DP outputs.
 """
 
@@ -88,10 +90,18 @@ class Generator(ABC):
     def save(self, path: str | Path) -> Path: ...
 
 
-class TabularGenerator(Generator):
-    """Shared pipeline for DP tabular generators; subclasses add a family's module."""
+class DPGenerator(Generator):
+    """The fit/sample/save pipeline every DP generator shares, for every modality.
 
-    def __init__(self, schema: TabularSchema, *, n_bins: int = 16, hidden: tuple[int, ...] = (256, 256),
+    A modality subclass (`TabularGenerator`, `dpsynth.series.generator.SeriesGenerator`)
+    says how its data is checked, conformed, encoded into per-unit tensors and decoded
+    (the ``_modality`` hooks below); a family subclass says how to build and train its
+    module (`_build_module`, `_generate`, optionally `_train`).
+    """
+
+    schema_type: ClassVar[type]  # the modality's schema class (bundles load through it)
+
+    def __init__(self, schema: Any, *, n_bins: int = 16, hidden: tuple[int, ...] = (256, 256),
                  **training: Any):
         self.schema = schema
         self.n_bins = n_bins
@@ -102,9 +112,47 @@ class TabularGenerator(Generator):
                             f"{sorted(TrainingSettings.__dataclass_fields__) + ['hidden', 'n_bins']}")
         self.training = TrainingSettings(**training)
 
+    # -------------------------------------------------------------- modality API
+    @abstractmethod
+    def _count_units(self, data: Any, schema: Any) -> int:
+        """Structural checks that need no privacy budget; the number of privacy units."""
+
+    @abstractmethod
+    def _unit_label(self, schema: Any) -> str:
+        """What one privacy unit is, in words (on the ledger and the card)."""
+
+    @abstractmethod
+    def _conform(self, data: Any, schema: Any) -> tuple[Any, Any]:
+        """(conformed data, report of counted clips/mappings)."""
+
+    @abstractmethod
+    def _make_codec(self, schema: Any) -> Any:
+        """The modality codec, built from the public schema only."""
+
+    @abstractmethod
+    def _condition_groups(self, data: Any, schema: Any) -> tuple[pd.DataFrame, pd.Series | None]:
+        """(condition labels per record, privacy-unit id per record or None if one record per unit)."""
+
+    @abstractmethod
+    def _unit_tensors(self, data: Any, codec: Any, groups: pd.DataFrame, schema: Any,
+                      seed: int) -> tuple[torch.Tensor, ...]:
+        """x [U, R, input width], c [U, R, C], row mask [U, R]: records grouped by privacy unit."""
+
+    @abstractmethod
+    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> Any:
+        """Synthetic data from decoder outputs [n, codec.width] and their condition cells."""
+
+    def _learn_public_values(self, data: Any, schema: Any, *, epsilon: float, delta: float,
+                             ledger: PrivacyLedger, rng: Any) -> Any:
+        """A schema whose non-public values are learned with charged DP mechanisms.
+
+        Only tabular data supports this so far; other modalities need a public schema."""
+        schema.require_public()
+        return schema
+
     # ---------------------------------------------------------------- family API
     @abstractmethod
-    def _build_module(self, codec: TabularCodec) -> nn.Module:
+    def _build_module(self, codec: Any) -> nn.Module:
         """The family's trainable module; forward(x, c, row_mask) -> per-unit loss."""
 
     @abstractmethod
@@ -133,7 +181,7 @@ class TabularGenerator(Generator):
         learn_domain_share: float | None = None,
         random_state: int | None = 0,
         progress: bool = True,
-    ) -> TabularGenerator:
+    ) -> DPGenerator:
         """Train on private ``data`` within ``budget`` (see module docstring for the steps)."""
         if not isinstance(budget, PrivacyBudget):
             raise BudgetError("budget must be a dpsynth.PrivacyBudget(epsilon, delta)")
@@ -148,25 +196,21 @@ class TabularGenerator(Generator):
         rng = SecureRandom() if settings.secure_mode else np.random.default_rng(seed)
         schema = self.schema
 
-        schema.check_columns(data)  # structural errors before any mechanism touches the data
-        n_units = schema.count_units(data)
+        n_units = self._count_units(data, schema)  # structural errors before any mechanism runs
         budget.check_against(n_units)
-        unit_label = (f"subject ('{schema.subject_id}'): all rows of a subject are one unit"
-                      if schema.subject_id else "row (one row = one patient)")
-        ledger = PrivacyLedger(budget, privacy_unit=unit_label)
+        ledger = PrivacyLedger(budget, privacy_unit=self._unit_label(schema))
 
         if schema.not_public():
             if learn_domain_share is None:
                 schema.require_public()  # raises the error with both ways out
-            schema = learn_public_values(data, schema, epsilon=learn_domain_share * budget.epsilon,
-                                         delta=budget.delta * 0.1, ledger=ledger, rng=rng)
-        frame, report = schema.conform(data)
-        codec = TabularCodec(schema, n_bins=self.n_bins)
-        groups = schema.group_labels(frame)
+            schema = self._learn_public_values(data, schema, epsilon=learn_domain_share * budget.epsilon,
+                                               delta=budget.delta * 0.1, ledger=ledger, rng=rng)
+        frame, report = self._conform(data, schema)
+        codec = self._make_codec(schema)
+        groups, unit_ids = self._condition_groups(frame, schema)
 
         if settings.condition_share > 0:
-            table = noisy_condition_table(groups, codec.condition_domains,
-                                          unit_ids=frame[schema.subject_id] if schema.subject_id else None,
+            table = noisy_condition_table(groups, codec.condition_domains, unit_ids=unit_ids,
                                           epsilon=settings.condition_share * budget.epsilon, ledger=ledger, rng=rng)
             self._warn_sparse_groups(table, codec.condition_domains, settings.condition_share * budget.epsilon)
         else:
@@ -196,29 +240,6 @@ class TabularGenerator(Generator):
         self.data_report_ = report
         return self
 
-    def _unit_tensors(self, frame: pd.DataFrame, codec: TabularCodec, groups: pd.DataFrame,
-                      schema: TabularSchema, seed: int) -> tuple[torch.Tensor, ...]:
-        """x [U, R, width], c [U, R, C], row mask [U, R]: rows grouped by privacy unit."""
-        x = codec.encode(frame)
-        c = codec.encode_conditions(groups)
-        if schema.subject_id is None:
-            return (torch.from_numpy(x[:, None, :]), torch.from_numpy(c[:, None, :]),
-                    torch.ones(len(x), 1))
-        rng = np.random.default_rng(seed)
-        codes, _ = pd.factorize(frame[schema.subject_id])
-        order = np.argsort(codes, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-        members = np.split(order, starts[1:])
-        cap = self.training.max_rows_per_unit
-        members = [m if len(m) <= cap else np.sort(rng.choice(m, cap, replace=False)) for m in members]
-        width = max(len(m) for m in members)
-        xs = np.zeros((len(members), width, codec.width), np.float32)
-        cs = np.zeros((len(members), width, codec.condition_width), np.float32)
-        mask = np.zeros((len(members), width), np.float32)
-        for u, m in enumerate(members):
-            xs[u, : len(m)], cs[u, : len(m)], mask[u, : len(m)] = x[m], c[m], 1.0
-        return torch.from_numpy(xs), torch.from_numpy(cs), torch.from_numpy(mask)
-
     @staticmethod
     def _warn_sparse_groups(table: pd.DataFrame, domains: dict[str, list[str]], epsilon: float) -> None:
         """Warn about groups the DP counts cannot tell from empty (post-processing only)."""
@@ -244,8 +265,8 @@ class TabularGenerator(Generator):
 
     def sample(self, n: int, *, conditions: dict[str, Any] | None = None,
                rebalance: dict[Any, ShareSpec] | None = None,
-               random_state: int | None = None) -> pd.DataFrame:
-        """``n`` synthetic rows; ``conditions`` (e.g. ``{"sex": "female"}``) fix condition values.
+               random_state: int | None = None) -> Any:
+        """``n`` synthetic records; ``conditions`` (e.g. ``{"sex": "female"}``) fix condition values.
 
         Without conditions the mix follows the DP condition table. ``rebalance`` (e.g.
         ``{"race": "equal"}``, see `dpsynth.privacy.rebalance`) gives subgroups chosen
@@ -269,7 +290,7 @@ class TabularGenerator(Generator):
         outputs = [self._generate(self.module_, c[i:i + 4096], torch_gen).numpy()
                    for i in range(0, max(int(n), 1), 4096)]
         out = np.concatenate(outputs)[: int(n)] if n else np.zeros((0, self.codec_.width), np.float32)
-        return self.codec_.decode(out, cells, rng=rng)
+        return self._decode(out, cells, rng)
 
     # ------------------------------------------------------------------- privacy
     def privacy_spent(self) -> tuple[float, float]:
@@ -308,7 +329,7 @@ class TabularGenerator(Generator):
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> TabularGenerator:
+    def load(cls, path: str | Path) -> DPGenerator:
         """Load a bundle written by `save` (weights with ``weights_only=True``)."""
         from dpsynth import registry
 
@@ -318,11 +339,11 @@ class TabularGenerator(Generator):
         except (OSError, json.JSONDecodeError) as exc:
             raise DataReadError(f"cannot read model bundle '{path}': {exc}") from None
         target_cls = registry.get(config["generator"]).cls
-        schema = TabularSchema.from_dict(config["schema"])
+        schema = target_cls.schema_type.from_dict(config["schema"])
         params = dict(config["params"])
         model = target_cls(schema, **params)
         model.schema_ = schema
-        model.codec_ = TabularCodec(schema, n_bins=model.n_bins)
+        model.codec_ = model._make_codec(schema)
         model.module_ = model._build_module(model.codec_)
         state = torch.load(path / WEIGHTS_FILE, weights_only=True)
         model.module_.load_state_dict(state)
@@ -333,3 +354,56 @@ class TabularGenerator(Generator):
         model.n_units_ = model.data_report_ = None  # exact counts are never saved (operator-only)
         return model
 
+
+
+class TabularGenerator(DPGenerator):
+    """DP generators for tabular EHR: rows of a conformed table, grouped per patient."""
+
+    schema_type = TabularSchema
+
+    def _count_units(self, data: pd.DataFrame, schema: TabularSchema) -> int:
+        schema.check_columns(data)
+        return schema.count_units(data)
+
+    def _unit_label(self, schema: TabularSchema) -> str:
+        return (f"subject ('{schema.subject_id}'): all rows of a subject are one unit"
+                if schema.subject_id else "row (one row = one patient)")
+
+    def _learn_public_values(self, data: pd.DataFrame, schema: TabularSchema, *, epsilon: float, delta: float,
+                             ledger: PrivacyLedger, rng: Any) -> TabularSchema:
+        return learn_public_values(data, schema, epsilon=epsilon, delta=delta, ledger=ledger, rng=rng)
+
+    def _conform(self, data: pd.DataFrame, schema: TabularSchema) -> tuple[pd.DataFrame, Any]:
+        return schema.conform(data)
+
+    def _make_codec(self, schema: TabularSchema) -> TabularCodec:
+        return TabularCodec(schema, n_bins=self.n_bins)
+
+    def _condition_groups(self, frame: pd.DataFrame, schema: TabularSchema) -> tuple[pd.DataFrame, pd.Series | None]:
+        return schema.group_labels(frame), (frame[schema.subject_id] if schema.subject_id else None)
+
+    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        return self.codec_.decode(output, cells, rng=rng)
+
+    def _unit_tensors(self, frame: pd.DataFrame, codec: TabularCodec, groups: pd.DataFrame,
+                      schema: TabularSchema, seed: int) -> tuple[torch.Tensor, ...]:
+        """x [U, R, width], c [U, R, C], row mask [U, R]: rows grouped by privacy unit."""
+        x = codec.encode(frame)
+        c = codec.encode_conditions(groups)
+        if schema.subject_id is None:
+            return (torch.from_numpy(x[:, None, :]), torch.from_numpy(c[:, None, :]),
+                    torch.ones(len(x), 1))
+        rng = np.random.default_rng(seed)
+        codes, _ = pd.factorize(frame[schema.subject_id])
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        members = np.split(order, starts[1:])
+        cap = self.training.max_rows_per_unit
+        members = [m if len(m) <= cap else np.sort(rng.choice(m, cap, replace=False)) for m in members]
+        width = max(len(m) for m in members)
+        xs = np.zeros((len(members), width, codec.width), np.float32)
+        cs = np.zeros((len(members), width, codec.condition_width), np.float32)
+        mask = np.zeros((len(members), width), np.float32)
+        for u, m in enumerate(members):
+            xs[u, : len(m)], cs[u, : len(m)], mask[u, : len(m)] = x[m], c[m], 1.0
+        return torch.from_numpy(xs), torch.from_numpy(cs), torch.from_numpy(mask)

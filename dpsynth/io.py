@@ -56,10 +56,13 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     return (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, pa.ArrowException)
 
 
-def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
+               text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read a CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) file into a DataFrame.
 
-    A table with a header but no rows is refused unless ``allow_empty=True``.
+    A table with a header but no rows is refused unless ``allow_empty=True``. CSV floats
+    are parsed exactly (a written table reads back bit for bit); ``text_columns`` are read
+    as text from CSV (identifiers such as ``007`` keep their leading zeros).
     """
     path = Path(path)
     fmt = table_format(path, action="read")
@@ -75,7 +78,8 @@ def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False) -> pd
         raise DataReadError(READ_FAILED.format(path=path, reason="the file is empty (0 bytes)"))
     try:
         if fmt == "csv":
-            frame = pd.read_csv(path, keep_default_na=True, low_memory=False, encoding="utf-8")
+            frame = pd.read_csv(path, keep_default_na=True, low_memory=False, encoding="utf-8",
+                                float_precision="round_trip", dtype={c: str for c in text_columns} or None)
         else:
             frame = pd.read_parquet(path, engine="pyarrow")
     except pd.errors.EmptyDataError:

@@ -2,7 +2,10 @@
 
 A *release bundle* (what may leave the hospital) is one folder::
 
-    synthetic.csv | synthetic.parquet   the synthetic rows
+    synthetic.csv | synthetic.parquet   the synthetic rows (tabular)
+    synthetic.npz | synthetic.{csv,parquet} + synthetic_static.{csv,parquet}
+                                        the synthetic subjects (series: NumPy archive, or a
+                                        long signal table and a static table)
     privacy_card.json                   ε, δ, accountant, ledger, DP-SGD parameters, ...
     model/config.json, model/weights.pt the generator (DP post-processing; JSON + state_dict)
 
@@ -28,6 +31,7 @@ from dpsynth.privacy.card import write_card
 from dpsynth.privacy.conditions import NOISY, uniform_condition_table
 from dpsynth.privacy.rebalance import describe, rebalance_table
 from dpsynth.schema import TabularSchema
+from dpsynth.series.schema import SeriesData, SeriesSchema, read_schema_spec
 
 NO_ROWS = ("--rows is required when the condition mix is uniform (condition_share=0): the number "
            "of synthetic rows would otherwise come from the private row count")
@@ -36,6 +40,9 @@ EPSILON_REQUIRED = ("--epsilon (the privacy budget ε) is required for the priva
 REBALANCE_REFERENCE = ("--rebalance re-weights a DP generator's noisy condition counts; the NOT PRIVATE "
                        "reference '{name}' has none. Use a dp-* generator, or sample the reference with conditions")
 REFERENCE_ROWS = "number of training rows (exact; the reference is not private)"
+WRONG_MODALITY = ("generator '{name}' is for {generator} data, but the schema describes {schema} data; "
+                  "choose one of: {choices}")
+SERIES_FORMATS = (".npz", ".csv", ".parquet", ".pq")
 
 
 @dataclass
@@ -52,24 +59,67 @@ def _as_frame(data: pd.DataFrame | str | Path) -> pd.DataFrame:
     return data if isinstance(data, pd.DataFrame) else read_table(data)
 
 
-def _as_schema(schema: TabularSchema | str | Path) -> TabularSchema:
-    return schema if isinstance(schema, TabularSchema) else TabularSchema.load(schema)
+def load_schema(path: str | Path) -> TabularSchema | SeriesSchema:
+    """A schema file of any modality (its ``modality`` key; tabular when absent)."""
+    spec = read_schema_spec(path)
+    if isinstance(spec, dict) and spec.get("modality") == "series":
+        return SeriesSchema.from_dict(spec)
+    return TabularSchema.from_dict(spec)
+
+
+def _as_schema(schema: TabularSchema | SeriesSchema | str | Path) -> TabularSchema | SeriesSchema:
+    return schema if isinstance(schema, (TabularSchema, SeriesSchema)) else load_schema(schema)
+
+
+def _as_data(data: Any, schema: TabularSchema | SeriesSchema, *,
+             static: str | Path | None = None) -> pd.DataFrame | SeriesData:
+    """The table (tabular) or the subjects (series) in ``data``: in memory already, or a path."""
+    if isinstance(schema, SeriesSchema):
+        if isinstance(data, SeriesData):
+            return data
+        from dpsynth.series.io import read_series
+
+        return read_series(data, schema, static_path=static)
+    return _as_frame(data)
+
+
+def _check_modality(generator: str, schema: TabularSchema | SeriesSchema) -> None:
+    info = registry.get(generator)
+    if info.modality != schema.modality:
+        choices = ", ".join(i.name for i in registry.available(schema.modality)) or "none"
+        raise SchemaError(WRONG_MODALITY.format(name=generator, generator=info.modality, schema=schema.modality,
+                                                choices=choices))
+
+
+def write_synthetic(synthetic: pd.DataFrame | SeriesData, path: Path,
+                    schema: TabularSchema | SeriesSchema) -> Path:
+    """Write synthetic data by the file extension: a table (tabular); for series a ``.npz``
+    archive, or a long signal table plus ``<stem>_static<suffix>`` beside it."""
+    if not isinstance(schema, SeriesSchema):
+        return write_table(synthetic, path)
+    from dpsynth.series.io import write_long, write_npz
+
+    if path.suffix.lower() == ".npz":
+        return write_npz(synthetic, path, schema)
+    table_format(path, action="write")
+    return write_long(synthetic, path, path.with_name(f"{path.stem}_static{path.suffix}"), schema)[0]
 
 
 def generate(
     *,
-    data: pd.DataFrame | str | Path,
-    schema: TabularSchema | str | Path,
+    data: pd.DataFrame | SeriesData | str | Path,
+    schema: TabularSchema | SeriesSchema | str | Path,
     generator: str,
     epsilon: float | None = None,
     delta: float | None = None,
     rows: int | None = None,
     seed: int = 0,
     out_dir: str | Path,
-    synthetic_name: str = "synthetic.csv",
+    synthetic_name: str | None = None,
     learn_domain_share: float | None = None,
     params: dict[str, Any] | None = None,
     rebalance: dict[Any, Any] | None = None,
+    static: str | Path | None = None,
     progress: bool = True,
 ) -> GenerateResult:
     """Fit ``generator`` on private ``data`` within (ε, δ), sample, and write the release bundle.
@@ -85,14 +135,27 @@ def generate(
     For a NOT PRIVATE reference generator (registered with ``private=False``) ``epsilon``
     may be left out (a budget given is ignored with a warning), ``rows=None`` means the
     number of training rows, and no model is saved (``model_dir`` is None).
+
+    Series data (a series schema): ``data`` is a `SeriesData`, an ``.npz`` archive, a WFDB
+    or DICOM-waveform folder, or a long signal table with its ``static`` table; "rows" are
+    synthetic subjects; ``synthetic_name`` ending in ``.npz`` writes an archive, ``.csv``
+    or ``.parquet`` a long table plus its static table.
     """
-    table_format(synthetic_name)  # fail on a bad extension before any training
     info = registry.get(generator)
+    schema = _as_schema(schema)
+    _check_modality(generator, schema)
+    if synthetic_name is None:
+        synthetic_name = "synthetic.npz" if isinstance(schema, SeriesSchema) else "synthetic.csv"
+    if isinstance(schema, SeriesSchema):
+        if Path(synthetic_name).suffix.lower() not in SERIES_FORMATS:
+            raise SchemaError(f"series synthetic data is written as .npz, .csv or .parquet, not "
+                              f"'{synthetic_name}'")
+    else:
+        table_format(synthetic_name)  # fail on a bad extension before any training
     if info.private and epsilon is None:
         references = [i.name for i in registry.available() if not i.private]
         raise BudgetError(EPSILON_REQUIRED.format(name=generator, references=", ".join(references) or "none"))
-    frame = _as_frame(data)
-    schema = _as_schema(schema)
+    frame = _as_data(data, schema, static=static)
     if len(frame) == 0:
         raise SchemaError("the data has no rows")
     if rows is not None and rows <= 0:
@@ -121,7 +184,7 @@ def generate(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    synthetic_path = write_table(synthetic, out / synthetic_name)
+    synthetic_path = write_synthetic(synthetic, out / synthetic_name, schema)
     model_dir = model.save(out / "model")
     card = model.privacy_card() | {"delta_source": delta_source, "rows_released": int(rows),
                                    "synthetic_file": synthetic_path.name}
@@ -157,25 +220,33 @@ def _generate_reference(*, frame: pd.DataFrame, schema: TabularSchema, generator
 
 def run_audit(
     *,
-    train: pd.DataFrame | str | Path,
-    holdout: pd.DataFrame | str | Path,
-    synthetic: pd.DataFrame | str | Path,
-    schema: TabularSchema | str | Path,
+    train: pd.DataFrame | SeriesData | str | Path,
+    holdout: pd.DataFrame | SeriesData | str | Path,
+    synthetic: pd.DataFrame | SeriesData | str | Path,
+    schema: TabularSchema | SeriesSchema | str | Path,
     out_dir: str | Path,
     card: dict[str, Any] | str | Path | None = None,
     config: Any = None,
+    statics: dict[str, str | Path | None] | None = None,
     progress: bool = True,
 ):
-    """Audit any synthetic table with the schema's columns against real train and holdout."""
-    from dpsynth.validators import audit
-
+    """Audit any synthetic data with the schema's columns (or channels) against real train
+    and holdout. For series given as long tables, ``statics`` maps "train"/"holdout"/
+    "synthetic" to their static tables."""
+    schema = _as_schema(schema)
+    statics = statics or {}
     metadata: dict[str, Any] = {}
     if card is not None:
         metadata["privacy_card"] = card
+    tables = {}
     for name, value in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
-        if not isinstance(value, pd.DataFrame):
+        if isinstance(value, (str, Path)):
             metadata[f"{name}_name"] = Path(value).name
-    report = audit(train=_as_frame(train), holdout=_as_frame(holdout), synthetic=_as_frame(synthetic),
-                   schema=_as_schema(schema), config=config, metadata=metadata, progress=progress)
+        tables[name] = _as_data(value, schema, static=statics.get(name))
+    if isinstance(schema, SeriesSchema):
+        from dpsynth.validators import audit_series as audit
+    else:
+        from dpsynth.validators import audit
+    report = audit(**tables, schema=schema, config=config, metadata=metadata, progress=progress)
     report.write(out_dir)
     return report

@@ -8,6 +8,7 @@ only when a reference is fitted).
 from dpsynth.generators.tabular_diffusion import DPTabularDiffusion
 from dpsynth.generators.tabular_gan import DPTabularGAN
 from dpsynth.generators.tabular_vae import DPTabularVAE
+from dpsynth.generators.series_vae import DPSeriesVAE
 from dpsynth.generators.sdv_reference import SDVCTGAN, SDVTVAE, SDVGaussianCopula  # last: see above
 
-__all__ = ["DPTabularDiffusion", "DPTabularGAN", "DPTabularVAE", "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]
+__all__ = ["DPSeriesVAE", "DPTabularDiffusion", "DPTabularGAN", "DPTabularVAE", "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]

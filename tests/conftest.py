@@ -1,4 +1,4 @@
-"""Shared fixtures: a small, seeded EHR-like table and its public schema."""
+"""Shared fixtures: a small, seeded EHR-like table, a small series set, and their public schemas."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, TabularSchema
+from dpsynth.series.schema import SeriesData, SeriesSchema
 
 
 def make_toy_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -55,3 +56,40 @@ def toy_frame() -> pd.DataFrame:
 @pytest.fixture
 def toy_schema() -> TabularSchema:
     return make_toy_schema()
+
+
+def make_toy_series_schema(window: int = 32) -> SeriesSchema:
+    """Two channels at 50 Hz, windows of ``window`` samples, static sex / age (banded) / label."""
+    return SeriesSchema.from_dict({
+        "version": 1, "modality": "series", "subject_id": "subject", "sampling_rate": 50, "window": window,
+        "max_windows_per_subject": 4,
+        "channels": [{"name": "pressure", "unit": "mmHg", "lower": 0, "upper": 40},
+                     {"name": "flow", "unit": "L/s", "lower": -2, "upper": 2, "out_of_bounds": "clip"}],
+        "target": "label", "positive": "abnormal",
+        "sensitive": [{"column": "sex"},
+                      {"column": "age", "name": "age_band", "bins": [18, 60, 110], "labels": ["18-59", "60+"]}],
+        "static": [{"name": "sex", "kind": "categorical", "categories": ["female", "male"]},
+                   {"name": "age", "kind": "numeric", "lower": 18, "upper": 110},
+                   {"name": "label", "kind": "categorical", "categories": ["normal", "abnormal"]}],
+    })
+
+
+def make_toy_series(n: int = 60, seed: int = 0) -> SeriesData:
+    """``n`` subjects with signals of 20–150 samples (some NaN): the label changes the pressure
+    wave's frequency and the flow's amplitude."""
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["female", "male"], n)
+    age = rng.uniform(20, 90, n).round(1)
+    label = np.where(rng.random(n) < 0.4 + 0.2 * (sex == "male"), "abnormal", "normal")
+    ids = [f"s{i:03d}" for i in range(n)]
+    signals = {}
+    for i, s in enumerate(ids):
+        t = np.arange(rng.integers(20, 150)) / 50
+        freq = 2.0 if label[i] == "abnormal" else 1.0
+        pressure = 20 + 8 * np.sin(2 * np.pi * freq * t + rng.uniform(0, 6)) + rng.normal(0, 0.5, len(t))
+        flow = (1.5 if label[i] == "abnormal" else 0.8) * np.cos(2 * np.pi * freq * t) + rng.normal(0, 0.05, len(t))
+        signal = np.stack([pressure, flow], axis=1)
+        signal[rng.random(signal.shape) < 0.02] = np.nan
+        signals[s] = signal
+    static = pd.DataFrame({"subject": ids, "sex": sex, "age": age, "label": label})
+    return SeriesData(static, signals)

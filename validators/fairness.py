@@ -51,7 +51,7 @@ from sklearn.metrics import precision_score, roc_auc_score
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import THRESHOLD, Replicated, WeightedMetric
 from dpsynth.validators.context import AuditContext, result_frame
-from dpsynth.validators.models import MODELS, SOURCES, join_flags, prediction_flags
+from dpsynth.validators.models import SOURCES, join_flags, model_names, prediction_flags
 
 VALIDATOR = "fairness"
 SALT = 2  # this validator's bootstrap stream: ctx.rng(SALT)
@@ -278,11 +278,12 @@ def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) 
     see the module docstring for the other exclusions.
     """
     flags = prediction_flags(ctx, predictions)
+    models = model_names(predictions)
     y = ctx.labels(ctx.holdout)
     weights = bs.resample_weights(len(y), n_bootstrap=ctx.config.n_bootstrap, rng=ctx.rng(SALT))
     rows: list[dict] = []
     for attribute in ctx.attributes:
         groups = _Groups.of(ctx, attribute, y)
-        for model in MODELS:
+        for model in models:
             rows += _model_rows(ctx, model, attribute, groups, y, predictions, flags, weights)
     return result_frame(rows)

@@ -58,8 +58,8 @@ SINGLE_CLASS = (
     "metrics are reported as NaN with flag '{flag}'"
 )
 MISSING_PREDICTIONS = (
-    "predictions lack the key(s) {keys!r}; pass the dict returned by downstream_predictions(ctx), "
-    "which holds every (source, model) in {sources!r} x {models!r}"
+    "predictions lack the key(s) {keys!r}; pass the dict returned by downstream_predictions(ctx) "
+    "(or series_models.downstream_predictions), which holds every (source, model) in {sources!r} x {models!r}"
 )
 BAD_PREDICTIONS = (
     "predictions for {key!r} must be {n} probabilities in [0, 1], one per holdout row in order; "
@@ -115,18 +115,28 @@ def training_flag(ctx: AuditContext, source: Source) -> str:
     return "" if len(np.unique(ctx.labels(frame))) == 2 else SINGLE_CLASS_FLAGS[source]
 
 
+def model_names(predictions: dict[tuple[str, str], np.ndarray]) -> tuple[str, ...]:
+    """The downstream models of ``predictions`` (keys ``(source, model)``), in order of first
+    appearance; `MODELS` when the dict names none (so that the missing keys are reported)."""
+    names = tuple(dict.fromkeys(m for (s, m) in predictions if s in SOURCES))
+    return names or MODELS
+
+
 def prediction_flags(
     ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]
 ) -> dict[tuple[str, str], str]:
     """Check ``predictions`` against the holdout and return each key's flag (``""`` if none).
 
-    Raises ValueError naming the key when one is missing, has the wrong length, or holds
-    values that are not probabilities (NaN is allowed only for a flagged source).
+    The models are those the keys name (`model_names`): the tabular ``logreg`` / ``gboost``
+    or, for series, ``cnn`` / ``features``; every model needs both sources. Raises
+    ValueError naming the key when one is missing, has the wrong length, or holds values
+    that are not probabilities (NaN is allowed only for a flagged source).
     """
-    keys = [(s, m) for s in SOURCES for m in MODELS]
+    models = model_names(predictions)
+    keys = [(s, m) for s in SOURCES for m in models]
     missing = [k for k in keys if k not in predictions]
     if missing:
-        raise ValueError(MISSING_PREDICTIONS.format(keys=missing, sources=SOURCES, models=MODELS))
+        raise ValueError(MISSING_PREDICTIONS.format(keys=missing, sources=SOURCES, models=models))
     flags = {}
     for source, model in keys:
         scores = np.asarray(predictions[(source, model)], dtype=float)

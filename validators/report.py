@@ -10,7 +10,9 @@ belongs next to the audit, never in the release bundle with the synthetic data.
   (NaN as ``null``); `AuditReport.read` loads it back;
 - ``audit.csv``: the table;
 - ``report.md``: one page a person can read (see `report_markdown`);
-- ``plots/*.png``: per-group fairness bars, equalized odds, representation, fidelity.
+- ``plots/*.png``: per-group fairness bars, equalized odds, representation, fidelity, and
+  whatever the report's ``extra_plots`` hook draws (the series audit's example traces and
+  spectra).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -47,10 +49,15 @@ class AuditReport:
     ``holdout_name``, ``synthetic_name``, ``generator``, ``epsilon``/``delta`` (from a privacy
     card when given), ``n_train``/``n_holdout``/``n_synthetic``, ``schema_fingerprint``,
     ``config`` and ``dpsynth_version``.
+
+    ``extra_plots`` (optional) is called by `write_plots` with the plot folder and returns
+    ``{name: path}`` of the further PNGs it wrote; the series audit uses it for plots drawn
+    from the signals. It is not serialised: a report read back from JSON has none.
     """
 
     table: pd.DataFrame
     metadata: dict[str, Any] = field(default_factory=dict)
+    extra_plots: Callable[[Path], dict[str, Path]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         missing = [c for c in RESULT_COLUMNS if c not in self.table.columns]
@@ -142,6 +149,8 @@ class AuditReport:
                 t, attribute, plot_dir / f"representation_{key}.png")
         made["equalized_odds"] = report_plots.equalized_odds(t, plot_dir / "equalized_odds.png")
         made["fidelity_columns"] = report_plots.fidelity_columns(t, plot_dir / "fidelity_columns.png")
+        if self.extra_plots is not None:
+            made.update(self.extra_plots(plot_dir))
         return {k: v for k, v in made.items() if v is not None}
 
     def __repr__(self) -> str:

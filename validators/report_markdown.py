@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 FIRST_LINE = f"> **{NOTICE}**"
 DASH = "—"
 SMALL_FLAGS = ("small_group", "empty", "absent_in_synthetic", "absent_in_real")
+SERIES_CHANNEL_METRICS = ("wasserstein", "ks", "acf_distance", "psd_distance")
+SERIES_ABOUT = ("series: one static record and one signal per subject; models and fidelity use the "
+                "schema's windows ({n_train_windows} / {n_holdout_windows} / {n_synthetic_windows} windows in "
+                "train / holdout / synthetic); the example-trace plots show real patients' signals")
+SERIES_FIDELITY_NOTE = (
+    "Synthetic vs real train windows, each channel scaled to [0, 1] by its public bounds: Wasserstein-1 and "
+    "Kolmogorov–Smirnov of the sample values, mean |difference| of the autocorrelation functions (lags 1 to "
+    "window/4, at most 64), total variation distance of the mean normalised power spectra. 0 = identical.")
 MEMORISATION_CAVEAT = (
     "Memorisation signals, **not privacy evidence**: distance-to-closest-record and exact-match "
     "checks catch crude copying only, and published membership-inference attacks succeed against "
@@ -105,13 +113,17 @@ def _about(meta: dict[str, Any]) -> list[str]:
         f", δ = {meta['delta']:g}" if meta.get("delta") and private else "")
     if meta.get("accountant"):
         privacy += f" ({meta['accountant']} accountant)"
+    unit = "subjects" if meta.get("modality") == "series" else "rows"
     rows = [
         ["generator", str(meta.get("generator") or DASH)],
         ["privacy card", privacy if eps is not None else "not given (the synthetic data's ε is unknown to this report)"],
-        ["real train / holdout", f"{meta.get('train_name') or 'train'} ({meta.get('n_train', DASH)} rows) / "
-                                 f"{meta.get('holdout_name') or 'holdout'} ({meta.get('n_holdout', DASH)} rows)"],
-        ["synthetic", f"{meta.get('synthetic_name') or 'synthetic'} ({meta.get('n_synthetic', DASH)} rows)"],
+        ["real train / holdout", f"{meta.get('train_name') or 'train'} ({meta.get('n_train', DASH)} {unit}) / "
+                                 f"{meta.get('holdout_name') or 'holdout'} ({meta.get('n_holdout', DASH)} {unit})"],
+        ["synthetic", f"{meta.get('synthetic_name') or 'synthetic'} ({meta.get('n_synthetic', DASH)} {unit})"],
     ]
+    if meta.get("modality") == "series":
+        rows.insert(0, ["modality", SERIES_ABOUT.format(**{k: meta.get(k, DASH) for k in (
+            "n_train_windows", "n_holdout_windows", "n_synthetic_windows")})])
     cfg = meta.get("config") or {}
     if cfg:
         rows.append(["settings", ", ".join(f"{k}={v}" for k, v in cfg.items())])
@@ -144,17 +156,22 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
             if any(r is not None for r in eo):
                 rows.append(["Equalized-odds difference", f"{model}, {attribute}", _cell(eo[0]), _cell(eo[1]),
                              f"change {_cell(eo[2], signed=True)}", "change > 0: synthesis widens the gap"])
+    series = meta.get("modality") == "series"
     for metric, label, reading in (
         ("mean_tvd", "Mean TVD, categorical columns", "0 = identical marginals"),
-        ("mean_wasserstein", "Mean Wasserstein-1 / range, numeric columns", "0 = identical marginals"),
+        ("mean_wasserstein", "Mean Wasserstein-1 / range, " + ("channels" if series else "numeric columns"),
+         "0 = identical marginals"),
         ("correlation_difference", "Association difference", "0 = same pairwise associations"),
+        ("mean_ks", "Mean Kolmogorov–Smirnov statistic, channels", "0 = identical marginals"),
+        ("mean_acf_distance", "Mean autocorrelation difference, channels", "0 = same temporal correlation"),
+        ("mean_psd_distance", "Mean power-spectrum distance (TVD), channels", "0 = same spectral shape"),
     ):
         row = look.get("fidelity", metric)
         if row is not None:
             rows.append([label, "overall", _cell(row), "", "", reading])
     det = look.get("fidelity", "detection_auc", model="detector")
     if det is not None:
-        rows.append(["Detection AUC", "real train vs synthetic", _cell(det), "", "",
+        rows.append(["Detection AUC", "real train vs synthetic" + (" windows" if series else ""), _cell(det), "", "",
                      "0.5 = indistinguishable, 1 = fully separable"])
     ratio = look.get("memorisation", "dcr_ratio")
     if ratio is not None:
@@ -191,7 +208,7 @@ def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> 
     header = ["Group", "n holdout", "n train", "share real", "share synthetic"]
     for model in models:
         header += [f"{model} AUROC (TSTR / TRTR)", f"{model} TPR", f"{model} FPR"]
-    header += ["detection AUC", "mean TVD", "flags"]
+    header += ["detection AUC", "mean TVD", "mean PSD distance", "flags"]
     rows = []
     for group in groups:
         fair = [look.get("fairness", "auroc", model=m, source="TRTR", attribute=attribute, group=group)
@@ -207,7 +224,8 @@ def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> 
                         for s in ("TSTR", "TRTR")]
                 row.append(" / ".join(_cell(r, 2, ci=metric == "auroc") for r in pair))
         row += [_cell(look.get("fidelity", "detection_auc", model="detector", attribute=attribute, group=group), 2),
-                _cell(look.get("fidelity", "mean_tvd", attribute=attribute, group=group), 3)]
+                _cell(look.get("fidelity", "mean_tvd", attribute=attribute, group=group), 3),
+                _cell(look.get("fidelity", "mean_psd_distance", attribute=attribute, group=group), 3)]
         row.append(", ".join(_flags(table[table.group == group].flag)))
         rows.append(row)
     header, rows = _drop_empty_columns(header, rows)
@@ -228,7 +246,9 @@ def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> 
         out.append("")
     key = slug(attribute)
     for name, alt in ((f"fairness_{key}", f"per-group AUROC, TPR, FPR by {attribute}"),
-                      (f"representation_{key}", f"group shares by {attribute}")):
+                      (f"representation_{key}", f"group shares by {attribute}"),
+                      (f"series_examples_{key}", f"real (patient data) vs synthetic example windows by {attribute}"),
+                      (f"series_spectra_{key}", f"mean power spectra, real vs synthetic, by {attribute}")):
         if name in plots:
             out += [f"![{alt}]({plots[name]})", ""]
     return out
@@ -267,6 +287,8 @@ def _small_groups(table: pd.DataFrame) -> list[str]:
 
 def _fidelity_section(look: _Lookup, plots: dict[str, str]) -> list[str]:
     t = look.table
+    if (t.metric.isin(SERIES_CHANNEL_METRICS[1:]) & (t.validator == "fidelity")).any():  # not "wasserstein"
+        return _series_fidelity_section(look, plots)
     sel = t[(t.validator == "fidelity") & (t.attribute == "overall") & (t.feature != "")
             & t.metric.isin(["tvd", "wasserstein"])]
     if sel.empty:
@@ -281,6 +303,25 @@ def _fidelity_section(look: _Lookup, plots: dict[str, str]) -> list[str]:
     for name in ("fidelity_columns", "equalized_odds"):
         if name in plots:
             out += [f"![{name.replace('_', ' ')}]({plots[name]})", ""]
+    return out
+
+
+def _series_fidelity_section(look: _Lookup, plots: dict[str, str]) -> list[str]:
+    t = look.table
+    sel = t[(t.validator == "fidelity") & (t.attribute == "overall") & (t.feature != "")]
+    rows = []
+    for channel in pd.unique(sel.feature):
+        cells = [_cell(look.get("fidelity", m, feature=channel), 3, ci=False) for m in SERIES_CHANNEL_METRICS]
+        miss = look.get("fidelity", "missing_rate_difference", feature=channel)
+        rows.append([channel, *cells, _cell(miss, 3, ci=False, signed=True)])
+    out = ["## Fidelity per channel (overall)", "", SERIES_FIDELITY_NOTE, ""]
+    out += _table(["Channel", "Wasserstein-1 / range", "KS", "ACF difference", "PSD distance",
+                   "Missing-rate difference (synthetic − real)"], rows)
+    for name, alt in (("series_examples_overall", "real (patient data) vs synthetic example windows"),
+                      ("series_spectra_overall", "mean power spectra, real vs synthetic"),
+                      ("fidelity_columns", "fidelity columns"), ("equalized_odds", "equalized odds")):
+        if name in plots:
+            out += [f"![{alt}]({plots[name]})", ""]
     return out
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import Replicated, WeightedMetric
 from dpsynth.validators.context import AuditContext, result_frame
-from dpsynth.validators.models import MODELS, SOURCES, join_flags, prediction_flags
+from dpsynth.validators.models import SOURCES, join_flags, model_names, prediction_flags
 
 VALIDATOR = "utility"
 ATTRIBUTE = "overall"
@@ -43,6 +43,7 @@ SINGLE_CLASS_HOLDOUT = "single_class_holdout"
 def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) -> pd.DataFrame:
     """Tidy utility rows (`context.RESULT_COLUMNS`) for ``downstream_predictions(ctx)``."""
     flags = prediction_flags(ctx, predictions)
+    models = model_names(predictions)
     y = ctx.labels(ctx.holdout)
     n_bootstrap, confidence = ctx.config.n_bootstrap, ctx.config.confidence
     weights = bs.resample_weights(len(y), n_bootstrap=n_bootstrap, rng=ctx.rng(SALT))
@@ -50,7 +51,7 @@ def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) 
 
     scored: dict[tuple[str, str, str], tuple[Replicated, str]] = {}
     for source in SOURCES:
-        for model in MODELS:
+        for model in models:
             flag = flags[(source, model)]
             scores = np.asarray(predictions[(source, model)], dtype=float)
             for metric, fn in METRICS.items():
@@ -60,7 +61,7 @@ def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) 
                 scored[(source, model, metric)] = (rep, metric_flag)
 
     combined: list[tuple[str, str, str, Replicated, str]] = []
-    for model in MODELS:
+    for model in models:
         for metric in RATIO_METRICS:
             (a, fa), (b, fb) = scored[("TSTR", model, metric)], scored[("TRTR", model, metric)]
             combined.append(("ratio", model, metric, a / b, join_flags(fa, fb)))

@@ -1,0 +1,188 @@
+"""SeriesCodec: scaling by public channel bounds, masked encoding, the row loss, decoding."""
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dpsynth.codecs.series import SeriesCodec
+from dpsynth.errors import SchemaError
+from dpsynth.series.schema import SeriesSchema
+from tests.conftest import make_toy_series, make_toy_series_schema
+
+WINDOW = 16
+
+
+def codec_and_windows(sigma=0.1, n_subjects=12):
+    schema = make_toy_series_schema(window=WINDOW)
+    data, _ = schema.conform(make_toy_series(n=n_subjects))
+    codec = SeriesCodec(schema, n_bins=8, sigma=sigma)
+    windows = np.concatenate([schema.windows(s) for s in data.signals.values()])
+    return schema, data, codec, windows
+
+
+def perfect_rows(codec, static_rows, windows):
+    """Model input rows (targets) and decoder outputs that reconstruct them exactly."""
+    encoded = codec.encode_signal(windows)
+    target = np.concatenate([static_rows, encoded], axis=1)
+    logits = np.where(static_rows > 0.5, 50.0, -50.0)
+    output = np.concatenate([logits, encoded[:, :codec.signal_width]], axis=1)
+    return torch.tensor(output, dtype=torch.float32), torch.tensor(target, dtype=torch.float32)
+
+
+def test_widths_come_from_the_schema():
+    schema, data, codec, windows = codec_and_windows()
+    assert codec.window == WINDOW and codec.n_channels == 2
+    assert codec.signal_width == WINDOW * 2
+    assert codec.static_width == codec.static_codec.width
+    assert codec.width == codec.static_width + WINDOW * 2
+    assert codec.input_width == codec.static_width + 2 * WINDOW * 2
+    static = codec.encode_static(data.static)
+    assert static.shape == (len(data.static), codec.static_width) and static.dtype == np.float32
+    signal = codec.encode_signal(windows)
+    assert signal.shape == (len(windows), 2 * WINDOW * 2) and signal.dtype == np.float32
+    assert static.shape[1] + signal.shape[1] == codec.input_width
+    groups = schema.static.group_labels(data.static)
+    conditions = codec.encode_conditions(groups)
+    assert conditions.shape == (len(groups), codec.condition_width) and codec.condition_width == 2 + 2 + 2
+    assert (conditions.sum(1) == 3).all()  # one-hot per condition: label, sex, age_band
+
+
+def test_scale_maps_bounds_to_unit_interval_and_unscale_inverts_it():
+    _, _, codec, _ = codec_and_windows()
+    bounds = np.array([[0.0, -2.0], [40.0, 2.0], [20.0, 0.0], [10.0, 1.0]])  # pressure [0, 40], flow [-2, 2]
+    np.testing.assert_allclose(codec.scale(bounds), [[-1, -1], [1, 1], [0, 0], [-0.5, 0.5]])
+    x = np.random.default_rng(0).uniform([0, -2], [40, 2], size=(5, WINDOW, 2))
+    np.testing.assert_allclose(codec.unscale(codec.scale(x)), x)
+    z = np.random.default_rng(1).uniform(-1, 1, size=(5, WINDOW, 2))
+    np.testing.assert_allclose(codec.scale(codec.unscale(z)), z)
+    np.testing.assert_allclose(codec.unscale(np.array([-1.0, 1.0])), [0.0, 2.0])  # last axis = channels
+
+
+def test_encode_signal_zeroes_and_masks_missing_samples():
+    _, _, codec, windows = codec_and_windows()
+    missing = np.isnan(windows)
+    assert missing.any() and (~missing).any()
+    x = codec.encode_signal(windows)
+    n, w = len(windows), codec.signal_width
+    values = x[:, :w].reshape(n, WINDOW, 2)
+    mask = x[:, w:].reshape(n, WINDOW, 2)
+    assert set(np.unique(mask)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(mask, (~missing).astype(np.float32))
+    assert (values[missing] == 0).all()
+    np.testing.assert_allclose(values[~missing], codec.scale(windows)[~missing], rtol=1e-6)
+    assert np.abs(values).max() <= 1.0 + 1e-6 and np.isfinite(x).all()
+
+
+def test_row_loss_is_zero_for_a_perfect_reconstruction():
+    _, data, codec, windows = codec_and_windows()
+    static = np.repeat(codec.encode_static(data.static)[:1], len(windows), axis=0)
+    output, target = perfect_rows(codec, static, windows)
+    loss = codec.row_loss(output, target)
+    assert loss.shape == (len(windows),)
+    np.testing.assert_allclose(loss.numpy(), 0.0, atol=1e-5)
+
+
+def test_row_loss_ignores_the_output_at_missing_samples():
+    _, data, codec, windows = codec_and_windows()
+    static = np.repeat(codec.encode_static(data.static)[:1], len(windows), axis=0)
+    output, target = perfect_rows(codec, static, windows)
+    output[:, codec.static_width:] += 0.3 * torch.randn(output[:, codec.static_width:].shape)
+    before = codec.row_loss(output, target)
+    s, w = codec.static_width, codec.signal_width
+    missing = target[:, s + w:] == 0
+    assert missing.any()
+    changed = output.clone()
+    signal = changed[:, s:]
+    signal[missing] = torch.randn(int(missing.sum())) * 100.0
+    after = codec.row_loss(changed, target)
+    torch.testing.assert_close(after, before, rtol=0, atol=0)
+    # ... while changing an observed sample does change it
+    observed = (~missing).nonzero()[0]
+    changed[observed[0], s + observed[1]] += 1.0
+    assert codec.row_loss(changed, target)[observed[0]] > before[observed[0]]
+
+
+def test_row_loss_is_a_gaussian_nll_scaled_by_one_over_sigma_squared():
+    _, data, wide, windows = codec_and_windows(sigma=0.1)
+    narrow = SeriesCodec(wide.schema, n_bins=8, sigma=0.05)
+    static = np.repeat(wide.encode_static(data.static)[:1], len(windows), axis=0)
+    output, target = perfect_rows(wide, static, windows)
+    s, w = wide.static_width, wide.signal_width
+    observed = target[:, s + w:].bool()
+    shift = torch.zeros_like(output)
+    shift[:, s:][observed] = 0.2  # every observed value off by 0.2
+    loss_wide = wide.row_loss(output + shift, target)
+    loss_narrow = narrow.row_loss(output + shift, target)
+    expected = observed.sum(1).double() * 0.2 ** 2 / (2 * 0.1 ** 2)
+    np.testing.assert_allclose(loss_wide.double().numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(loss_narrow.numpy(), 4 * loss_wide.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_row_loss_keeps_leading_dimensions_and_adds_the_static_cross_entropy():
+    _, data, codec, windows = codec_and_windows()
+    static = np.repeat(codec.encode_static(data.static)[:1], len(windows), axis=0)
+    output, target = perfect_rows(codec, static, windows)
+    output[:, :codec.static_width] = 0.0  # uniform logits: the static part costs its entropy
+    flat = codec.row_loss(output, target)
+    expected = sum(np.log(b.size) for b in codec.static_codec.blocks
+                   if static[0, b.start:b.stop].sum() > 0)
+    np.testing.assert_allclose(flat.numpy(), expected, rtol=1e-5)
+    units = len(windows) // 3
+    stacked = codec.row_loss(output[:3 * units].reshape(units, 3, -1), target[:3 * units].reshape(units, 3, -1))
+    assert stacked.shape == (units, 3)
+    torch.testing.assert_close(stacked.reshape(-1), flat[:3 * units])
+
+
+def test_decode_keeps_condition_cells_and_channel_bounds():
+    _, _, codec, _ = codec_and_windows()
+    n = 200
+    rng = np.random.default_rng(0)
+    output = rng.normal(0, 3, size=(n, codec.width)).astype(np.float32)  # signal means well beyond ±1
+    cells = pd.DataFrame({"label": ["abnormal"] * (n // 2) + ["normal"] * (n // 2),
+                          "sex": ["female", "male"] * (n // 2),
+                          "age_band": ["60+"] * (n // 2) + ["18-59"] * (n // 2)})
+    static, signals = codec.decode(output, cells, rng=np.random.default_rng(1))
+    assert list(static.columns) == ["sex", "age", "label"] and len(static) == n
+    assert (static["label"] == cells["label"]).all()
+    assert (static["sex"] == cells["sex"]).all()
+    old = static["age"][: n // 2]
+    young = static["age"][n // 2:]
+    assert old.between(60, 110).all() and young.between(18, 60).all() and (young < 60).all()
+    assert signals.shape == (n, WINDOW, 2)
+    assert (signals[..., 0] >= 0).all() and (signals[..., 0] <= 40).all()
+    assert (signals[..., 1] >= -2).all() and (signals[..., 1] <= 2).all()
+    assert (signals[..., 0] == 0).any() and (signals[..., 0] == 40).any()  # clipped, not squashed
+    inside = np.abs(output[:, codec.static_width:].reshape(n, WINDOW, 2)) < 1
+    np.testing.assert_allclose(signals[inside], codec.unscale(output[:, codec.static_width:]
+                                                              .reshape(n, WINDOW, 2))[inside], rtol=1e-6)
+
+
+def test_decode_of_an_encoding_recovers_the_observed_signal():
+    schema, data, codec, _ = codec_and_windows()
+    subject = data.static["subject"].iloc[0]
+    windows = schema.windows(data.signals[subject])
+    static = np.repeat(codec.encode_static(data.static)[:1], len(windows), axis=0)
+    output, _ = perfect_rows(codec, static, windows)
+    cells = schema.static.group_labels(data.static.iloc[[0] * len(windows)])
+    back_static, back = codec.decode(output.numpy(), cells, rng=np.random.default_rng(0))
+    observed = ~np.isnan(windows)
+    np.testing.assert_allclose(back[observed], windows[observed], rtol=1e-5, atol=1e-4)
+    assert (back_static["sex"] == data.static["sex"].iloc[0]).all()
+    assert (back_static["label"] == data.static["label"].iloc[0]).all()
+
+
+def test_a_schema_with_non_public_static_values_is_refused():
+    spec = copy.deepcopy(make_toy_series_schema().to_dict())
+    spec["static"][1]["public"] = False  # age bounds derived from data
+    schema = SeriesSchema.from_dict(spec)
+    with pytest.raises(SchemaError, match="not confirmed public: age.bounds"):
+        SeriesCodec(schema)
+
+
+@pytest.mark.parametrize("sigma", [0.0, -0.1, float("nan")])
+def test_sigma_must_be_positive(sigma):
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        SeriesCodec(make_toy_series_schema(), sigma=sigma)

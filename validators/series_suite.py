@@ -1,0 +1,137 @@
+"""`audit_series`: the audit of synthetic time series against real train and holdout series.
+
+Steps: conform the three `SeriesData` to the `SeriesSchema` (errors name the table), build
+the tabular `AuditContext` on their *static* tables (one row per subject), so group labels,
+intersections, flags and small-group handling are exactly the tabular ones, plus the
+signals (`series_models.SeriesAuditContext`); train the downstream series models (``cnn``
+and ``features``, TSTR and TRTR, one score per holdout subject); then the tabular
+``utility``, ``fairness`` and ``representation`` validators unchanged (same tables, same
+report) and the series ``fidelity`` (per channel and a detector, overall and per
+subgroup). The tidy tables are concatenated into one `AuditReport`, which also carries the
+series plots (example traces and spectra per group) for ``report.write``.
+
+Not run for series: the tabular memorisation signals (DCR / exact matches on the static
+rows alone would say nothing about copied signals).
+
+The audit reads real data and is **not differentially private** (privacy contract, rule
+7): write its report apart from the release bundle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict
+from functools import partial
+from typing import Any, Callable
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+import dpsynth
+from dpsynth.errors import SchemaError
+from dpsynth.series.schema import SeriesData, SeriesSchema
+from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig
+from dpsynth.validators.report import AuditReport, privacy_summary
+from dpsynth.validators.series_models import FRAMES, SeriesAuditContext
+from dpsynth.validators.suite import CONFORM_FAILED, EMPTY_TABLE, SINGLE_CLASS_HOLDOUT, AuditInputError
+
+MODALITY = "series"
+NOT_SERIES_DATA = (
+    "{name} must be dpsynth.series.schema.SeriesData (a static table + one signal per subject; got {kind}); "
+    "read files with dpsynth.series.io.read_series"
+)
+NOT_A_SERIES_SCHEMA = "schema must be a SeriesSchema (got {kind}); load one with SeriesSchema.load(path)"
+AUDIT_NOT_DP = "the audit reads real data and is not differentially private; keep it apart from the release"
+
+# (validator module under dpsynth.validators, whether its `evaluate` takes the predictions)
+STEPS: list[tuple[str, bool]] = [
+    ("utility", True),
+    ("fairness", True),
+    ("series_fidelity", False),
+    ("representation", False),
+]
+
+
+def audit_series(
+    *,
+    train: SeriesData,
+    holdout: SeriesData,
+    synthetic: SeriesData,
+    schema: SeriesSchema,
+    config: AuditConfig | None = None,
+    metadata: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> AuditReport:
+    """Audit ``synthetic`` series against real ``train`` (what the generator saw) and ``holdout``.
+
+    ``metadata`` may carry ``train_name``, ``holdout_name``, ``synthetic_name``, ``generator``
+    and ``privacy_card`` (a card dict or the path of its JSON file), as for `audit`. Returns
+    an `AuditReport` (``n_*`` count subjects); ``report.write(out_dir)`` writes JSON, CSV,
+    Markdown and the plots, including the series example traces and spectra.
+    """
+    config = config or AuditConfig()
+    ctx = build_context(train=train, holdout=holdout, synthetic=synthetic, schema=schema, config=config)
+    tables: list[pd.DataFrame] = []
+    with tqdm(total=len(STEPS) + 2, desc="series audit", unit="step", disable=not progress, leave=False) as bar:
+        bar.set_postfix_str("models")
+        predictions = _validator("series_models", "downstream_predictions")(ctx)
+        bar.update(1)
+        for name, takes_predictions in STEPS:
+            bar.set_postfix_str(name)
+            evaluate = _validator(name, "evaluate")
+            tables.append(evaluate(ctx, predictions) if takes_predictions else evaluate(ctx))
+            bar.update(1)
+        bar.set_postfix_str("plots")
+        plots = _validator("series_plots", "plot_data")(ctx)
+        bar.update(1)
+    tables = [t for t in tables if len(t)]
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=RESULT_COLUMNS)
+    write_plots = _validator("series_plots", "write_plots")
+    return AuditReport(table=table, metadata=_metadata(ctx, metadata or {}), extra_plots=partial(write_plots, plots))
+
+
+def _validator(module: str, function: str) -> Callable:
+    """``dpsynth.validators.<module>.<function>``, looked up at call time."""
+    return getattr(importlib.import_module(f"dpsynth.validators.{module}"), function)
+
+
+def build_context(*, train: SeriesData, holdout: SeriesData, synthetic: SeriesData, schema: SeriesSchema,
+             config: AuditConfig) -> SeriesAuditContext:
+    """Check and conform the three tables; build the shared context on their static tables."""
+    if not isinstance(schema, SeriesSchema):
+        raise AuditInputError(NOT_A_SERIES_SCHEMA.format(kind=type(schema).__name__))
+    given = {"train": train, "holdout": holdout, "synthetic": synthetic}
+    conformed: dict[str, SeriesData] = {}
+    for name in FRAMES:
+        data = given[name]
+        if not isinstance(data, SeriesData):
+            raise AuditInputError(NOT_SERIES_DATA.format(name=name, kind=type(data).__name__))
+        if len(data.static) == 0:
+            raise AuditInputError(EMPTY_TABLE.format(name=name))
+        try:
+            conformed[name] = schema.conform(data)[0]
+        except SchemaError as exc:
+            raise SchemaError(CONFORM_FAILED.format(name=name, error=exc)) from exc
+    target = conformed["holdout"].static[schema.target]
+    if target.nunique() < 2:
+        raise AuditInputError(SINGLE_CLASS_HOLDOUT.format(target=schema.target, value=target.iloc[0],
+                                                          n=len(target)))
+    return SeriesAuditContext(schema.static, conformed["train"].static, conformed["holdout"].static,
+                              conformed["synthetic"].static, config=config, series_schema=schema,
+                              signals={name: conformed[name].signals for name in FRAMES})
+
+
+def _metadata(ctx: SeriesAuditContext, given: dict[str, Any]) -> dict[str, Any]:
+    """Report metadata: what was given (minus the raw card), the card's ε/δ, sizes, settings."""
+    meta = {k: v for k, v in given.items() if k != "privacy_card"}
+    meta.update(privacy_summary(given.get("privacy_card")))
+    meta.update(
+        modality=MODALITY, unit="subject", audit_differentially_private=False, audit_notice=AUDIT_NOT_DP,
+        n_train=len(ctx.train), n_holdout=len(ctx.holdout), n_synthetic=len(ctx.synthetic),
+        **{f"n_{name}_windows": int(len(ctx.windows(name).owner)) for name in FRAMES},
+        window=ctx.series_schema.window, sampling_rate=ctx.series_schema.sampling_rate,
+        channels=ctx.series_schema.channel_names,
+        schema_fingerprint=ctx.series_schema.fingerprint(), config=asdict(ctx.config),
+        dpsynth_version=dpsynth.__version__,
+    )
+    return meta
