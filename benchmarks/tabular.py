@@ -45,15 +45,17 @@ def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
     """Seconds per DP-SGD step (ghost clipping, Poisson) over seconds per plain Adam step.
 
     Same module architecture, same data and same (expected) batch size; warm-up excluded.
+    Works for any modality (the model's own conform/encode hooks build the unit tensors).
     """
-    frame, codec = model.schema_.conform(train)[0], model.codec_
-    tensors = model._unit_tensors(frame, codec, model.schema_.group_labels(frame), model.schema_, 0)
-    batch = model.training.batch_size
+    schema, codec = model.schema_, model.codec_
+    conformed = model._conform(train, schema)[0]
+    tensors = model._unit_tensors(conformed, codec, model._condition_groups(conformed, schema)[0], schema, 0)
+    batch, n_units = model.training.batch_size, len(tensors[0])
 
     fresh = model._build_module(codec)
-    plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=1 / -(-len(frame) // batch), steps=steps,
+    plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=1 / -(-n_units // batch), steps=steps,
                      max_grad_norm=1.0, accountant="rdp", delta=DELTA, epsilon=0.0, batch_size=batch,
-                     n_units=len(frame))
+                     n_units=n_units)
     train_dpsgd(fresh, tensors, plan, lr=1e-3, progress=False)  # warm-up
     fresh = model._build_module(codec)
     dp_seconds = train_dpsgd(fresh, tensors, plan, lr=1e-3, progress=False).seconds / steps
@@ -66,7 +68,7 @@ def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
     def plain_steps(k: int) -> float:
         start = time.perf_counter()
         for _ in range(k):
-            idx = torch.randint(0, len(frame), (batch,), generator=generator)
+            idx = torch.randint(0, n_units, (batch,), generator=generator)
             optimizer.zero_grad()
             criterion(plain(*(t[idx] for t in tensors))).backward()
             optimizer.step()
