@@ -45,7 +45,7 @@ class TemporalConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, *, stride: int = 1, padding: int = 0):
         super().__init__()
         self.kernel, self.stride, self.padding = kernel, stride, padding
-        self.linear = nn.Linear(kernel * in_channels, out_channels)
+        self.linear = PatchLinear(kernel * in_channels, out_channels)  # exact, cheap per-unit norms
 
     def output_length(self, length: int) -> int:
         return (length + 2 * self.padding - self.kernel) // self.stride + 1
@@ -127,3 +127,36 @@ class SeriesDecoder(nn.Module):
         signal = self.out(h)[..., :self.window, :]
         return torch.cat([static, signal.flatten(-2)], dim=-1)
 
+
+# ----------------------------------------------------------------- cheaper per-unit norms
+class PatchLinear(nn.Linear):
+    """An ``nn.Linear`` whose per-unit gradient norm (opacus ghost mode) is computed the cheaper way.
+
+    Same parameters and arithmetic as ``nn.Linear``; only opacus treats it differently. For
+    an input [units, T, d] → [units, T, p], opacus' ghost norm of a Linear builds two T×T
+    Gram matrices per unit (cost ∝ T²·(d + p), memory ∝ T²). A temporal convolution's
+    patches have T = windows × positions in the thousands, so that is gigabytes per batch;
+    the per-unit gradient itself (cost ∝ T·d·p, memory d·p per unit) is far cheaper there.
+    `patch_linear_norm_sample` takes whichever is cheaper for the shapes at hand; both give
+    the exact per-unit norm (Bu et al. 2023, "mixed ghost clipping"). Hooks mode computes
+    per-unit gradients as for ``nn.Linear``.
+    """
+
+
+@register_norm_sampler(PatchLinear)
+def patch_linear_norm_sample(layer: nn.Linear, activations: list[torch.Tensor],
+                             backprops: torch.Tensor) -> dict[nn.Parameter, torch.Tensor]:
+    """Exact per-unit gradient norms of a `PatchLinear` (see there for the choice of method)."""
+    a = activations[0].to(backprops.dtype)
+    if backprops.dim() != 3 or backprops.shape[1] * (a.shape[-1] + backprops.shape[-1]) <= (
+            a.shape[-1] * backprops.shape[-1]):
+        return compute_linear_norm_sample(layer, activations, backprops)
+    norms: dict[nn.Parameter, torch.Tensor] = {}
+    if layer.weight.requires_grad:
+        norms[layer.weight] = torch.einsum("nti,ntj->nij", backprops, a).flatten(1).norm(dim=1)
+    if layer.bias is not None and layer.bias.requires_grad:
+        norms[layer.bias] = backprops.sum(1).norm(dim=1)
+    return norms
+
+
+register_grad_sampler(PatchLinear)(compute_linear_grad_sample)
