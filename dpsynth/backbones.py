@@ -1,10 +1,9 @@
 """Network bodies shared by the families. No BatchNorm anywhere: private modules can't use it.
 
 Tabular rows use `MLP`; series windows use `SeriesEncoder` / `SeriesDecoder` /
-`SeriesDenoiser`, built on `TemporalConv` (`PatchLinear` and `use_patch_norms` make
-opacus' per-unit norms of long convolutions cheap). Every body acts on the last
-dimension(s) and keeps the leading [units, rows] dimensions, so one privacy unit can hold
-several rows (windows).
+`SeriesDenoiser`, built on `TemporalConv` (its `PatchLinear` makes opacus' per-unit
+norms of long convolutions cheap). Every body acts on the last dimension(s) and keeps the
+leading [units, rows] dimensions, so one privacy unit can hold several rows (windows).
 """
 
 from __future__ import annotations
@@ -160,3 +159,64 @@ def patch_linear_norm_sample(layer: nn.Linear, activations: list[torch.Tensor],
 
 
 register_grad_sampler(PatchLinear)(compute_linear_grad_sample)
+
+
+class SeriesDenoiser(nn.Module):
+    """A small 1-D U-Net: [static x_t | values x_t L×C | extra] -> [static logits | values L×C].
+
+    Built from `TemporalConv` only (whose `PatchLinear` gives cheap per-unit norms), no
+    normalisation layers, so opacus ghost clipping handles every layer and the leading
+    [units, rows] dimensions are kept. ``extra`` is e.g. [condition one-hot | time embedding].
+
+    Signal path (channels ``base`` at full length L, ``2·base`` below): conv in (L) →
+    stride-2 conv (⌈L/2⌉) → stride-2 conv (⌈L/4⌉) → middle block (two convolutions of
+    kernel ``mid_kernel``, for a receptive field that spans heart beats) → nearest ×2,
+    crop to the skip's length, concatenate the skip, conv (⌈L/2⌉) → the same to L → conv
+    out to C channels. Each stage adds a per-stage embedding of [static x_t | extra] (one
+    MLP, output split per stage). The static logits come from an MLP on [static x_t |
+    extra | middle features averaged over time].
+    """
+
+    def __init__(self, *, static_width: int, window: int, channels: int, extra_width: int, base: int = 32,
+                 kernel: int = 3, mid_kernel: int = 9, hidden: Sequence[int] = (256,)):
+        super().__init__()
+        if kernel % 2 == 0 or mid_kernel % 2 == 0:
+            raise ValueError("kernel and mid_kernel must be odd (same-length convolutions)")
+        self.static_width, self.window, self.channels = static_width, window, channels
+        wide = 2 * base
+        pad, mid_pad = kernel // 2, mid_kernel // 2
+        self.conv_in = TemporalConv(channels, base, kernel, padding=pad)
+        self.down1 = TemporalConv(base, wide, kernel, stride=2, padding=pad)
+        self.down2 = TemporalConv(wide, wide, kernel, stride=2, padding=pad)
+        self.mid = nn.ModuleList([TemporalConv(wide, wide, mid_kernel, padding=mid_pad) for _ in range(2)])
+        self.up1 = TemporalConv(2 * wide, wide, kernel, padding=pad)
+        self.up2 = TemporalConv(wide + base, base, kernel, padding=pad)
+        self.conv_out = TemporalConv(base, channels, kernel, padding=pad)
+        self.stage_widths = [base, wide, wide, wide, wide, wide, base]  # in, down1, down2, mid×2, up1, up2
+        self.embed = MLP(static_width + extra_width, sum(self.stage_widths), hidden)
+        self.static_head = MLP(static_width + extra_width + wide, static_width, hidden)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        s, w = self.static_width, self.window * self.channels
+        context = torch.cat([rows[..., :s], rows[..., s + w:]], dim=-1)
+        emb = self.embed(context).split(self.stage_widths, dim=-1)
+        emb = [e.unsqueeze(-2) for e in emb]  # broadcast over time
+        values = rows[..., s:s + w].unflatten(-1, (self.window, self.channels))
+        h0 = F.silu(self.conv_in(values) + emb[0])
+        h1 = F.silu(self.down1(h0) + emb[1])
+        h2 = F.silu(self.down2(h1) + emb[2])
+        m = h2
+        for conv, e in zip(self.mid, emb[3:5]):
+            m = F.silu(conv(m) + e)
+        u1 = _upsample_to(m, h1.shape[-2])
+        u1 = F.silu(self.up1(torch.cat([u1, h1], dim=-1)) + emb[5])
+        u0 = _upsample_to(u1, h0.shape[-2])
+        u0 = F.silu(self.up2(torch.cat([u0, h0], dim=-1)) + emb[6])
+        signal = self.conv_out(u0)
+        static = self.static_head(torch.cat([context, m.mean(-2)], dim=-1))
+        return torch.cat([static, signal.flatten(-2)], dim=-1)
+
+
+def _upsample_to(h: torch.Tensor, length: int) -> torch.Tensor:
+    """Nearest-neighbour ×2 along time ([*lead, L, C]), cropped to ``length`` samples."""
+    return h.repeat_interleave(2, dim=-2)[..., :length, :]

@@ -67,6 +67,7 @@ class TrainingSettings:
     grad_sample_mode: str = "ghost"
     condition_share: float = 0.05  # share of ε for the noisy condition counts (0 = uniform mix)
     max_rows_per_unit: int = 16  # rows kept per privacy unit (seeded subsample beyond)
+    rows_per_step: int | None = None  # rows of a sampled unit each private step uses (None: all)
     secure_mode: bool = False
 
 
@@ -166,7 +167,8 @@ class DPGenerator(Generator):
         must still run exactly ``plan.steps`` private steps through opacus."""
         settings = self.training
         return train_dpsgd(module, tensors, plan, lr=settings.lr, grad_sample_mode=settings.grad_sample_mode,
-                           secure_mode=settings.secure_mode, progress=progress, desc=f"fit {self.registered_name}")
+                           secure_mode=settings.secure_mode, rows_per_step=settings.rows_per_step,
+                           progress=progress, desc=f"fit {self.registered_name}")
 
     def _family_params(self) -> dict[str, Any]:
         """Extra constructor arguments of the family, saved in the bundle config."""

@@ -9,6 +9,9 @@ from dpsynth.generators.tabular_diffusion import DPTabularDiffusion
 from dpsynth.generators.tabular_gan import DPTabularGAN
 from dpsynth.generators.tabular_vae import DPTabularVAE
 from dpsynth.generators.series_vae import DPSeriesVAE
+from dpsynth.generators.series_gan import DPSeriesGAN
+from dpsynth.generators.series_diffusion import DPSeriesDiffusion
 from dpsynth.generators.sdv_reference import SDVCTGAN, SDVTVAE, SDVGaussianCopula  # last: see above
 
-__all__ = ["DPSeriesVAE", "DPTabularDiffusion", "DPTabularGAN", "DPTabularVAE", "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]
+__all__ = ["DPSeriesDiffusion", "DPSeriesGAN", "DPSeriesVAE", "DPTabularDiffusion", "DPTabularGAN", "DPTabularVAE",
+           "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]

@@ -149,7 +149,8 @@ class DPTabularGAN(TabularGenerator):
                            lr=settings.lr, generator_lr=self.generator_lr,
                            generator_steps=self.generator_steps,
                            grad_sample_mode=settings.grad_sample_mode, secure_mode=settings.secure_mode,
-                           progress=progress, desc=f"fit {self.registered_name}")
+                           rows_per_step=settings.rows_per_step, progress=progress,
+                           desc=f"fit {self.registered_name}")
 
     def _condition_sampler(self):
         """n condition one-hots drawn from the DP condition table (set by `fit` before `_train`)."""

@@ -1,14 +1,24 @@
-"""The DP-diffusion family: Gaussian diffusion on one-hot blocks with x0 prediction.
+"""The DP-diffusion family: Gaussian diffusion with x0 prediction on one-hot blocks and,
+optionally, a continuous tail.
 
-Every block of a row encoding is one-hot (categories, missing indicators, numeric bins), so
-the family diffuses ``x0 = 2·onehot − 1`` with a cosine schedule and lets the denoiser
-predict x0 as *logits* per block, trained with the modality's ``reconstruction_loss``
-(per-block cross-entropy, as in CDCD). One continuous process for every block keeps the
-sampler short and deterministic given its noise, and the network plain Linear/SiLU layers,
-which opacus ghost clipping supports. The x0 logits are the exact Gaussian likelihood of
-each block's own noisy values plus the network's output (`model_logits`), so the network
-learns only the log-prior term — how a block depends on the other columns and on c — and
-not the identity map at low noise (on SUPPORT2 this halved the DP training loss).
+A row in x0 space is ``[one-hot blocks | continuous tail]``. Every block (categories,
+missing indicators, numeric bins; for series the static record) is diffused as
+``2·onehot − 1`` with a cosine schedule, and the denoiser predicts x0 as *logits* per
+block, trained with the modality's ``reconstruction_loss`` (per-block cross-entropy, as in
+CDCD). The optional continuous tail (for series: the signal values, scaled to [-1, 1]) is
+diffused divided by a public ``continuous_scale`` (its typical magnitude, so that it does
+not drown in the noise at nearly every timestep) and the denoiser predicts its x0
+directly; the same ``reconstruction_loss`` scores it in the data's units (for series the
+codec's masked Gaussian NLL, so missing samples add nothing).
+The modality maps an input row to x0 (``to_x0``; default ``2·x − 1``: every column a
+block) and reads the model output ``[block logits | predicted tail]`` with its own codec,
+so `generate` returns rows in the codec's output space. One continuous process for every
+part keeps the sampler short and deterministic given its noise, and the network plain
+Linear/SiLU layers, which opacus ghost clipping supports. The x0 logits are the exact
+Gaussian likelihood of each block's own noisy values plus the network's output
+(`model_logits`), so the network learns only the log-prior term — how a block depends on
+the other columns and on c — and not the identity map at low noise (on SUPPORT2 this
+halved the DP training loss).
 
 Privacy unit: ``forward`` draws ``multiplicity`` timesteps and noises per row and averages
 the loss over them *before* returning one loss per unit (mean over the unit's present
@@ -66,8 +76,21 @@ class Denoiser(nn.Module):
         return self.body(torch.cat([x_t, c, self.time_mlp(t)], dim=-1))
 
 
+def onehot_x0(x: torch.Tensor) -> torch.Tensor:
+    """The default input row -> x0 map: every column is one-hot, x0 = 2·x − 1."""
+    return 2 * x - 1
+
+
 class OneHotDiffusion(nn.Module):
-    """Conditional Gaussian diffusion on one-hot blocks ``[(start, stop), ...]``."""
+    """Conditional Gaussian diffusion on one-hot blocks ``[(start, stop), ...]`` (contiguous
+    from 0) followed by ``continuous_width`` continuous values in [-1, 1].
+
+    ``to_x0`` maps a row in the input layout (what the loss compares with, e.g. values and
+    an observed mask) to x0 [..., blocks width + continuous_width]; ``reconstruction_loss(output,
+    input row)`` scores the model output [block logits | predicted continuous x0]. The
+    process runs on `diffused` x0 (the tail divided by ``continuous_scale``); model outputs
+    and `generate` are in the data's units.
+    """
 
     def __init__(
         self,
@@ -80,6 +103,9 @@ class OneHotDiffusion(nn.Module):
         multiplicity: int = 4,
         condition_dropout: float = 0.0,
         guidance: float = 0.0,
+        continuous_width: int = 0,
+        to_x0: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        continuous_scale: float = 1.0,
     ):
         super().__init__()
         if multiplicity < 1 or not 1 <= sampling_steps <= timesteps:
@@ -88,8 +114,17 @@ class OneHotDiffusion(nn.Module):
             raise ValueError("need 0 <= condition_dropout < 1 and guidance >= 0")
         if guidance > 0.0 and condition_dropout == 0.0:
             raise ValueError("guidance needs an unconditional model: train with condition_dropout > 0")
+        if continuous_width < 0 or not (blocks or continuous_width):
+            raise ValueError("need one-hot blocks or a continuous tail (continuous_width >= 0)")
+        if not continuous_scale > 0:
+            raise ValueError(f"continuous_scale must be positive (got {continuous_scale})")
         self.denoiser = denoiser
         self.blocks = [(int(a), int(b)) for a, b in blocks]
+        self.onehot_width = self.blocks[-1][1] if self.blocks else 0
+        self.continuous_width = int(continuous_width)
+        self.width = self.onehot_width + self.continuous_width  # of x0 and of the model output
+        self.to_x0 = onehot_x0 if to_x0 is None else to_x0
+        self.continuous_scale = float(continuous_scale)
         self.reconstruction_loss = reconstruction_loss
         self.timesteps = timesteps
         self.sampling_steps = sampling_steps
@@ -98,6 +133,13 @@ class OneHotDiffusion(nn.Module):
         self.guidance = guidance
         self.register_buffer("alpha_bar", cosine_schedule(timesteps), persistent=False)
 
+    def diffused(self, x0: torch.Tensor) -> torch.Tensor:
+        """x0 in the space the process runs in: the continuous tail divided by ``continuous_scale``."""
+        if not self.continuous_width or self.continuous_scale == 1.0:
+            return x0
+        k = self.onehot_width
+        return torch.cat([x0[..., :k], x0[..., k:] / self.continuous_scale], dim=-1)
+
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise (t: integer timesteps, shape x0.shape[:-1])."""
         a = self.alpha_bar[t][..., None]
@@ -105,30 +147,40 @@ class OneHotDiffusion(nn.Module):
 
     def likelihood_logits(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """log N(x_t | √ᾱ_t·(2e_k − 1), (1 − ᾱ_t)·I) per choice k of each block, up to a constant
-        per block: 2√ᾱ_t / (1 − ᾱ_t) · x_t."""
+        per block: 2√ᾱ_t / (1 − ᾱ_t) · x_t (for the block part of ``x_t`` only)."""
         a = self.alpha_bar[t][..., None]
-        return 2 * a.sqrt() / (1 - a) * x_t
+        return 2 * a.sqrt() / (1 - a) * x_t[..., :self.onehot_width]
 
     def model_logits(self, x_t: torch.Tensor, c: torch.Tensor, t: torch.Tensor,
                      guidance: float = 0.0) -> torch.Tensor:
-        """x0 logits = the block's own Gaussian likelihood (exact) + the denoiser's log-prior term.
+        """The model output [block x0 logits | continuous x0 prediction].
+
+        Block x0 logits = the block's own Gaussian likelihood (exact) + the denoiser's log-prior term.
 
         By Bayes, log p(x0_b = k | x_t, c) = log p(x_t,b | x0_b = k) + log p(x0_b = k | x_t,−b, c)
         + const; the first term is closed-form, so the network only learns the second (the
         dependence on the other columns and on c) and never has to learn the identity map.
         With ``guidance`` w > 0 the log-prior term is classifier-free guided (Ho & Salimans
         2022): (1 + w)·f(x_t, c) − w·f(x_t, ∅), ∅ the all-zero condition seen in training.
+        The continuous tail is the denoiser's x0 prediction (guided the same way) times
+        ``continuous_scale``, i.e. in the data's units.
         """
         prior = self.denoiser(x_t, c, t)
         if guidance > 0.0:
             prior = (1 + guidance) * prior - guidance * self.denoiser(x_t, torch.zeros_like(c), t)
-        return self.likelihood_logits(x_t, t) + prior
+        if not self.continuous_width:
+            return self.likelihood_logits(x_t, t) + prior
+        k = self.onehot_width
+        return torch.cat([self.likelihood_logits(x_t, t) + prior[..., :k], prior[..., k:] * self.continuous_scale],
+                         dim=-1)
 
-    def p_losses(self, onehot: torch.Tensor, c: torch.Tensor, t: torch.Tensor,
+    def p_losses(self, x: torch.Tensor, c: torch.Tensor, t: torch.Tensor,
                  noise: torch.Tensor) -> torch.Tensor:
-        """Per-row loss: block cross-entropy of the predicted x0 logits at noise level t."""
-        x_t = self.q_sample(2 * onehot - 1, t, noise)
-        return self.reconstruction_loss(self.model_logits(x_t, c, t), onehot)
+        """Per-row loss at noise level t of the input rows ``x`` (x0 = ``to_x0(x)``, ``noise``
+        shaped like x0): ``reconstruction_loss`` of the model output against ``x`` (block
+        cross-entropy; for a continuous tail, the modality's loss of the predicted x0)."""
+        x_t = self.q_sample(self.diffused(self.to_x0(x)), t, noise)
+        return self.reconstruction_loss(self.model_logits(x_t, c, t), x)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
         """Per-unit loss [B]: averaged over K draws of (t, noise) per row, then over present rows.
@@ -142,32 +194,48 @@ class OneHotDiffusion(nn.Module):
             keep = torch.rand(c.shape[:-1], device=c.device) >= self.condition_dropout
             c = c * keep[..., None]
         t = torch.randint(0, self.timesteps, x.shape[:-1], device=x.device)
-        per_draw = self.p_losses(x, c, t, torch.randn_like(x))
+        noise = torch.randn(*x.shape[:-1], self.width, dtype=x.dtype, device=x.device)
+        per_draw = self.p_losses(x, c, t, noise)
         per_row = per_draw.reshape(*row_mask.shape, k).mean(-1)
         return (per_row * row_mask).sum(-1) / row_mask.sum(-1).clamp(min=1.0)
 
     def blockwise_softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        if not self.blocks:
+            return logits[..., :0]
         return torch.cat([logits[..., a:b].softmax(-1) for a, b in self.blocks], dim=-1)
+
+    def x0_estimate(self, output: torch.Tensor) -> torch.Tensor:
+        """x0 from a model output: [2·softmax(block logits) − 1 | continuous prediction clamped to [-1, 1]]
+        (in the data's units; `diffused` gives the process's)."""
+        k = self.onehot_width
+        blocks = 2 * self.blockwise_softmax(output[..., :k]) - 1
+        if not self.continuous_width:
+            return blocks
+        return torch.cat([blocks, output[..., k:].clamp(-1.0, 1.0)], dim=-1)
 
     @torch.no_grad()
     def p_sample(self, x_t: torch.Tensor, c: torch.Tensor, t: int,
                  t_next: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """One deterministic DDIM step t → t_next (t_next < 0: the end); returns (x_next, logits)."""
-        logits = self.model_logits(x_t, c, torch.full(x_t.shape[:-1], t, device=x_t.device), self.guidance)
-        x0 = 2 * self.blockwise_softmax(logits) - 1
+        """One deterministic DDIM step t → t_next (t_next < 0: the end); returns (x_next, output),
+        output = [block logits | continuous x0 clamped to [-1, 1]]."""
+        output = self.model_logits(x_t, c, torch.full(x_t.shape[:-1], t, device=x_t.device), self.guidance)
+        x0 = self.x0_estimate(output)
+        if self.continuous_width:
+            output = torch.cat([output[..., :self.onehot_width], x0[..., self.onehot_width:]], dim=-1)
+        x0 = self.diffused(x0)
         if t_next < 0:
-            return x0, logits
+            return x0, output
         a, a_next = self.alpha_bar[t], self.alpha_bar[t_next]
         eps = (x_t - a.sqrt() * x0) / (1 - a).sqrt()
-        return a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps, logits
+        return a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps, output
 
     @torch.no_grad()
     def generate(self, c: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
-        """x0 logits [n, width] for conditions ``c`` [n, C] after ``sampling_steps`` DDIM steps."""
-        width = self.blocks[-1][1]
-        x = torch.randn(c.shape[0], width, generator=generator)
+        """The output-space rows [n, width] — [x0 logits per block | continuous x0 in [-1, 1]] —
+        for conditions ``c`` [n, C] after ``sampling_steps`` DDIM steps (the codec decodes them)."""
+        x = torch.randn(c.shape[0], self.width, generator=generator)
         times = torch.linspace(self.timesteps - 1, 0, self.sampling_steps).round().long().tolist()
-        logits = x
+        output = x
         for t, t_next in zip(times, times[1:] + [-1]):
-            x, logits = self.p_sample(x, c, t, t_next)
-        return logits
+            x, output = self.p_sample(x, c, t, t_next)
+        return output

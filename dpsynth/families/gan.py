@@ -1,8 +1,11 @@
 """The DP-GAN family: a conditional GAN whose discriminator — and only it — is trained with DP-SGD.
 
 Written once for every modality: the modality supplies the generator and discriminator
-backbones and ``soften`` (generator logits -> a differentiable sample in the data's
-encoding, e.g. Gumbel-softmax per one-hot block).
+backbones, ``soften`` (generator logits -> a differentiable sample in the data's
+encoding, e.g. Gumbel-softmax per one-hot block) and optionally ``real_view`` (a real row
+and its paired fake -> the real row as the discriminator sees it; default: the row as is).
+Series rows use it so that a real window's missing samples take the paired fake's values
+and every mask entry reads "observed": D cannot tell real windows by their zero-filled gaps.
 
 Privacy. Only the discriminator reads private records. Each of its steps is a
 Poisson-sampled, per-unit-clipped, noised opacus step (`DiscriminatorLoss` returns one loss
@@ -55,9 +58,11 @@ class DiscriminatorLoss(nn.Module):
 
     def __init__(self, net: nn.Module, *, classifier: nn.Module | None = None,
                  feature_mask: torch.Tensor | None = None, condition_blocks: list[tuple[int, int]] = (),
-                 aux_weight: float = 1.0):
+                 aux_weight: float = 1.0,
+                 real_view: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None):
         super().__init__()
         self.net = net
+        self.real_view = real_view
         self.classifier = classifier
         self.register_buffer("feature_mask", feature_mask, persistent=False)
         self.condition_blocks = list(condition_blocks)
@@ -80,7 +85,11 @@ class DiscriminatorLoss(nn.Module):
 
         Real and fake rows go through D in *one* call (concatenated along the row axis), so
         each layer sees one activation per unit and ghost clipping computes one norm per unit.
+        With a ``real_view``, real rows are first mapped to D's view given their paired fakes
+        (row r of unit u with fake row r of unit u; the classifier sees the same view).
         """
+        if self.real_view is not None:
+            real_x = self.real_view(real_x, fake_x)
         rows = real_x.shape[1]
         logit = self.logits(torch.cat([real_x, fake_x], dim=1), torch.cat([real_c, fake_c], dim=1))
         per_row = F.softplus(-logit[:, :rows]) + F.softplus(logit[:, rows:])
@@ -90,17 +99,20 @@ class DiscriminatorLoss(nn.Module):
 
 
 class ConditionalGAN(nn.Module):
-    """G: [z, c] -> logits in the data encoding; D: `DiscriminatorLoss` around a backbone
-    (and an optional auxiliary condition classifier, see `DiscriminatorLoss`)."""
+    """G: [z, c] -> the decoder output (logits, values) the codec decodes; ``soften`` maps it to a
+    differentiable row in the data encoding; D: `DiscriminatorLoss` around a backbone (and an
+    optional auxiliary condition classifier and ``real_view``, see `DiscriminatorLoss`)."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, *, latent_dim: int,
                  soften: Callable[[torch.Tensor], torch.Tensor], classifier: nn.Module | None = None,
                  feature_mask: torch.Tensor | None = None, condition_blocks: list[tuple[int, int]] = (),
-                 aux_weight: float = 1.0):
+                 aux_weight: float = 1.0,
+                 real_view: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None):
         super().__init__()
         self.generator = generator
         self.discriminator = DiscriminatorLoss(discriminator, classifier=classifier, feature_mask=feature_mask,
-                                               condition_blocks=condition_blocks, aux_weight=aux_weight)
+                                               condition_blocks=condition_blocks, aux_weight=aux_weight,
+                                               real_view=real_view)
         self.latent_dim = latent_dim
         self.soften = soften
 
@@ -128,6 +140,7 @@ def train_dpgan(
     betas: tuple[float, float] = (0.5, 0.9),
     grad_sample_mode: GradSampleMode = "ghost",
     secure_mode: bool = False,
+    rows_per_step: int | None = None,
     progress: bool = True,
     desc: str = "DP-GAN",
 ) -> TrainingLog:
@@ -144,7 +157,7 @@ def train_dpgan(
     g_params = [p for p in gen.parameters() if p.requires_grad]
     with opacus_warnings_filtered():
         private = make_private(disc, d_optimizer, tensors, plan, grad_sample_mode=grad_sample_mode,
-                               secure_mode=secure_mode)
+                               secure_mode=secure_mode, rows_per_step=rows_per_step)
         d_model, dp_optimizer, criterion = private.module, private.optimizer, private.criterion
 
         def step(batch: list[torch.Tensor]) -> float:

@@ -77,6 +77,7 @@ class PrivateTraining:
     optimizer: torch.optim.Optimizer  # the DPOptimizer
     criterion: nn.Module  # the loss every per-unit loss must go through (ghost clipping)
     loader: DataLoader  # Poisson-sampled DPDataLoader with q = plan.sample_rate
+    rows_per_step: int | None = None  # rows of a sampled unit one step uses (None: all; see `keep_rows`)
 
     def spent(self, plan: DPSGDPlan) -> tuple[list[tuple[float, float, int]], float]:
         """The accountant's history and its ε at ``plan.delta``."""
@@ -94,9 +95,11 @@ def make_private(
     *,
     grad_sample_mode: GradSampleMode = "ghost",
     secure_mode: bool = False,
+    rows_per_step: int | None = None,
 ) -> PrivateTraining:
     """Wrap ``module``/``optimizer`` with opacus under ``plan``: Poisson sampling of the units
     (first dimension of ``tensors``), per-unit clipping, the plan's σ and accountant.
+    ``rows_per_step`` (None = all rows) is handed to `run_private_steps` (see `keep_rows`).
 
     Call it inside `opacus_warnings_filtered`. Raises if opacus' sample rate is not the
     plan's (the ledger charged the plan)."""
@@ -116,7 +119,9 @@ def make_private(
         criterion = PerUnitLoss()
     if abs(dp_loader.sample_rate - plan.sample_rate) > 1e-12:
         raise RuntimeError(f"opacus samples with q={dp_loader.sample_rate}, the plan charged q={plan.sample_rate}")
-    return PrivateTraining(engine, model, dp_optimizer, criterion, dp_loader)
+    if rows_per_step is not None and rows_per_step < 1:
+        raise DpsynthError(f"rows_per_step must be a positive number of rows or None for all (got {rows_per_step})")
+    return PrivateTraining(engine, model, dp_optimizer, criterion, dp_loader, rows_per_step)
 
 
 def train_dpsgd(
@@ -127,6 +132,7 @@ def train_dpsgd(
     lr: float,
     grad_sample_mode: GradSampleMode = "ghost",
     secure_mode: bool = False,
+    rows_per_step: int | None = None,
     progress: bool = True,
     desc: str = "DP-SGD",
 ) -> TrainingLog:
@@ -138,7 +144,7 @@ def train_dpsgd(
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     with opacus_warnings_filtered():
         private = make_private(module, optimizer, tensors, plan, grad_sample_mode=grad_sample_mode,
-                               secure_mode=secure_mode)
+                               secure_mode=secure_mode, rows_per_step=rows_per_step)
 
         def step(batch: list[torch.Tensor]) -> float:
             private.optimizer.zero_grad(set_to_none=True)
@@ -171,7 +177,7 @@ def run_private_steps(private: PrivateTraining, plan: DPSGDPlan, step: Callable[
         for batch in private.loader:
             if log.steps >= plan.steps:
                 break
-            window.append(step(batch))
+            window.append(step(keep_rows(batch, private.rows_per_step)))
             log.steps += 1
             if len(window) == 50 or log.steps == plan.steps:
                 log.losses.append(float(torch.tensor(window).nanmean()))
@@ -182,3 +188,27 @@ def run_private_steps(private: PrivateTraining, plan: DPSGDPlan, step: Callable[
     log.seconds = time.perf_counter() - start
     private.module._close()  # remove opacus hooks and per-sample state from the trained module
     return log
+
+
+def keep_rows(batch: list[torch.Tensor], rows_per_step: int | None) -> list[torch.Tensor]:
+    """At most ``rows_per_step`` rows per unit of a batch (x [B, R, D], c [B, R, C], row_mask [B, R]):
+    a fresh uniform draw among each unit's present rows (all of them if it has fewer).
+
+    Why: a series subject brings up to a dozen windows, and a step over all of them costs
+    that many network passes; a few random windows per step give an unbiased estimate of
+    the subject's mean loss at a fraction of the cost, and over the epochs every window
+    is seen. Privacy is unchanged: the draw happens after the unit was Poisson-sampled,
+    touches only that unit's own rows, and the unit still gives one clipped gradient.
+    """
+    if rows_per_step is None:
+        return batch
+    x, c, row_mask = batch
+    if row_mask.shape[1] <= rows_per_step:
+        return batch
+    # present rows score in [1, 2), padding rows in [0, 1): the top k are a uniform draw of
+    # min(k, present) present rows, topped up with padding (mask 0) where a unit has fewer.
+    scores = torch.rand(row_mask.shape, device=row_mask.device) + row_mask
+    index = scores.topk(rows_per_step, dim=1).indices
+    return [x.gather(1, index[..., None].expand(-1, -1, x.shape[-1])),
+            c.gather(1, index[..., None].expand(-1, -1, c.shape[-1])),
+            row_mask.gather(1, index)]

@@ -30,12 +30,20 @@ class SeriesGenerator(DPGenerator):
     """DP generators for multichannel series with per-subject static attributes.
 
     ``sigma`` is the codec's public noise scale of the signal likelihood (scaled units).
+    Two shared training defaults differ from the tabular ones: ``batch_size`` 256 expected
+    subjects per private step and ``rows_per_step`` 2, i.e. each step trains on two
+    windows drawn afresh from each sampled subject (`dpsynth.families.training.keep_rows`)
+    rather than all of them (up to ``max_windows_per_subject``). On the simulated ECG
+    cohort (1,050 train subjects of up to 12 windows) this took dp-series-vae from 19.5 s
+    to 0.9 s per step on 2 CPU cores; the subject still gives one clipped gradient per
+    step, so the accounting is the same. ``rows_per_step=None`` uses every window.
     """
 
     schema_type = SeriesSchema
 
-    def __init__(self, schema: SeriesSchema, *, sigma: float = 0.1, **params: Any):
-        super().__init__(schema, **params)
+    def __init__(self, schema: SeriesSchema, *, sigma: float = 0.1, batch_size: int = 256,
+                 rows_per_step: int | None = 2, **params: Any):
+        super().__init__(schema, batch_size=batch_size, rows_per_step=rows_per_step, **params)
         self.sigma = sigma
 
     def get_params(self) -> dict[str, Any]:

@@ -170,3 +170,101 @@ def test_condition_dropout_trains_the_null_condition_on_some_draws():
     module(x, c, mask)
     dropped = (seen[0].sum(-1) == 0).float().mean().item()
     assert 0.25 < dropped < 0.35
+
+
+# ------------------------------------------------------------------ a continuous tail (series)
+TAIL = 4  # continuous x0 values after the blocks; input rows carry [one-hot | values | observed mask]
+
+
+def tail_loss(output, target):
+    """Block cross-entropy + squared error of the observed tail values (a codec's masked loss)."""
+    values, observed = target[..., WIDTH:WIDTH + TAIL], target[..., WIDTH + TAIL:]
+    return row_loss(output[..., :WIDTH], target[..., :WIDTH]) + ((output[..., WIDTH:] - values) ** 2 * observed).sum(-1)
+
+
+def tail_x0(x):
+    return torch.cat([2 * x[..., :WIDTH] - 1, x[..., WIDTH:WIDTH + TAIL]], dim=-1)
+
+
+def make_tail_module(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    body = MLP(WIDTH + TAIL + COND + 16, WIDTH + TAIL, (32,))
+    return OneHotDiffusion(Denoiser(body, time_dim=16), blocks=BLOCKS, reconstruction_loss=tail_loss,
+                           continuous_width=TAIL, to_x0=tail_x0, timesteps=100, sampling_steps=10, **kwargs)
+
+
+def make_tail_batch(units=6, rows=3):
+    x, c, mask = make_batch(units, rows)
+    g = torch.Generator().manual_seed(7)
+    observed = (torch.rand(units, rows, TAIL, generator=g) > 0.3).float()
+    values = (torch.rand(units, rows, TAIL, generator=g) * 2 - 1) * observed
+    return torch.cat([x, values, observed], dim=-1), c, mask
+
+
+def test_default_x0_is_the_one_hot_map_and_widths_add_up():
+    module, tail = make_module(), make_tail_module()
+    x = make_batch()[0]
+    torch.testing.assert_close(module.to_x0(x), 2 * x - 1)
+    assert (module.onehot_width, module.continuous_width, module.width) == (WIDTH, 0, WIDTH)
+    assert (tail.onehot_width, tail.continuous_width, tail.width) == (WIDTH, TAIL, WIDTH + TAIL)
+
+
+def test_tail_output_is_the_x0_prediction_and_blocks_keep_their_likelihood_term():
+    module = make_tail_module(condition_dropout=0.1)
+    x_t, c, t = torch.randn(5, WIDTH + TAIL), torch.eye(COND)[torch.tensor([0, 1, 2, 3, 0])], torch.full((5,), 40)
+    f, null = module.denoiser(x_t, c, t), module.denoiser(x_t, torch.zeros_like(c), t)
+    out = module.model_logits(x_t, c, t)
+    assert out.shape == (5, WIDTH + TAIL)
+    assert module.likelihood_logits(x_t, t).shape == (5, WIDTH)
+    torch.testing.assert_close(out[:, :WIDTH], module.likelihood_logits(x_t, t) + f[:, :WIDTH])
+    torch.testing.assert_close(out[:, WIDTH:], f[:, WIDTH:])
+    guided = module.model_logits(x_t, c, t, guidance=2.0)
+    torch.testing.assert_close(guided[:, WIDTH:], 3 * f[:, WIDTH:] - 2 * null[:, WIDTH:])
+
+
+def test_tail_loss_is_per_unit_averages_k_draws_and_ignores_unobserved_values():
+    module = make_tail_module(multiplicity=3)
+    x, c, mask = make_tail_batch()
+    torch.manual_seed(3)
+    loss = module(x, c, mask)
+    torch.manual_seed(3)
+    xk, ck = x.repeat_interleave(3, dim=1), c.repeat_interleave(3, dim=1)
+    t = torch.randint(0, module.timesteps, xk.shape[:-1])
+    per_draw = module.p_losses(xk, ck, t, torch.randn(*xk.shape[:-1], module.width)).reshape(6, 3, 3)
+    torch.testing.assert_close(loss, (per_draw.mean(-1) * mask).sum(-1) / mask.sum(-1))
+    t = torch.randint(0, module.timesteps, x.shape[:-1])
+    noise = torch.randn(*x.shape[:-1], module.width)
+    base = module.p_losses(x, c, t, noise)
+    observed = x[..., WIDTH + TAIL:]
+    original = module.denoiser.forward
+    module.denoiser.forward = lambda x_t, c_, t_: original(x_t, c_, t_) + torch.cat(
+        [torch.zeros(*x.shape[:-1], WIDTH), 5.0 * (1 - observed)], dim=-1)
+    torch.testing.assert_close(module.p_losses(x, c, t, noise), base)
+
+
+def test_tail_sampler_is_deterministic_and_returns_logits_and_values_in_range():
+    module = make_tail_module().eval()
+    c = make_batch()[1][:, 0]
+    a = module.generate(c, generator=torch.Generator().manual_seed(0))
+    b = module.generate(c, generator=torch.Generator().manual_seed(0))
+    assert a.shape == (6, WIDTH + TAIL)
+    torch.testing.assert_close(a, b)
+    assert (a[:, WIDTH:].abs() <= 1).all()
+    x0 = module.x0_estimate(torch.cat([torch.randn(6, WIDTH), 3 * torch.ones(6, TAIL)], dim=-1))
+    assert (x0[:, WIDTH:] == 1).all()
+    for lo, hi in BLOCKS:
+        torch.testing.assert_close((x0[:, lo:hi] + 1).sum(-1) / 2, torch.ones(6))
+
+
+def test_continuous_scale_diffuses_the_tail_divided_and_reports_it_in_data_units():
+    module = make_tail_module(continuous_scale=0.1)
+    x = make_tail_batch()[0]
+    x0 = tail_x0(x)
+    torch.testing.assert_close(module.diffused(x0)[..., :WIDTH], x0[..., :WIDTH])
+    torch.testing.assert_close(module.diffused(x0)[..., WIDTH:], x0[..., WIDTH:] / 0.1)
+    x_t, c, t = torch.randn(5, WIDTH + TAIL), torch.eye(COND)[torch.tensor([0, 1, 2, 3, 0])], torch.full((5,), 40)
+    torch.testing.assert_close(module.model_logits(x_t, c, t)[:, WIDTH:], 0.1 * module.denoiser(x_t, c, t)[:, WIDTH:])
+    out = module.eval().generate(c, generator=torch.Generator().manual_seed(0))
+    assert (out[:, WIDTH:].abs() <= 1).all()
+    with pytest.raises(ValueError, match="continuous_scale"):
+        make_tail_module(continuous_scale=0.0)

@@ -1,0 +1,79 @@
+"""The shared DP-SGD loop: the per-step row draw (`keep_rows`, ``rows_per_step``)."""
+
+import pytest
+import torch
+from torch import nn
+
+from dpsynth.errors import DpsynthError
+from dpsynth.families.training import keep_rows, train_dpsgd
+from dpsynth.privacy.dpsgd import DPSGDPlan
+
+
+def unit_batch(present: list[int], rows: int = 6, width: int = 3):
+    """x rows numbered (unit·100 + row) in every column, c = the same number, mask = present rows."""
+    units = len(present)
+    number = (torch.arange(units)[:, None] * 100 + torch.arange(rows)[None]).float()
+    x = number[..., None].expand(units, rows, width).clone()
+    c = number[..., None].clone()
+    mask = (torch.arange(rows)[None] < torch.tensor(present)[:, None]).float()
+    return [x, c, mask]
+
+
+def test_keep_rows_draws_present_rows_and_keeps_rows_aligned():
+    torch.manual_seed(0)
+    x, c, mask = keep_rows(unit_batch([6, 4, 1, 0]), 2)
+    assert x.shape == (4, 2, 3) and c.shape == (4, 2, 1) and mask.shape == (4, 2)
+    assert mask.sum(1).tolist() == [2, 2, 1, 0]  # min(k, present) present rows per unit
+    assert torch.equal(x[..., :1], c)  # x, c and the mask move together
+    kept = c[..., 0][mask.bool()]
+    unit, row = kept // 100, kept % 100
+    present = torch.tensor([6, 4, 1, 0])
+    assert bool((row < present[unit.long()]).all())  # never a padding row while present ones are left
+    assert len(set(kept.tolist())) == len(kept)  # without replacement
+
+
+def test_keep_rows_is_uniform_over_present_rows():
+    torch.manual_seed(0)
+    counts = torch.zeros(5)
+    for _ in range(2000):
+        _, c, mask = keep_rows(unit_batch([5], rows=8), 2)
+        counts[c[0, :, 0].long()] += mask[0]
+    assert counts.sum() == 4000
+    assert torch.allclose(counts / 4000, torch.full((5,), 0.2), atol=0.03)
+
+
+def test_keep_rows_none_or_enough_rows_is_the_batch_itself():
+    batch = unit_batch([3, 2], rows=3)
+    assert keep_rows(batch, None) is batch and keep_rows(batch, 3) is batch
+    assert keep_rows([batch[0]], None)[0] is batch[0]  # any tensors when no draw is asked for
+
+
+class RowsSeen(nn.Module):
+    """A per-unit loss that records how many rows each step showed it."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 1)
+        self.rows: list[int] = []
+
+    def forward(self, x, c, mask):
+        self.rows.append(x.shape[1])
+        return (self.lin(x).squeeze(-1) * mask).sum(-1)
+
+
+def test_rows_per_step_bounds_the_rows_a_step_sees_and_not_the_accounting():
+    torch.manual_seed(0)
+    plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=0.5, steps=5, max_grad_norm=1.0, accountant="rdp",
+                     delta=1e-5, epsilon=0.0, batch_size=4, n_units=8)
+    model = RowsSeen()
+    log = train_dpsgd(model, tuple(unit_batch([6, 5, 4, 3, 2, 1, 6, 6])), plan, lr=1e-2, rows_per_step=2,
+                      progress=False)
+    assert log.steps == 5 and log.history == [(1.0, 0.5, 5)]
+    assert set(model.rows) == {2}
+
+
+def test_rows_per_step_must_be_positive():
+    plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=0.5, steps=1, max_grad_norm=1.0, accountant="rdp",
+                     delta=1e-5, epsilon=0.0, batch_size=4, n_units=8)
+    with pytest.raises(DpsynthError, match="rows_per_step"):
+        train_dpsgd(RowsSeen(), tuple(unit_batch([2] * 8)), plan, lr=1e-2, rows_per_step=0, progress=False)
