@@ -58,9 +58,9 @@ def test_is_registered_as_a_series_diffusion():
 
 def test_defaults_are_documented_and_saved():
     params = registry.create("dp-series-diffusion", make_toy_series_schema()).get_params()
-    expected = dict(timesteps=1000, sampling_steps=50, multiplicity=1, time_dim=64, base_channels=32, kernel=3,
+    expected = dict(timesteps=1000, sampling_steps=50, multiplicity=1, time_dim=64, base_channels=16, kernel=3,
                     mid_kernel=9, condition_dropout=0.1, guidance=2.0, signal_scale=0.1, batch_size=256,
-                    rows_per_step=2)
+                    rows_per_step=2, hidden=[64])
     assert {k: params[k] for k in expected} == expected
     assert all(f"``{name}``" in DPSeriesDiffusion.__doc__ for name in expected)
 
