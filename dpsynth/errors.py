@@ -90,4 +90,9 @@ BUDGET_TOO_SMALL = (
     "over the data would need a noise multiplier above {max_sigma:g}. Raise epsilon, lower "
     "epochs, or lower batch_size"
 )
+PRV_EPSILON_TOO_LARGE = (
+    "epsilon={epsilon:g} is beyond what the PRV accountant handles (its grid grows with epsilon: at "
+    "epsilon=1000 it took minutes and 7 GB); epsilon above {max_epsilon:g} is no meaningful privacy "
+    "guarantee. Lower epsilon, or account with RDP: accountant='rdp' (CLI: --param accountant=rdp)"
+)
 NOT_FITTED = "this {name} is not fitted yet; call fit(data, budget=...) first"

@@ -23,6 +23,7 @@ from dpsynth.privacy.ledger import LedgerEntry
 Accountant = Literal["prv", "rdp"]
 # Above this noise multiplier the model learns nothing useful; we refuse rather than pretend.
 MAX_NOISE_MULTIPLIER = 1e3
+PRV_MAX_EPSILON = 100.0  # PRV calibration took 18 s at ε = 100 and minutes and 7 GB at ε = 1000
 
 
 # opacus' RDP analysis warns when the best order is its largest alpha: the bound is then
@@ -81,6 +82,8 @@ def plan_dpsgd(
         raise BudgetError(f"DP-SGD needs at least 2 privacy units; the data has {n_units}")
     if epsilon <= 0:
         raise BudgetError(errors.EPSILON_INVALID.format(epsilon=epsilon))
+    if accountant == "prv" and epsilon > PRV_MAX_EPSILON:
+        raise BudgetError(errors.PRV_EPSILON_TOO_LARGE.format(epsilon=epsilon, max_epsilon=PRV_MAX_EPSILON))
     # opacus' DPDataLoader samples each unit with q = 1 / len(loader) = 1 / ceil(n / batch_size)
     sample_rate = 1.0 / math.ceil(n_units / batch_size)
     steps = max(1, math.ceil(epochs / sample_rate))

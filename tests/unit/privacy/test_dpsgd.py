@@ -36,3 +36,12 @@ def test_budget_too_small_to_train_raises_before_anything_runs():
 def test_needs_more_than_one_unit():
     with pytest.raises(BudgetError, match="at least 2"):
         plan_dpsgd(n_units=1, epsilon=1.0, delta=1e-5, batch_size=1, epochs=1, max_grad_norm=1.0)
+
+
+def test_huge_epsilon_under_prv_is_a_clear_error_not_a_hang():
+    """opacus' PRV calibration at ε = 1000 ran for minutes in 7 GB; refuse it and name the ways out."""
+    with pytest.raises(BudgetError, match="accountant='rdp'"):
+        plan_dpsgd(n_units=1000, epsilon=1000.0, delta=1e-5, batch_size=250, epochs=30, max_grad_norm=1.0)
+    plan = plan_dpsgd(n_units=1000, epsilon=1000.0, delta=1e-5, batch_size=250, epochs=30, max_grad_norm=1.0,
+                      accountant="rdp")
+    assert 0 < plan.epsilon <= 1000.0
