@@ -30,8 +30,8 @@ from torch import nn
 
 from dpsynth.backbones import SeriesDecoder, SeriesEncoder
 from dpsynth.codecs.series import SeriesCodec
-from dpsynth.families.gan import ConditionalGAN
-from dpsynth.generators.tabular_gan import BlockSoftener, DPTabularGAN, condition_blocks, condition_free_mask
+from dpsynth.families.gan import ConditionalGAN, GANTraining
+from dpsynth.generators.tabular_gan import BlockSoftener, condition_blocks, condition_free_mask
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator
 from dpsynth.series.schema import SeriesSchema
@@ -89,7 +89,7 @@ def series_feature_mask(codec: SeriesCodec) -> torch.Tensor:
 @register("dp-series-gan", family="gan", modality="series",
           description="Conditional convolutional GAN for multichannel series; only the discriminator (and its "
                       "auxiliary classifier) is trained with DP-SGD; the subject is the privacy unit")
-class DPSeriesGAN(SeriesGenerator):
+class DPSeriesGAN(GANTraining, SeriesGenerator):
     """Conditional convolutional GAN for series windows; only the discriminator sees private data.
 
     Family parameters (defaults fixed a priori): ``latent_dim`` (64), ``generator_lr``
@@ -160,8 +160,3 @@ class DPSeriesGAN(SeriesGenerator):
 
     def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return module.generate(c, generator=generator)
-
-    # dp-gan's own training wiring and DP condition sampler (they read only `self.training`,
-    # the family parameters, `self.codec_` and the DP `self.condition_table_`): shared, not copied.
-    _train = DPTabularGAN._train
-    _condition_sampler = DPTabularGAN._condition_sampler

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from dpsynth.backbones import MLP
 from dpsynth.codecs.tabular import TabularCodec
-from dpsynth.families.gan import ConditionalGAN, train_dpgan
-from dpsynth.families.training import TrainingLog
+from dpsynth.families.gan import ConditionalGAN, GANTraining
 from dpsynth.generator import TabularGenerator
-from dpsynth.privacy.conditions import NOISY, WEIGHT
-from dpsynth.privacy.dpsgd import DPSGDPlan
 from dpsynth.registry import register
 from dpsynth.schema import TabularSchema
 
@@ -95,7 +91,7 @@ def condition_blocks(codec: TabularCodec) -> list[tuple[int, int]]:
 
 @register("dp-gan", family="gan", modality="tabular",
           description="Conditional tabular GAN; only the discriminator is trained with DP-SGD (opacus, ghost clipping)")
-class DPTabularGAN(TabularGenerator):
+class DPTabularGAN(GANTraining, TabularGenerator):
     """Conditional GAN for tabular data (CTGAN-like); only the discriminator sees private data.
 
     Family parameters: ``latent_dim`` (64), ``generator_lr`` (1e-3), ``tau`` (0.2, the
@@ -141,29 +137,3 @@ class DPTabularGAN(TabularGenerator):
 
     def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return module.generate(c, generator=generator)
-
-    def _train(self, module: nn.Module, tensors: tuple[torch.Tensor, ...], plan: DPSGDPlan, *,
-               progress: bool) -> TrainingLog:
-        settings = self.training
-        return train_dpgan(module, tensors, plan, sample_conditions=self._condition_sampler(),
-                           lr=settings.lr, generator_lr=self.generator_lr,
-                           generator_steps=self.generator_steps,
-                           grad_sample_mode=settings.grad_sample_mode, secure_mode=settings.secure_mode,
-                           rows_per_step=settings.rows_per_step, progress=progress,
-                           desc=f"fit {self.registered_name}")
-
-    def _condition_sampler(self):
-        """n condition one-hots drawn from the DP condition table (set by `fit` before `_train`)."""
-        table = self.condition_table_
-        cells = torch.from_numpy(self.codec_.encode_conditions(table.drop(columns=[WEIGHT, NOISY],
-                                                                          errors="ignore")))
-        weights = table[WEIGHT].to_numpy(float).clip(min=0.0)
-        probs = torch.from_numpy(weights / weights.sum() if weights.sum() > 0
-                                 else np.full(len(weights), 1.0 / len(weights)))
-
-        def sample(n: int) -> torch.Tensor:
-            if n == 0:
-                return cells[:0]
-            return cells[torch.multinomial(probs, n, replacement=True)]
-
-        return sample

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -33,6 +34,7 @@ from dpsynth.families.training import (
     opacus_warnings_filtered,
     run_private_steps,
 )
+from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.dpsgd import DPSGDPlan
 
 
@@ -191,3 +193,41 @@ def train_dpgan(
     log.history, log.epsilon = private.spent(plan)
     module.eval()
     return log
+
+
+class GANTraining:
+    """What a GAN generator of any modality adds to `dpsynth.generator.DPGenerator`: its own
+    `_train` (`train_dpgan`: only the discriminator is private) and the sampler of the fakes'
+    conditions, drawn from the DP condition table.
+
+    Mix it in before the modality class (``class DPSeriesGAN(GANTraining, SeriesGenerator)``).
+    It reads only ``self.training``, the family parameters ``generator_lr`` and
+    ``generator_steps``, and what `fit` sets before training: ``self.codec_`` and the DP
+    ``self.condition_table_``.
+    """
+
+    def _train(self, module: nn.Module, tensors: tuple[torch.Tensor, ...], plan: DPSGDPlan, *,
+               progress: bool) -> TrainingLog:
+        settings = self.training
+        return train_dpgan(module, tensors, plan, sample_conditions=self._condition_sampler(),
+                           lr=settings.lr, generator_lr=self.generator_lr,
+                           generator_steps=self.generator_steps,
+                           grad_sample_mode=settings.grad_sample_mode, secure_mode=settings.secure_mode,
+                           rows_per_step=settings.rows_per_step, progress=progress,
+                           desc=f"fit {self.registered_name}")
+
+    def _condition_sampler(self) -> Callable[[int], torch.Tensor]:
+        """n condition one-hots drawn from the DP condition table (set by `fit` before `_train`)."""
+        table = self.condition_table_
+        cells = torch.from_numpy(self.codec_.encode_conditions(table.drop(columns=[WEIGHT, NOISY],
+                                                                          errors="ignore")))
+        weights = table[WEIGHT].to_numpy(float).clip(min=0.0)
+        probs = torch.from_numpy(weights / weights.sum() if weights.sum() > 0
+                                 else np.full(len(weights), 1.0 / len(weights)))
+
+        def sample(n: int) -> torch.Tensor:
+            if n == 0:
+                return cells[:0]
+            return cells[torch.multinomial(probs, n, replacement=True)]
+
+        return sample
