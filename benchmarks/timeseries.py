@@ -21,7 +21,7 @@ models and its change (sex, site, age band), per-channel-mean fidelity (Wasserst
 AUC, fit seconds, and the DP-SGD step time relative to the same step without DP.
 
     python benchmarks/timeseries.py --generators dp-series-vae dp-series-gan dp-series-diffusion \
-        --epsilons 1 10 --seeds 0 1 2 > benchmarks/results/timeseries.json
+        --epsilons 1 10 --seeds 0 1 2 > benchmarks/results/timeseries_ecg.json
 
 Timings depend on the machine: the JSON records it.
 """
