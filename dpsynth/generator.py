@@ -11,8 +11,8 @@
 
 Modalities (`TabularGenerator` here, `SeriesGenerator` in `dpsynth.series.generator`) say
 how data is checked, encoded per privacy unit and decoded; families only say how to build
-their module and how to produce decoder outputs from conditions (`_build_module`,
-`_generate`). Saved models are a JSON config + a
+their module (`_build_module`; `_generate` defaults to the module's own ``generate``).
+Saved models are a JSON config + a
 ``state_dict`` loaded with ``weights_only=True`` — never pickle — and hold only DP outputs.
 """
 
@@ -33,7 +33,7 @@ from torch import nn
 from dpsynth import errors
 from dpsynth.codecs.tabular import TabularCodec
 from dpsynth.errors import BudgetError, DataReadError, NotFittedError
-from dpsynth.families.training import TrainingLog, train_dpsgd
+from dpsynth.families.training import TrainingLog, check_rows_per_step, train_dpsgd
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.card import privacy_card
 from dpsynth.privacy.conditions import (
@@ -97,7 +97,7 @@ class DPGenerator(Generator):
     A modality subclass (`TabularGenerator`, `dpsynth.series.generator.SeriesGenerator`)
     says how its data is checked, conformed, encoded into per-unit tensors and decoded
     (the ``_modality`` hooks below); a family subclass says how to build and train its
-    module (`_build_module`, `_generate`, optionally `_train`).
+    module (`_build_module`, optionally `_generate` and `_train`).
     """
 
     schema_type: ClassVar[type]  # the modality's schema class (bundles load through it)
@@ -156,9 +156,10 @@ class DPGenerator(Generator):
     def _build_module(self, codec: Any) -> nn.Module:
         """The family's trainable module; forward(x, c, row_mask) -> per-unit loss."""
 
-    @abstractmethod
     def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Decoder outputs [n, codec.width] for condition one-hots ``c``."""
+        """Decoder outputs [n, codec.width] for condition one-hots ``c``: every family module
+        (VAE, GAN, diffusion) offers ``generate(c, generator=...)``; override for one that does not."""
+        return module.generate(c, generator=generator)
 
     def _train(self, module: nn.Module, tensors: tuple[torch.Tensor, ...], plan: DPSGDPlan, *,
                progress: bool) -> TrainingLog:
@@ -190,6 +191,7 @@ class DPGenerator(Generator):
         settings = self.training
         if not 0.0 <= settings.condition_share < 1.0:
             raise BudgetError(f"condition_share must be in [0, 1) (got {settings.condition_share})")
+        check_rows_per_step(settings.rows_per_step)  # before any private data is read
         if learn_domain_share is not None and not 0.0 < learn_domain_share < 1.0 - settings.condition_share:
             raise BudgetError(f"learn_domain_share must be in (0, {1 - settings.condition_share:g}) "
                               f"(got {learn_domain_share})")

@@ -103,6 +103,7 @@ def make_private(
 
     Call it inside `opacus_warnings_filtered`. Raises if opacus' sample rate is not the
     plan's (the ledger charged the plan)."""
+    check_rows_per_step(rows_per_step)
     loader = DataLoader(TensorDataset(*tensors), batch_size=plan.batch_size)
     try:
         engine = PrivacyEngine(accountant=plan.accountant, secure_mode=secure_mode)
@@ -119,8 +120,6 @@ def make_private(
         criterion = PerUnitLoss()
     if abs(dp_loader.sample_rate - plan.sample_rate) > 1e-12:
         raise RuntimeError(f"opacus samples with q={dp_loader.sample_rate}, the plan charged q={plan.sample_rate}")
-    if rows_per_step is not None and rows_per_step < 1:
-        raise DpsynthError(f"rows_per_step must be a positive number of rows or None for all (got {rows_per_step})")
     return PrivateTraining(engine, model, dp_optimizer, criterion, dp_loader, rows_per_step)
 
 
@@ -188,6 +187,15 @@ def run_private_steps(private: PrivateTraining, plan: DPSGDPlan, step: Callable[
     log.seconds = time.perf_counter() - start
     private.module._close()  # remove opacus hooks and per-sample state from the trained module
     return log
+
+
+def check_rows_per_step(rows_per_step: object) -> None:
+    """A clear error unless ``rows_per_step`` is None (all rows) or a whole number >= 1."""
+    if rows_per_step is None:
+        return
+    if isinstance(rows_per_step, bool) or not isinstance(rows_per_step, int) or rows_per_step < 1:
+        raise DpsynthError(f"rows_per_step must be a whole number of rows >= 1, or None for all rows "
+                           f"(got {rows_per_step!r})")
 
 
 def keep_rows(batch: list[torch.Tensor], rows_per_step: int | None) -> list[torch.Tensor]:

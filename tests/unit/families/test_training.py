@@ -4,9 +4,12 @@ import pytest
 import torch
 from torch import nn
 
+from dpsynth import registry
 from dpsynth.errors import DpsynthError
 from dpsynth.families.training import keep_rows, train_dpsgd
+from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.dpsgd import DPSGDPlan
+from tests.conftest import make_toy_series, make_toy_series_schema
 
 
 def unit_batch(present: list[int], rows: int = 6, width: int = 3):
@@ -72,8 +75,16 @@ def test_rows_per_step_bounds_the_rows_a_step_sees_and_not_the_accounting():
     assert set(model.rows) == {2}
 
 
-def test_rows_per_step_must_be_positive():
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_rows_per_step_must_be_a_positive_whole_number(bad):
     plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=0.5, steps=1, max_grad_norm=1.0, accountant="rdp",
                      delta=1e-5, epsilon=0.0, batch_size=4, n_units=8)
     with pytest.raises(DpsynthError, match="rows_per_step"):
-        train_dpsgd(RowsSeen(), tuple(unit_batch([2] * 8)), plan, lr=1e-2, rows_per_step=0, progress=False)
+        train_dpsgd(RowsSeen(), tuple(unit_batch([2] * 8)), plan, lr=1e-2, rows_per_step=bad, progress=False)
+
+
+def test_a_bad_rows_per_step_fails_before_any_private_data_is_read(monkeypatch):
+    model = registry.create("dp-series-vae", make_toy_series_schema(), rows_per_step=0)
+    monkeypatch.setattr(type(model), "_count_units", lambda *a: pytest.fail("read the data"))
+    with pytest.raises(DpsynthError, match="rows_per_step"):
+        model.fit(make_toy_series(), budget=PrivacyBudget(1.0, 1e-5), progress=False)
