@@ -117,6 +117,3 @@ class DPSeriesDiffusion(SeriesGenerator):
                                reconstruction_loss=codec.row_loss, timesteps=self.timesteps,
                                sampling_steps=self.sampling_steps, multiplicity=self.multiplicity,
                                condition_dropout=self.condition_dropout, guidance=self.guidance)
-
-    def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return module.generate(c, generator=generator)

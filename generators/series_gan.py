@@ -157,6 +157,3 @@ class DPSeriesGAN(GANTraining, SeriesGenerator):
                               soften=SeriesSoftener(codec, tau=self.tau), classifier=classifier,
                               feature_mask=series_feature_mask(codec), condition_blocks=condition_blocks(codec),
                               aux_weight=self.aux_weight, real_view=SeriesRealView(codec))
-
-    def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return module.generate(c, generator=generator)

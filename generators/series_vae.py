@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
 from dpsynth.backbones import SeriesDecoder, SeriesEncoder
@@ -50,6 +49,3 @@ class DPSeriesVAE(SeriesGenerator):
                                 conv_channels=self.conv_channels[::-1], hidden=self.hidden)
         return ConditionalVAE(encoder, decoder, latent_dim=self.latent_dim,
                               reconstruction_loss=codec.row_loss, beta=self.beta)
-
-    def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return module.generate(c, generator=generator)

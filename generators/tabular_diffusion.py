@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
 from dpsynth.backbones import MLP
@@ -62,6 +61,3 @@ class DPTabularDiffusion(TabularGenerator):
                                reconstruction_loss=codec.row_loss, timesteps=self.timesteps,
                                sampling_steps=self.sampling_steps, multiplicity=self.multiplicity,
                                condition_dropout=self.condition_dropout, guidance=self.guidance)
-
-    def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return module.generate(c, generator=generator)

@@ -134,6 +134,3 @@ class DPTabularGAN(GANTraining, TabularGenerator):
                               soften=BlockSoftener(codec, tau=self.tau), classifier=classifier,
                               feature_mask=condition_free_mask(codec), condition_blocks=condition_blocks(codec),
                               aux_weight=self.aux_weight)
-
-    def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return module.generate(c, generator=generator)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
 from dpsynth.backbones import MLP
@@ -43,6 +42,3 @@ class DPTabularVAE(TabularGenerator):
         decoder = MLP(self.latent_dim + codec.condition_width, codec.width, self.hidden)
         return ConditionalVAE(encoder, decoder, latent_dim=self.latent_dim,
                               reconstruction_loss=codec.row_loss, beta=self.beta)
-
-    def _generate(self, module: nn.Module, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return module.generate(c, generator=generator)
