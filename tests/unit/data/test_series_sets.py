@@ -19,8 +19,11 @@ from dpsynth.data.series_sets import (
     ecg_base,
     ecg_cohort_schema,
     load_ecg_cohort,
+    load_pigcvp,
     load_pigcvp_segments,
     load_pigcvp_signals,
+    pigcvp_schema,
+    split_pigcvp,
     simulate_ecg_cohort,
     split_ecg_cohort,
     split_series,
@@ -98,6 +101,29 @@ def test_pigcvp_signal_per_pig_and_windows_never_straddle_segments(pigcvp):
         segment, offset = divmod(start, 2000)
         assert (start + window - 1) // 2000 == segment  # one window, one segment
         assert np.array_equal(pig7[start:start + window], segments[pigs == 7][segment, offset:offset + window])
+
+
+def test_pigcvp_series_data_has_the_derived_level_label_and_conforms(pigcvp):
+    data = load_pigcvp()
+    schema = pigcvp_schema()
+    medians = {pig: np.median(signal) for pig, signal in data.signals.items()}
+    expected = ["yes" if medians[p] > mod.PIGCVP_LEVEL_MMHG else "no" for p in data.static["pig"]]
+    assert data.static["cvp_above_4"].tolist() == expected
+    assert (data.static["cvp_above_4"] == "yes").sum() == 17
+    assert data.static.attrs["simulated"] is False and "DERIVED" not in data.static.attrs["note"]
+    assert "derived from each pig's own signal" in data.static.attrs["note"]
+    conformed, report = schema.conform(data)
+    assert report.n_subjects == 52 and report.clipped == {"cvp": 288}  # artefact spikes beyond [-20, 40]
+    assert schema.sensitive == [] and schema.window == mod.PIGCVP_WINDOW
+    assert schema.max_windows_per_subject * schema.window == 12000  # every window of a pig is kept
+
+
+def test_pigcvp_split_is_by_pig_and_stratified(pigcvp):
+    train, holdout = split_pigcvp(load_pigcvp(), seed=0)
+    assert len(train) + len(holdout) == 52
+    assert not set(train.static["pig"]) & set(holdout.static["pig"])
+    assert set(holdout.signals) == set(holdout.static["pig"])
+    assert (holdout.static["cvp_above_4"] == "yes").sum() == 5
 
 
 # ------------------------------------------------------------------------ the real ECG
