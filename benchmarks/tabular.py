@@ -29,6 +29,7 @@ import torch
 
 from dpsynth import registry
 from dpsynth.data import DATASETS, get_dataset
+from dpsynth.devices import module_device
 from dpsynth.families.training import PerUnitLoss, keep_rows, train_dpsgd
 from dpsynth.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
@@ -46,23 +47,25 @@ def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
 
     Same module architecture, same data, same (expected) batch size and the same rows per
     unit (the model's ``rows_per_step`` draw, `keep_rows`, in both); warm-up excluded.
-    Works for any modality (the model's own conform/encode hooks build the unit tensors).
+    Works for any modality (the model's own conform/encode hooks build the unit tensors),
+    on the device the model was fitted on.
     """
+    device = module_device(model.module_)
     schema, codec = model.schema_, model.codec_
     conformed = model._conform(train, schema)[0]
     tensors = model._unit_tensors(conformed, codec, model._condition_groups(conformed, schema)[0], schema, 0)
     batch, n_units = model.training.batch_size, len(tensors[0])
     rows = model.training.rows_per_step
 
-    fresh = model._build_module(codec)
+    fresh = model._build_module(codec).to(device)
     plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=1 / -(-n_units // batch), steps=steps,
                      max_grad_norm=1.0, accountant="rdp", delta=DELTA, epsilon=0.0, batch_size=batch,
                      n_units=n_units)
     train_dpsgd(fresh, tensors, plan, lr=1e-3, rows_per_step=rows, progress=False)  # warm-up
-    fresh = model._build_module(codec)
+    fresh = model._build_module(codec).to(device)
     dp_seconds = train_dpsgd(fresh, tensors, plan, lr=1e-3, rows_per_step=rows, progress=False).seconds / steps
 
-    plain = model._build_module(codec)
+    plain = model._build_module(codec).to(device)
     optimizer = torch.optim.Adam(plain.parameters(), lr=1e-3)
     criterion = PerUnitLoss()
     generator = torch.Generator().manual_seed(0)
@@ -72,8 +75,10 @@ def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
         for _ in range(k):
             idx = torch.randint(0, n_units, (batch,), generator=generator)
             optimizer.zero_grad()
-            criterion(plain(*keep_rows([t[idx] for t in tensors], rows))).backward()
+            criterion(plain(*keep_rows([t[idx].to(device) for t in tensors], rows))).backward()
             optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         return (time.perf_counter() - start) / k
 
     plain_steps(5)

@@ -33,7 +33,8 @@ from torch import nn
 from dpsynth import errors
 from dpsynth.codecs.tabular import TabularCodec
 from dpsynth.errors import BudgetError, DataReadError, NotFittedError
-from dpsynth.families.training import TrainingLog, check_rows_per_step, train_dpsgd
+from dpsynth.families.training import TrainingLog, check_ema_decay, check_rows_per_step, train_dpsgd
+from dpsynth.devices import module_device, resolve_device
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.card import privacy_card
 from dpsynth.privacy.conditions import (
@@ -69,6 +70,8 @@ class TrainingSettings:
     max_rows_per_unit: int = 16  # rows kept per privacy unit (seeded subsample beyond)
     rows_per_step: int | None = None  # rows of a sampled unit each private step uses (None: all)
     secure_mode: bool = False
+    device: str = "auto"  # where to train and sample: a CUDA GPU when present (dpsynth.devices)
+    ema_decay: float | None = None  # end with the moving average of the weights (training.WeightAverage)
 
 
 class Generator(ABC):
@@ -169,7 +172,7 @@ class DPGenerator(Generator):
         settings = self.training
         return train_dpsgd(module, tensors, plan, lr=settings.lr, grad_sample_mode=settings.grad_sample_mode,
                            secure_mode=settings.secure_mode, rows_per_step=settings.rows_per_step,
-                           progress=progress, desc=f"fit {self.registered_name}")
+                           ema_decay=settings.ema_decay, progress=progress, desc=f"fit {self.registered_name}")
 
     def _family_params(self) -> dict[str, Any]:
         """Extra constructor arguments of the family, saved in the bundle config."""
@@ -192,6 +195,8 @@ class DPGenerator(Generator):
         if not 0.0 <= settings.condition_share < 1.0:
             raise BudgetError(f"condition_share must be in [0, 1) (got {settings.condition_share})")
         check_rows_per_step(settings.rows_per_step)  # before any private data is read
+        check_ema_decay(settings.ema_decay)
+        device = resolve_device(settings.device)
         if learn_domain_share is not None and not 0.0 < learn_domain_share < 1.0 - settings.condition_share:
             raise BudgetError(f"learn_domain_share must be in (0, {1 - settings.condition_share:g}) "
                               f"(got {learn_domain_share})")
@@ -227,7 +232,7 @@ class DPGenerator(Generator):
         ledger.charge(plan.ledger_entry(f"train {self.registered_name} (DP-SGD)"))
 
         tensors = self._unit_tensors(frame, codec, groups, schema, seed)
-        module = self._build_module(codec)
+        module = self._build_module(codec).to(device)  # tensors stay on the CPU: opacus samples there
         # Set before training: a family's `_train` may draw conditions from the DP table (a GAN's fakes).
         self.codec_ = codec
         self.condition_table_ = table
@@ -289,9 +294,10 @@ class DPGenerator(Generator):
         seed = self.seed_ + 1 if random_state is None else int(random_state)
         rng = np.random.default_rng(seed)
         cells = sample_condition_cells(table, int(n), conditions=wanted, rng=rng)
-        c = torch.from_numpy(self.codec_.encode_conditions(cells))
-        torch_gen = torch.Generator().manual_seed(seed)
-        outputs = [self._generate(self.module_, c[i:i + 4096], torch_gen).numpy()
+        device = module_device(self.module_)
+        c = torch.from_numpy(self.codec_.encode_conditions(cells)).to(device)
+        torch_gen = torch.Generator(device=device).manual_seed(seed)
+        outputs = [self._generate(self.module_, c[i:i + 4096], torch_gen).cpu().numpy()
                    for i in range(0, max(int(n), 1), 4096)]
         out = np.concatenate(outputs)[: int(n)] if n else np.zeros((0, self.codec_.width), np.float32)
         return self._decode(out, cells, rng)
@@ -333,8 +339,9 @@ class DPGenerator(Generator):
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> DPGenerator:
-        """Load a bundle written by `save` (weights with ``weights_only=True``)."""
+    def load(cls, path: str | Path, *, device: str | None = None) -> DPGenerator:
+        """Load a bundle written by `save` (weights with ``weights_only=True``) onto ``device``
+        (default: the bundle's own setting, normally "auto")."""
         from dpsynth import registry
 
         path = Path(path)
@@ -345,12 +352,15 @@ class DPGenerator(Generator):
         target_cls = registry.get(config["generator"]).cls
         schema = target_cls.schema_type.from_dict(config["schema"])
         params = dict(config["params"])
+        if device is not None:
+            params["device"] = device
         model = target_cls(schema, **params)
         model.schema_ = schema
         model.codec_ = model._make_codec(schema)
         model.module_ = model._build_module(model.codec_)
-        state = torch.load(path / WEIGHTS_FILE, weights_only=True)
+        state = torch.load(path / WEIGHTS_FILE, weights_only=True, map_location="cpu")
         model.module_.load_state_dict(state)
+        model.module_.to(resolve_device(model.training.device))
         model.module_.eval()
         model.condition_table_ = pd.DataFrame(config["condition_table"])
         model.ledger_ = PrivacyLedger.from_dict(config["ledger"])

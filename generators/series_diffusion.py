@@ -15,28 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
 from dpsynth.backbones import SeriesDenoiser
 from dpsynth.codecs.series import SeriesCodec
-from dpsynth.families.diffusion import Denoiser, OneHotDiffusion
+from dpsynth.families.diffusion import BlocksThenTailX0, Denoiser, OneHotDiffusion
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator
 from dpsynth.series.schema import SeriesSchema
-
-
-class SeriesX0:
-    """Input row [static one-hot | values | mask] -> x0 [2·static − 1 | values] (the codec's layout).
-
-    A missing sample's value is 0 in x0; the loss ignores it (the codec masks it out)."""
-
-    def __init__(self, codec: SeriesCodec):
-        self.static_width, self.signal_width = codec.static_width, codec.signal_width
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        s, w = self.static_width, self.signal_width
-        return torch.cat([2 * x[..., :s] - 1, x[..., s:s + w]], dim=-1)
 
 
 @register("dp-series-diffusion", family="diffusion", modality="series",
@@ -112,7 +98,8 @@ class DPSeriesDiffusion(SeriesGenerator):
                               kernel=self.kernel, mid_kernel=self.mid_kernel, hidden=self.hidden)
         return OneHotDiffusion(Denoiser(body, time_dim=self.time_dim),
                                blocks=[(b.start, b.stop) for b in codec.static_codec.blocks],
-                               continuous_width=codec.signal_width, to_x0=SeriesX0(codec),
+                               continuous_width=codec.signal_width,
+                               to_x0=BlocksThenTailX0(codec.static_width, codec.signal_width),
                                continuous_scale=self.signal_scale,
                                reconstruction_loss=codec.row_loss, timesteps=self.timesteps,
                                sampling_steps=self.sampling_steps, multiplicity=self.multiplicity,

@@ -60,7 +60,14 @@ class BlockSoftener:
                 self.scale_index[b.start:b.stop] = missing.start  # the "present" probability
                 self.scaled[b.start:b.stop] = True
 
+    def _to(self, device: torch.device) -> None:
+        """Keep the index tensors on the logits' device (the generator may train on a GPU)."""
+        if self.index.device != device:
+            for name in ("index", "pad", "keep", "scale_index", "scaled"):
+                setattr(self, name, getattr(self, name).to(device))
+
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        self._to(logits.device)
         # All blocks at once: gather into [..., blocks, max size] with -inf padding, one softmax.
         padded = logits[..., self.index].unflatten(-1, self.pad.shape).masked_fill(self.pad, float("-inf"))
         gumbel = -torch.empty_like(padded).exponential_().log()

@@ -81,6 +81,19 @@ def onehot_x0(x: torch.Tensor) -> torch.Tensor:
     return 2 * x - 1
 
 
+class BlocksThenTailX0:
+    """Input row [one-hot blocks (width ``onehot_width``) | tail (``tail_width``) | anything else]
+    -> x0 [2·blocks − 1 | tail]: e.g. a series row's static record and values (its observed
+    mask dropped: the loss reads it from the input row), or an image row's attributes and pixels."""
+
+    def __init__(self, onehot_width: int, tail_width: int):
+        self.onehot_width, self.tail_width = onehot_width, tail_width
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        s, w = self.onehot_width, self.tail_width
+        return torch.cat([2 * x[..., :s] - 1, x[..., s:s + w]], dim=-1)
+
+
 class OneHotDiffusion(nn.Module):
     """Conditional Gaussian diffusion on one-hot blocks ``[(start, stop), ...]`` (contiguous
     from 0) followed by ``continuous_width`` continuous values in [-1, 1].
@@ -233,7 +246,7 @@ class OneHotDiffusion(nn.Module):
     def generate(self, c: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
         """The output-space rows [n, width] — [x0 logits per block | continuous x0 in [-1, 1]] —
         for conditions ``c`` [n, C] after ``sampling_steps`` DDIM steps (the codec decodes them)."""
-        x = torch.randn(c.shape[0], self.width, generator=generator)
+        x = torch.randn(c.shape[0], self.width, generator=generator, device=c.device)
         times = torch.linspace(self.timesteps - 1, 0, self.sampling_steps).round().long().tolist()
         output = x
         for t, t_next in zip(times, times[1:] + [-1]):

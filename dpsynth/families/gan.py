@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dpsynth.devices import module_device
 from dpsynth.families.training import (
     GradSampleMode,
     TrainingLog,
@@ -120,13 +121,13 @@ class ConditionalGAN(nn.Module):
 
     def fake(self, c: torch.Tensor) -> torch.Tensor:
         """Differentiable fake rows for conditions ``c`` [..., C] (z from the global RNG)."""
-        z = torch.randn(*c.shape[:-1], self.latent_dim)
+        z = torch.randn(*c.shape[:-1], self.latent_dim, device=c.device)
         return self.soften(self.generator(torch.cat([z, c], dim=-1)))
 
     @torch.no_grad()
     def generate(self, c: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
         """Generator logits for conditions ``c`` [n, C]; the codec samples from them."""
-        z = torch.randn(c.shape[0], self.latent_dim, generator=generator)
+        z = torch.randn(c.shape[0], self.latent_dim, generator=generator, device=c.device)
         return self.generator(torch.cat([z, c], dim=-1))
 
 
@@ -157,6 +158,7 @@ def train_dpgan(
     d_optimizer = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
     g_optimizer = torch.optim.Adam(gen.parameters(), lr=generator_lr, betas=betas)
     g_params = [p for p in gen.parameters() if p.requires_grad]
+    device = module_device(gen)
     with opacus_warnings_filtered():
         private = make_private(disc, d_optimizer, tensors, plan, grad_sample_mode=grad_sample_mode,
                                secure_mode=secure_mode, rows_per_step=rows_per_step)
@@ -167,7 +169,7 @@ def train_dpgan(
             # Discriminator: one private step (real rows + fakes attached per unit, one backward).
             units, rows = row_mask.shape
             with torch.no_grad():
-                fake_c = sample_conditions(units * rows).reshape(units, rows, c.shape[-1])
+                fake_c = sample_conditions(units * rows).to(c.device).reshape(units, rows, c.shape[-1])
                 fake_x = module.fake(fake_c)
             dp_optimizer.zero_grad(set_to_none=True)
             loss = criterion(d_model(x, c, fake_x, fake_c, row_mask))
@@ -178,7 +180,7 @@ def train_dpgan(
             # gradient is taken w.r.t. G's parameters only (D's .grad is never touched).
             d_model.disable_hooks()
             for _ in range(generator_steps):
-                g_c = sample_conditions(plan.batch_size)
+                g_c = sample_conditions(plan.batch_size).to(device)
                 g_x = module.fake(g_c)
                 g_loss = (F.softplus(-disc.logits(g_x, g_c)) + disc.aux_weight * disc.aux_loss(g_x, g_c)).mean()
                 for p, g in zip(g_params, torch.autograd.grad(g_loss, g_params)):

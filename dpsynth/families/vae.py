@@ -46,5 +46,5 @@ class ConditionalVAE(nn.Module):
     @torch.no_grad()
     def generate(self, c: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
         """Decoder outputs for conditions ``c`` [n, C], with z drawn from the prior."""
-        z = torch.randn(c.shape[0], self.latent_dim, generator=generator)
+        z = torch.randn(c.shape[0], self.latent_dim, generator=generator, device=c.device)
         return self.decoder(torch.cat([z, c], dim=-1))

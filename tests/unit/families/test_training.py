@@ -88,3 +88,26 @@ def test_a_bad_rows_per_step_fails_before_any_private_data_is_read(monkeypatch):
     monkeypatch.setattr(type(model), "_count_units", lambda *a: pytest.fail("read the data"))
     with pytest.raises(DpsynthError, match="rows_per_step"):
         model.fit(make_toy_series(), budget=PrivacyBudget(1.0, 1e-5), progress=False)
+
+
+def test_weight_average_warms_up_and_ends_in_the_module():
+    from dpsynth.families.training import WeightAverage
+
+    layer = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(0.0)
+    average = WeightAverage(layer, 0.999)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    average.update()  # step 1: decay min(0.999, 2/11), so the average moves 9/11 of the way
+    torch.testing.assert_close(average.average[0], torch.full((1, 1), 9 / 11))
+    average.copy_to_module()
+    torch.testing.assert_close(layer.weight.detach(), torch.full((1, 1), 9 / 11))
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5, True, "0.9"])
+def test_bad_ema_decay_is_a_clear_error(decay):
+    from dpsynth.families.training import check_ema_decay
+
+    with pytest.raises(DpsynthError, match="ema_decay must be a number in"):
+        check_ema_decay(decay)

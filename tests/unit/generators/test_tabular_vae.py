@@ -209,3 +209,13 @@ def test_structural_errors_come_before_any_mechanism(monkeypatch):
     schema.columns[0].public = False
     with pytest.raises(SchemaError, match=r"missing column\(s\) \['lab'\]"):
         fit_tiny(frame=make_toy_frame().drop(columns="lab"), schema=schema, learn_domain_share=0.2)
+
+
+def test_device_setting_is_checked_before_private_data_and_saved(fitted, tmp_path):
+    assert fitted.get_params()["device"] == "auto"
+    model = registry.create("dp-vae", make_toy_schema(), device="tpu", epochs=1)
+    with pytest.raises(DpsynthError, match="device must be"):
+        model.fit(pd.DataFrame({"no": [1]}), budget=PrivacyBudget(1.0, 1e-5))  # not even the columns are read
+    loaded = type(fitted).load(fitted.save(tmp_path / "bundle"), device="cpu")
+    assert loaded.training.device == "cpu"
+    pd.testing.assert_frame_equal(loaded.sample(20, random_state=3), fitted.sample(20, random_state=3))
