@@ -22,6 +22,7 @@ app = typer.Typer(help="Differentially private synthetic medical data, with a pe
 schema_app = typer.Typer(help="Write and check schema files.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 console = Console(stderr=True)
+SYNTHETIC_NAMES = {None: None, "png": "synthetic_images"}  # png: a folder of PNG files + manifest.csv
 
 
 def clear_errors(command):
@@ -56,7 +57,8 @@ def _parse_params(items: list[str] | None) -> dict:
 def generate(
     data: Annotated[Path, typer.Option(
         help="private training data: a table (.csv/.parquet); series: .npz, a WFDB or DICOM-waveform folder, "
-             "or a long signal table with --static")],
+             "or a long signal table with --static; images: .npz (dpsynth or MedMNIST) or a folder of PNG/DICOM "
+             "files with manifest.csv")],
     schema: Annotated[Path, typer.Option(help="public schema (.yaml or .json); its modality picks the data kind")],
     out: Annotated[Path, typer.Option(help="release bundle folder")],
     epsilon: Annotated[Optional[float], typer.Option(
@@ -67,12 +69,15 @@ def generate(
         help="synthetic rows; default: the DP row count (references: the number of training rows)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     fmt: Annotated[Optional[str], typer.Option(
-        "--format", help="csv or parquet (tabular, default csv); npz, csv or parquet (series, default npz)")] = None,
+        "--format", help="csv or parquet (tabular, default csv); npz, csv or parquet (series, default npz); "
+                         "npz or png (images, default npz; png: a folder of PNG files + manifest.csv)")] = None,
     static: Annotated[Optional[Path], typer.Option(
         help="series given as a long signal table: its static table (one row per subject)")] = None,
     learn_domain_share: Annotated[Optional[float], typer.Option(
         help="share of ε to learn non-public bounds/categories with DP mechanisms")] = None,
     param: Annotated[Optional[list[str]], typer.Option(help="generator parameter key=value (repeatable)")] = None,
+    device: Annotated[str, typer.Option(
+        help="where to train: auto (a CUDA GPU when present, else the CPU), cpu, cuda or cuda:N")] = "auto",
     rebalance: Annotated[Optional[list[str]], typer.Option(
         help="subgroup shares of the synthetic rows (repeatable): race=equal, "
              "race=white:0.5,black:0.3,other:0.2, or sex*race=equal; post-processing, no extra ε")] = None,
@@ -85,11 +90,14 @@ def generate(
     from dpsynth.pipeline import generate as run
     from dpsynth.privacy.rebalance import parse_rebalance
 
-    if fmt not in (None, "csv", "parquet", "npz"):
-        raise DpsynthError(f"--format must be csv, parquet or npz (got {fmt!r})")
+    if fmt not in (None, "csv", "parquet", "npz", "png"):
+        raise DpsynthError(f"--format must be csv, parquet, npz or png (got {fmt!r})")
+    params = _parse_params(param)
+    if device != "auto" or "device" in params:
+        params.setdefault("device", device)
     result = run(data=data, schema=schema, generator=generator, epsilon=epsilon, delta=delta, rows=rows,
-                 seed=seed, out_dir=out, synthetic_name=None if fmt is None else f"synthetic.{fmt}",
-                 learn_domain_share=learn_domain_share, params=_parse_params(param),
+                 seed=seed, out_dir=out, synthetic_name=SYNTHETIC_NAMES.get(fmt, f"synthetic.{fmt}"),
+                 learn_domain_share=learn_domain_share, params=params,
                  rebalance=parse_rebalance(rebalance), static=static)
     card = result.card
     typer.echo(f"synthetic data : {result.synthetic_path}")
@@ -108,7 +116,9 @@ def generate(
 
 def _report_data_changes(report) -> None:
     """Tell the operator (console only; never in the release) what the schema's rules changed."""
-    clipped = {**getattr(report, "static_clipped", {}), **report.clipped}
+    clipped = {**getattr(report, "static_clipped", {}), **getattr(report, "clipped", {})}
+    if getattr(report, "clipped_pixels", 0):
+        typer.echo(f"note: clipped {report.clipped_pixels} pixel(s) to the public pixel range (out_of_bounds: clip)")
     unseen = getattr(report, "unseen_to_missing", None) or getattr(report, "static_unseen_to_missing", {})
     for column, count in clipped.items():
         typer.echo(f"note: clipped {count} value(s) of '{column}' to its public bounds (out_of_bounds: clip)")
@@ -179,11 +189,26 @@ def schema_check(
     data: Annotated[Optional[Path], typer.Option(help="data file to check against the schema")] = None,
 ):
     """Validate a schema file (and optionally a data file against it)."""
+    from dpsynth.images.schema import ImageSchema
     from dpsynth.io import read_table
     from dpsynth.pipeline import load_schema
     from dpsynth.series.schema import SeriesSchema
 
     loaded = load_schema(schema)
+    if isinstance(loaded, ImageSchema):
+        typer.echo(f"image schema ok: {loaded.height}x{loaded.width}x{loaded.channels} pixels in "
+                   f"[{loaded.lower:g}, {loaded.upper:g}], target '{loaded.target}', sensitive "
+                   f"{[a.name for a in loaded.sensitive]}, unit: {loaded.subject_id or 'the image'}, "
+                   f"sha256 {loaded.fingerprint()[:12]}")
+        if loaded.not_public():
+            typer.echo(f"not public yet: {', '.join(loaded.not_public())}")
+        if data is not None:
+            from dpsynth.images.io import read_images
+
+            _, report = loaded.conform(read_images(data, loaded))
+            typer.echo(f"data ok: {report.n_images} images of {report.n_units} privacy units; clipped pixels "
+                       f"{report.clipped_pixels}")
+        return
     if isinstance(loaded, SeriesSchema):
         typer.echo(f"series schema ok: channels {loaded.channel_names} at {loaded.sampling_rate:g} Hz, windows of "
                    f"{loaded.window} samples, target '{loaded.target}', sensitive "

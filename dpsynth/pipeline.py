@@ -6,6 +6,9 @@ A *release bundle* (what may leave the hospital) is one folder::
     synthetic.npz | synthetic.{csv,parquet} + synthetic_static.{csv,parquet}
                                         the synthetic subjects (series: NumPy archive, or a
                                         long signal table and a static table)
+    synthetic.npz | synthetic/ (PNG files + manifest.csv)
+                                        the synthetic images (images: NumPy archive, or a
+                                        folder of PNG files with a manifest of attributes)
     privacy_card.json                   ε, δ, accountant, ledger, DP-SGD parameters, ...
     model/config.json, model/weights.pt the generator (DP post-processing; JSON + state_dict)
 
@@ -25,6 +28,7 @@ import pandas as pd
 
 from dpsynth import registry
 from dpsynth.errors import BudgetError, SchemaError
+from dpsynth.images.schema import ImageData, ImageSchema
 from dpsynth.io import read_table, table_format, write_table
 from dpsynth.privacy.budget import PrivacyBudget, default_delta
 from dpsynth.privacy.card import write_card
@@ -43,6 +47,8 @@ REFERENCE_ROWS = "number of training rows (exact; the reference is not private)"
 WRONG_MODALITY = ("generator '{name}' is for {generator} data, but the schema describes {schema} data; "
                   "choose one of: {choices}")
 SERIES_FORMATS = (".npz", ".csv", ".parquet", ".pq")
+IMAGE_FORMATS = (".npz", "")  # an archive, or a folder of PNG files with a manifest
+SchemaType = TabularSchema | SeriesSchema | ImageSchema
 
 
 @dataclass
@@ -59,21 +65,30 @@ def _as_frame(data: pd.DataFrame | str | Path) -> pd.DataFrame:
     return data if isinstance(data, pd.DataFrame) else read_table(data)
 
 
-def load_schema(path: str | Path) -> TabularSchema | SeriesSchema:
+def load_schema(path: str | Path) -> SchemaType:
     """A schema file of any modality (its ``modality`` key; tabular when absent)."""
     spec = read_schema_spec(path)
-    if isinstance(spec, dict) and spec.get("modality") == "series":
+    modality = spec.get("modality") if isinstance(spec, dict) else None
+    if modality == "series":
         return SeriesSchema.from_dict(spec)
+    if modality == "image":
+        return ImageSchema.from_dict(spec)
     return TabularSchema.from_dict(spec)
 
 
-def _as_schema(schema: TabularSchema | SeriesSchema | str | Path) -> TabularSchema | SeriesSchema:
-    return schema if isinstance(schema, (TabularSchema, SeriesSchema)) else load_schema(schema)
+def _as_schema(schema: SchemaType | str | Path) -> SchemaType:
+    return schema if isinstance(schema, (TabularSchema, SeriesSchema, ImageSchema)) else load_schema(schema)
 
 
-def _as_data(data: Any, schema: TabularSchema | SeriesSchema, *,
-             static: str | Path | None = None) -> pd.DataFrame | SeriesData:
-    """The table (tabular) or the subjects (series) in ``data``: in memory already, or a path."""
+def _as_data(data: Any, schema: SchemaType, *,
+             static: str | Path | None = None) -> pd.DataFrame | SeriesData | ImageData:
+    """The table (tabular), the subjects (series) or the images in ``data``: in memory already, or a path."""
+    if isinstance(schema, ImageSchema):
+        if isinstance(data, ImageData):
+            return data
+        from dpsynth.images.io import read_images
+
+        return read_images(data, schema)
     if isinstance(schema, SeriesSchema):
         if isinstance(data, SeriesData):
             return data
@@ -83,7 +98,7 @@ def _as_data(data: Any, schema: TabularSchema | SeriesSchema, *,
     return _as_frame(data)
 
 
-def _check_modality(generator: str, schema: TabularSchema | SeriesSchema) -> None:
+def _check_modality(generator: str, schema: SchemaType) -> None:
     info = registry.get(generator)
     if info.modality != schema.modality:
         choices = ", ".join(i.name for i in registry.available(schema.modality)) or "none"
@@ -91,10 +106,16 @@ def _check_modality(generator: str, schema: TabularSchema | SeriesSchema) -> Non
                                                 choices=choices))
 
 
-def write_synthetic(synthetic: pd.DataFrame | SeriesData, path: Path,
-                    schema: TabularSchema | SeriesSchema) -> Path:
+def write_synthetic(synthetic: pd.DataFrame | SeriesData | ImageData, path: Path, schema: SchemaType) -> Path:
     """Write synthetic data by the file extension: a table (tabular); for series a ``.npz``
-    archive, or a long signal table plus ``<stem>_static<suffix>`` beside it."""
+    archive, or a long signal table plus ``<stem>_static<suffix>`` beside it; for images a
+    ``.npz`` archive, or (no extension) a folder of PNG files with ``manifest.csv``."""
+    if isinstance(schema, ImageSchema):
+        from dpsynth.images.io import write_image_folder, write_images_npz
+
+        if path.suffix.lower() == ".npz":
+            return write_images_npz(synthetic, path, schema)
+        return write_image_folder(synthetic, path, schema)
     if not isinstance(schema, SeriesSchema):
         return write_table(synthetic, path)
     from dpsynth.series.io import write_long, write_npz
@@ -107,8 +128,8 @@ def write_synthetic(synthetic: pd.DataFrame | SeriesData, path: Path,
 
 def generate(
     *,
-    data: pd.DataFrame | SeriesData | str | Path,
-    schema: TabularSchema | SeriesSchema | str | Path,
+    data: pd.DataFrame | SeriesData | ImageData | str | Path,
+    schema: SchemaType | str | Path,
     generator: str,
     epsilon: float | None = None,
     delta: float | None = None,
@@ -140,13 +161,22 @@ def generate(
     or DICOM-waveform folder, or a long signal table with its ``static`` table; "rows" are
     synthetic subjects; ``synthetic_name`` ending in ``.npz`` writes an archive, ``.csv``
     or ``.parquet`` a long table plus its static table.
+
+    Image data (an image schema): ``data`` is an `ImageData`, an ``.npz`` archive
+    (dpsynth's or MedMNIST's train split) or a folder of PNG/DICOM files with
+    ``manifest.csv``; "rows" are synthetic images; ``synthetic_name`` ending in ``.npz``
+    writes an archive, a name without extension a folder of PNG files and a manifest.
     """
     info = registry.get(generator)
     schema = _as_schema(schema)
     _check_modality(generator, schema)
     if synthetic_name is None:
-        synthetic_name = "synthetic.npz" if isinstance(schema, SeriesSchema) else "synthetic.csv"
-    if isinstance(schema, SeriesSchema):
+        synthetic_name = "synthetic.npz" if isinstance(schema, (SeriesSchema, ImageSchema)) else "synthetic.csv"
+    if isinstance(schema, ImageSchema):
+        if Path(synthetic_name).suffix.lower() not in IMAGE_FORMATS:
+            raise SchemaError(f"synthetic images are written as an .npz archive or a folder of PNG files "
+                              f"(a name without extension), not '{synthetic_name}'")
+    elif isinstance(schema, SeriesSchema):
         if Path(synthetic_name).suffix.lower() not in SERIES_FORMATS:
             raise SchemaError(f"series synthetic data is written as .npz, .csv or .parquet, not "
                               f"'{synthetic_name}'")
@@ -220,10 +250,10 @@ def _generate_reference(*, frame: pd.DataFrame, schema: TabularSchema, generator
 
 def run_audit(
     *,
-    train: pd.DataFrame | SeriesData | str | Path,
-    holdout: pd.DataFrame | SeriesData | str | Path,
-    synthetic: pd.DataFrame | SeriesData | str | Path,
-    schema: TabularSchema | SeriesSchema | str | Path,
+    train: pd.DataFrame | SeriesData | ImageData | str | Path,
+    holdout: pd.DataFrame | SeriesData | ImageData | str | Path,
+    synthetic: pd.DataFrame | SeriesData | ImageData | str | Path,
+    schema: SchemaType | str | Path,
     out_dir: str | Path,
     card: dict[str, Any] | str | Path | None = None,
     config: Any = None,
@@ -243,7 +273,9 @@ def run_audit(
         if isinstance(value, (str, Path)):
             metadata[f"{name}_name"] = Path(value).name
         tables[name] = _as_data(value, schema, static=statics.get(name))
-    if isinstance(schema, SeriesSchema):
+    if isinstance(schema, ImageSchema):
+        from dpsynth.validators import audit_images as audit
+    elif isinstance(schema, SeriesSchema):
         from dpsynth.validators import audit_series as audit
     else:
         from dpsynth.validators import audit

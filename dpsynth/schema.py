@@ -3,7 +3,8 @@
 A schema names every column with its kind, its *public* bounds (numeric) or category
 domain (categorical), whether missing values may occur, the prediction target and the
 sensitive attributes used for subgroup audits (optionally coarsened: age bands, merged
-race groups). Every fitted transform in dpsynth is driven by the schema alone, never by
+race groups). The target has two or more classes; ``positive`` names the class that
+binary metrics (AUROC, equalized odds, ...) score one-vs-rest, e.g. one digit of ten. Every fitted transform in dpsynth is driven by the schema alone, never by
 `min()`/`max()`/`unique()` of the private data (privacy contract, rule 2).
 
 A schema written by `draft` from data marks each data-derived value `public: false`;
@@ -221,8 +222,8 @@ class TabularSchema:
                 f"positive label {self.positive!r} is not a category of target '{self.target}' "
                 f"({target.categories!r})"
             )
-        if target.categories is not None and len(target.categories) != 2:
-            raise SchemaError(f"target '{self.target}' must be binary; it has categories {target.categories!r}")
+        if target.categories is not None and len(target.categories) < 2:
+            raise SchemaError(f"target '{self.target}' needs at least two categories; it has {target.categories!r}")
         seen = set()
         for attr in self.sensitive:
             if attr.column not in names:
@@ -440,6 +441,39 @@ class TabularSchema:
         """SHA-256 of the canonical JSON form; written on every privacy card."""
         blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class StaticAttributes:
+    """What a series or image schema answers through its ``static`` `TabularSchema` (the
+    per-subject or per-image attributes): the target, the positive label, the sensitive
+    attributes, the condition domains and the public-value checks."""
+
+    static: TabularSchema
+
+    @property
+    def target(self) -> str:
+        return self.static.target
+
+    @property
+    def positive(self) -> str:
+        return self.static.positive
+
+    @property
+    def sensitive(self) -> list[SensitiveAttribute]:
+        return self.static.sensitive
+
+    @property
+    def condition_names(self) -> list[str]:
+        return self.static.condition_names
+
+    def condition_domains(self) -> dict[str, list[str]]:
+        return self.static.condition_domains()
+
+    def not_public(self) -> list[str]:
+        return self.static.not_public()
+
+    def require_public(self) -> None:
+        self.static.require_public()
 
 
 def draft_schema(

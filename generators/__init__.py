@@ -11,7 +11,10 @@ from dpsynth.generators.tabular_vae import DPTabularVAE
 from dpsynth.generators.series_vae import DPSeriesVAE
 from dpsynth.generators.series_gan import DPSeriesGAN
 from dpsynth.generators.series_diffusion import DPSeriesDiffusion
+from dpsynth.generators.image_vae import DPImageVAE
+from dpsynth.generators.image_gan import DPImageGAN
+from dpsynth.generators.image_diffusion import DPImageDiffusion
 from dpsynth.generators.sdv_reference import SDVCTGAN, SDVTVAE, SDVGaussianCopula  # last: see above
 
-__all__ = ["DPSeriesDiffusion", "DPSeriesGAN", "DPSeriesVAE", "DPTabularDiffusion", "DPTabularGAN", "DPTabularVAE",
-           "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]
+__all__ = ["DPImageDiffusion", "DPImageGAN", "DPImageVAE", "DPSeriesDiffusion", "DPSeriesGAN", "DPSeriesVAE",
+           "DPTabularDiffusion", "DPTabularGAN", "DPTabularVAE", "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]

@@ -1,4 +1,5 @@
-"""Shared fixtures: a small, seeded EHR-like table, a small series set, and their public schemas."""
+"""Shared fixtures: a small, seeded EHR-like table, a small series set, a small image set, and their public
+schemas."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dpsynth.images.schema import ImageData, ImageSchema
 from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, TabularSchema
 from dpsynth.series.schema import SeriesData, SeriesSchema
 
@@ -93,3 +95,36 @@ def make_toy_series(n: int = 60, seed: int = 0) -> SeriesData:
         signals[s] = signal
     static = pd.DataFrame({"subject": ids, "sex": sex, "age": age, "label": label})
     return SeriesData(static, signals)
+
+
+def make_toy_image_schema(size: int = 8, channels: int = 1) -> ImageSchema:
+    """``size``×``size`` images (pixels 0-255), one to three per patient; sex, age (banded), label."""
+    return ImageSchema.from_dict({
+        "version": 1, "modality": "image", "image_id": "image", "subject_id": "patient",
+        "height": size, "width": size, "channels": channels, "pixel_range": [0, 255],
+        "target": "label", "positive": "lesion",
+        "sensitive": [{"column": "sex"},
+                      {"column": "age", "name": "age_band", "bins": [18, 60, 110], "labels": ["18-59", "60+"]}],
+        "static": [{"name": "sex", "kind": "categorical", "categories": ["female", "male"]},
+                   {"name": "age", "kind": "numeric", "lower": 18, "upper": 110},
+                   {"name": "label", "kind": "categorical", "categories": ["clear", "lesion"]}],
+    })
+
+
+def make_toy_images(n_patients: int = 40, seed: int = 0, size: int = 8, channels: int = 1) -> ImageData:
+    """Patients with 1-3 images each: a bright blob marks a lesion; men's images are brighter."""
+    rng = np.random.default_rng(seed)
+    rows, images = [], []
+    yy, xx = np.mgrid[:size, :size]
+    for p in range(n_patients):
+        sex = rng.choice(["female", "male"])
+        age = round(float(rng.uniform(20, 90)), 1)
+        for k in range(int(rng.integers(1, 4))):
+            label = "lesion" if rng.random() < 0.4 else "clear"
+            image = rng.normal(60 + 30 * (sex == "male"), 10, (size, size))
+            if label == "lesion":
+                cy, cx = rng.uniform(2, size - 2, 2)
+                image += 150 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 2.0)
+            images.append(np.repeat(np.clip(image, 0, 255)[..., None], channels, axis=-1))
+            rows.append({"image": f"p{p:03d}-{k}", "patient": f"p{p:03d}", "sex": sex, "age": age, "label": label})
+    return ImageData(pd.DataFrame(rows), np.stack(images).astype(np.float32))

@@ -52,6 +52,7 @@ from dpsynth.schema import (
     Column,
     NumericColumn,
     SensitiveAttribute,
+    StaticAttributes,
     TabularSchema,
     canonical_category,
 )
@@ -151,7 +152,7 @@ class SeriesReport:
 
 
 @dataclass
-class SeriesSchema:
+class SeriesSchema(StaticAttributes):
     """Public description of a series dataset (see the module docstring)."""
 
     channels: list[Channel]
@@ -195,31 +196,6 @@ class SeriesSchema:
     @property
     def subject_id(self) -> str:
         return self.static.subject_id  # type: ignore[return-value]
-
-    @property
-    def target(self) -> str:
-        return self.static.target
-
-    @property
-    def positive(self) -> str:
-        return self.static.positive
-
-    @property
-    def sensitive(self) -> list[SensitiveAttribute]:
-        return self.static.sensitive
-
-    @property
-    def condition_names(self) -> list[str]:
-        return self.static.condition_names
-
-    def condition_domains(self) -> dict[str, list[str]]:
-        return self.static.condition_domains()
-
-    def not_public(self) -> list[str]:
-        return self.static.not_public()
-
-    def require_public(self) -> None:
-        self.static.require_public()
 
     def count_units(self, data: SeriesData) -> int:
         """Number of privacy units: subjects."""

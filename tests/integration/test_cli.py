@@ -67,7 +67,7 @@ def test_draft_schema_is_refused_with_both_ways_out(files):
 @pytest.mark.parametrize("args, message", [
     (["--epsilon", "0"], "epsilon must be a finite number > 0"),
     (["--epsilon", "1", "--delta", "1.5"], "delta must be in (0, 1)"),
-    (["--epsilon", "1", "--format", "xlsx"], "--format must be csv, parquet or npz"),
+    (["--epsilon", "1", "--format", "xlsx"], "--format must be csv, parquet, npz or png"),
 ])
 def test_bad_budget_or_option_is_a_clear_error(files, args, message):
     result = runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",

@@ -117,9 +117,11 @@ def test_bad_schema_files_are_clear_errors(tmp_path):
 
 
 def test_target_and_sensitive_definitions_are_checked():
-    cols = [NumericColumn("age", lower=0, upper=100), CategoricalColumn("y", categories=["a", "b", "c"])]
-    with pytest.raises(SchemaError, match="must be binary"):
+    cols = [NumericColumn("age", lower=0, upper=100), CategoricalColumn("y", categories=["a"])]
+    with pytest.raises(SchemaError, match="needs at least two categories"):
         TabularSchema(columns=cols, target="y", positive="a")
+    cols[1] = CategoricalColumn("y", categories=["a", "b", "c"])  # multi-class: binary metrics are a vs rest
+    assert TabularSchema(columns=cols, target="y", positive="c").positive == "c"
     cols[1] = CategoricalColumn("y", categories=["a", "b"])
     with pytest.raises(SchemaError, match="positive label 'z'"):
         TabularSchema(columns=cols, target="y", positive="z")

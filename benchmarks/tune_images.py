@@ -1,0 +1,106 @@
+"""Development runs for choosing image-generator settings without touching a benchmark holdout.
+Prints JSON lines, one per (generator, setting, seed), then the best setting per generator.
+
+`benchmarks/images.py` audits against the holdout of the fixed split (seed 0, 30 %). This
+script splits that split's *train* part once more (seed 1, 30 %, stratified on the target)
+and scores each setting on the inner validation part: fit on the inner train images at
+``--epsilon``, sample as many images, train the audit CNN (`image_models.fit_cnn`, settings
+fixed a priori) on the synthetic images and report its class accuracy on the inner
+validation images (TSTR), next to the same CNN trained on the inner train images (TRTR).
+The benchmark holdout is never loaded into a model or a metric.
+
+    python benchmarks/tune_images.py --dataset digits --epsilon 10 \\
+        --setting dp-image-diffusion:epochs=30 --setting dp-image-diffusion:epochs=300
+
+Each ``--setting`` is ``generator:k=v[,k=v...]`` (JSON values where they parse). The last
+line is ``{"best": {generator: setting}}``: the highest TSTR class accuracy per generator
+(mean over ``--seeds``), which `images.py --generator-params` accepts as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from dpsynth import registry
+from dpsynth.data import image_sets
+from dpsynth.devices import resolve_device
+from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.validators.image_models import fit_cnn, predict_proba
+
+DELTA = 1e-5
+INNER = {  # benchmark train part -> (inner train, inner validation), and the schema
+    "digits": lambda: (image_sets.split_digits(image_sets.split_digits(image_sets.load_digits_images(), seed=0)[0],
+                                               seed=1), image_sets.digits_schema()),
+    "fundus_cohort": lambda: (image_sets.split_fundus_cohort(
+        image_sets.split_fundus_cohort(image_sets.load_fundus_cohort(seed=0), seed=0)[0], seed=1),
+        image_sets.fundus_cohort_schema()),
+}
+
+
+def parse_setting(text: str) -> tuple[str, dict]:
+    """``"gen:a=1,b=x"`` -> ("gen", {"a": 1, "b": "x"})."""
+    generator, _, rest = text.partition(":")
+    setting = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            setting[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            setting[key.strip()] = value.strip()
+    return generator, setting
+
+
+def class_accuracy(schema, train, valid, seed: int, device: str) -> float:
+    """Accuracy on ``valid`` of the audit CNN trained on ``train`` (images scaled by the public range)."""
+    classes = list(schema.static.column(schema.target).categories)
+
+    def arrays(data):
+        x = ((data.images - schema.lower) / (schema.upper - schema.lower)).astype(np.float32)
+        y = np.array([classes.index(str(v)) for v in data.static[schema.target]])
+        return x, y
+
+    (x_train, y_train), (x_valid, y_valid) = arrays(train), arrays(valid)
+    net = fit_cnn(x_train, y_train, n_classes=len(classes), seed=seed, device=device)
+    return float((predict_proba(net, x_valid).argmax(1) == y_valid).mean())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(INNER), default="digits")
+    parser.add_argument("--epsilon", type=float, default=10.0)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--setting", action="append", default=[], help="generator:k=v[,k=v...]")
+    args = parser.parse_args(argv)
+    device = str(resolve_device(args.device))
+    (train, valid), schema = INNER[args.dataset]()
+    trtr = class_accuracy(schema, train, valid, 0, device)
+    scores: dict[tuple[str, str], list[float]] = {}
+    for text in args.setting:
+        generator, setting = parse_setting(text)
+        for seed in args.seeds:
+            model = registry.create(generator, schema, device=device, **setting)
+            start = time.perf_counter()
+            model.fit(train, budget=PrivacyBudget(args.epsilon, DELTA), random_state=seed, progress=False)
+            seconds = time.perf_counter() - start
+            synthetic = model.sample(len(train), random_state=seed + 1)
+            tstr = class_accuracy(schema, synthetic, valid, seed, device)
+            scores.setdefault((generator, json.dumps(setting, sort_keys=True)), []).append(tstr)
+            print(json.dumps({"generator": generator, "setting": setting, "seed": seed, "epsilon": args.epsilon,
+                              "steps": model.plan_.steps, "fit_seconds": round(seconds, 1),
+                              "tstr_class_accuracy": round(tstr, 4), "trtr_class_accuracy": round(trtr, 4)}),
+                  flush=True)
+    best: dict[str, dict] = {}
+    for (generator, setting), values in sorted(scores.items(), key=lambda kv: -float(np.mean(kv[1]))):
+        best.setdefault(generator, json.loads(setting))
+    print(json.dumps({"best": best}), flush=True)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The image modality of the shared DP pipeline: images with per-image attributes.
+
+`ImageGenerator` fills `DPGenerator`'s modality hooks. The privacy unit is the subject
+when the schema names a subject id (all of a patient's images are one unit: sampled and
+clipped together) and the image otherwise; a unit's images are its rows, each carrying
+its own attributes and condition cell. Sampling gives one image per synthetic record, and
+each synthetic image is its own synthetic patient (image id = subject id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dpsynth.codecs.image import ImageCodec
+from dpsynth.errors import SchemaError
+from dpsynth.generator import DPGenerator
+from dpsynth.images.schema import ImageData, ImageReport, ImageSchema
+
+NOT_IMAGE_DATA = (
+    "image generators train on dpsynth.images.ImageData (a table of per-image attributes + an image array); "
+    "got {kind}. Read files with dpsynth.images.io.read_images(path, schema)"
+)
+SYNTHETIC_ID = "synthetic-{:06d}"
+
+
+class ImageGenerator(DPGenerator):
+    """DP generators for images with per-image attributes (label, sex, age band, site, ...).
+
+    ``sigma`` is the codec's public noise scale of the pixel likelihood (in the scaled
+    [-1, 1] units). A unit with more images than ``max_rows_per_unit`` (16) keeps a seeded
+    subsample of them; ``rows_per_step`` (default: all of a sampled unit's images) works
+    as for series (`dpsynth.families.training.keep_rows`).
+    """
+
+    schema_type = ImageSchema
+
+    def __init__(self, schema: ImageSchema, *, sigma: float = 0.1, **params: Any):
+        super().__init__(schema, **params)
+        self.sigma = sigma
+
+    def get_params(self) -> dict[str, Any]:
+        return super().get_params() | {"sigma": self.sigma}
+
+    # -------------------------------------------------------------- modality hooks
+    def _count_units(self, data: ImageData, schema: ImageSchema) -> int:
+        if not isinstance(data, ImageData):
+            raise SchemaError(NOT_IMAGE_DATA.format(kind=type(data).__name__))
+        return schema.count_units(data)
+
+    def _unit_label(self, schema: ImageSchema) -> str:
+        if schema.subject_id is None:
+            return "image: one image is one patient (the schema names no subject id)"
+        return f"subject ('{schema.subject_id}'): all images of a subject are one unit"
+
+    def _conform(self, data: ImageData, schema: ImageSchema) -> tuple[ImageData, ImageReport]:
+        return schema.conform(data)
+
+    def _make_codec(self, schema: ImageSchema) -> ImageCodec:
+        return ImageCodec(schema, n_bins=self.n_bins, sigma=self.sigma)
+
+    def _condition_groups(self, data: ImageData, schema: ImageSchema) -> tuple[pd.DataFrame, pd.Series | None]:
+        units = None if schema.subject_id is None else pd.Series(schema.units(data.static), index=data.static.index)
+        return schema.static.group_labels(data.static), units
+
+    def _unit_tensors(self, data: ImageData, codec: ImageCodec, groups: pd.DataFrame, schema: ImageSchema,
+                      seed: int) -> tuple[torch.Tensor, ...]:
+        """x [U, R, width], c [U, R, C], row mask [U, R]: a unit's images are its rows."""
+        static = codec.encode_static(data.static)
+        conditions = codec.encode_conditions(groups)
+        codes, _ = pd.factorize(pd.Series(schema.units(data.static)))
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        members = np.split(order, starts[1:])
+        cap = self.training.max_rows_per_unit
+        rng = np.random.default_rng(seed)
+        members = [m if len(m) <= cap else np.sort(rng.choice(m, cap, replace=False)) for m in members]
+        rows = max(len(m) for m in members)
+        x = np.zeros((len(members), rows, codec.input_width), np.float32)
+        c = np.zeros((len(members), rows, codec.condition_width), np.float32)
+        mask = np.zeros((len(members), rows), np.float32)
+        for u, m in enumerate(members):
+            k = len(m)
+            x[u, :k, :codec.static_width] = static[m]
+            x[u, :k, codec.static_width:] = codec.encode_images(data.images[m])
+            c[u, :k], mask[u, :k] = conditions[m], 1.0
+        return torch.from_numpy(x), torch.from_numpy(c), torch.from_numpy(mask)
+
+    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> ImageData:
+        static, images = self.codec_.decode(output, cells, rng=rng)
+        ids = [SYNTHETIC_ID.format(i + 1) for i in range(len(static))]
+        if self.schema_.subject_id is not None:  # each synthetic image is its own synthetic patient
+            static.insert(0, self.schema_.subject_id, ids)
+        static.insert(0, self.schema_.image_id, ids)
+        return ImageData(static.reset_index(drop=True), images.astype(np.float32))

@@ -1,0 +1,91 @@
+"""DP-GAN for medical images (DCGAN-like; conditional on the label and the sensitive groups).
+
+Real rows and the generator's output share one layout, [attributes one-hot | pixels
+H·W·C in [-1, 1]] (images have no missing pixels, so no mask and no real-row view). This
+file gives the networks — an `ImageDecoder` generator (tanh on the pixels: series'
+`TanhValues`), an `ImageEncoder` discriminator and optional auxiliary condition classifier
+— and the generator's soft output: Gumbel-softmax on the attribute blocks (dp-gan's
+`BlockSoftener`), the pixels as they are. The GAN family gives the training loop (only the
+discriminator and its classifier are private) and the DP condition sampler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from dpsynth.codecs.image import ImageCodec
+from dpsynth.families.gan import ConditionalGAN, GANTraining
+from dpsynth.generators.image_vae import image_shape
+from dpsynth.generators.series_gan import TanhValues
+from dpsynth.generators.tabular_gan import BlockSoftener, condition_blocks, condition_free_mask
+from dpsynth.image_backbones import ImageDecoder, ImageEncoder
+from dpsynth.images.generator import ImageGenerator
+from dpsynth.images.schema import ImageSchema
+from dpsynth.registry import register
+
+
+class ImageSoftener:
+    """Generator output [attribute logits | pixels] -> a soft row: [Gumbel-softmax attributes | pixels]."""
+
+    def __init__(self, codec: ImageCodec, *, tau: float):
+        self.static = BlockSoftener(codec.static_codec, tau=tau)
+        self.static_width = codec.static_width
+
+    def __call__(self, output: torch.Tensor) -> torch.Tensor:
+        s = self.static_width
+        return torch.cat([self.static(output[..., :s]), output[..., s:]], dim=-1)
+
+
+@register("dp-image-gan", family="gan", modality="image",
+          description="Conditional DCGAN-like GAN for images (GroupNorm); only the discriminator (and its "
+                      "auxiliary classifier) is trained with DP-SGD; the subject (or the image) is the unit")
+class DPImageGAN(GANTraining, ImageGenerator):
+    """Conditional convolutional GAN for images; only the discriminator sees private data.
+
+    Family parameters (defaults fixed a priori): ``latent_dim`` (64), ``generator_lr``
+    (2e-4), ``generator_steps`` (1), ``tau`` (0.2, Gumbel-softmax temperature of the
+    attribute blocks), ``aux_weight`` (0.0; > 0 adds the AC-GAN condition classifier),
+    ``conv_channels`` ((16, 32): the discriminator's stride-2 convolutions; the generator
+    mirrors them) and ``disc_hidden`` ((64,): the discriminator's MLP head). The
+    discriminator is small because DP noise reaches every private parameter (the series
+    GAN's development runs found the same). Shared parameters as for every generator
+    (`TrainingSettings`: lr 5e-3 is the discriminator's; ``hidden`` (256,) for the
+    generator's MLP). Adam(betas=(0.5, 0.9)) for both networks.
+    """
+
+    def __init__(self, schema: ImageSchema, *, latent_dim: int = 64, generator_lr: float = 2e-4,
+                 generator_steps: int = 1, tau: float = 0.2, aux_weight: float = 0.0,
+                 conv_channels: tuple[int, ...] = (16, 32), disc_hidden: tuple[int, ...] = (64,),
+                 hidden: tuple[int, ...] = (256,), **params: Any):
+        super().__init__(schema, hidden=hidden, **params)
+        self.latent_dim = latent_dim
+        self.generator_lr = generator_lr
+        self.generator_steps = generator_steps
+        self.tau = tau
+        self.aux_weight = aux_weight
+        self.conv_channels = tuple(conv_channels)
+        self.disc_hidden = tuple(disc_hidden)
+
+    def _family_params(self) -> dict[str, Any]:
+        return {"latent_dim": self.latent_dim, "generator_lr": self.generator_lr,
+                "generator_steps": self.generator_steps, "tau": self.tau, "aux_weight": self.aux_weight,
+                "conv_channels": list(self.conv_channels), "disc_hidden": list(self.disc_hidden)}
+
+    def _build_module(self, codec: ImageCodec) -> nn.Module:
+        shape = image_shape(codec)
+        generator = TanhValues(ImageDecoder(**shape, in_dim=self.latent_dim + codec.condition_width,
+                                            conv_channels=self.conv_channels[::-1], hidden=self.hidden))
+        discriminator = ImageEncoder(**shape, extra_width=codec.condition_width, out_dim=1,
+                                     conv_channels=self.conv_channels, hidden=self.disc_hidden)
+        classifier = None
+        if self.aux_weight:
+            classifier = ImageEncoder(**shape, extra_width=0, out_dim=codec.condition_width,
+                                      conv_channels=self.conv_channels, hidden=self.disc_hidden)
+        feature_mask = torch.cat([condition_free_mask(codec.static_codec), torch.ones(codec.pixel_width)])
+        return ConditionalGAN(generator, discriminator, latent_dim=self.latent_dim,
+                              soften=ImageSoftener(codec, tau=self.tau), classifier=classifier,
+                              feature_mask=feature_mask, condition_blocks=condition_blocks(codec),
+                              aux_weight=self.aux_weight)

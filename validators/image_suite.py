@@ -1,0 +1,270 @@
+"""`audit_images`: the audit of synthetic images against real train and holdout images.
+
+Steps: conform the three `ImageData` to the `ImageSchema` (errors name the table), build
+the tabular `AuditContext` on their per-image attribute tables, so group labels,
+intersections, flags and small-group handling are exactly the tabular ones, plus the
+images scaled to [0, 1] by the *public* pixel range (`ImageAuditContext`). Then:
+
+- downstream model ``cnn`` (`image_models.fit_cnn`), TSTR and TRTR, trained on every
+  target class and scored on the real holdout; the tabular ``utility`` and ``fairness``
+  validators read its P(target = positive) per holdout image, unchanged (same tables,
+  same report); with more than two target classes, ``class_accuracy`` rows add the
+  multi-class accuracy (TSTR, TRTR, their ratio and change, paired bootstrap intervals);
+- fidelity (`image_fidelity.evaluate_images`): Fréchet distance and precision/recall in
+  the features of a CNN trained on the REAL training images (no pretrained network can be
+  downloaded here, so the values are not comparable with published FID), a detection
+  classifier's AUC and pixel-histogram distances, overall and per subgroup;
+- the tabular ``representation`` validator (group shares, synthetic vs real);
+- plots: real vs synthetic image grids overall, per class and per subgroup.
+
+Not run for images: the tabular memorisation signals (DCR on attribute rows alone would
+say nothing about copied images). The CNNs train on a GPU when one is present (the
+report's metadata names the device).
+
+The audit reads real data and is **not differentially private** (privacy contract, rule
+7): write its report apart from the release bundle.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+import dpsynth
+from dpsynth.devices import resolve_device
+from dpsynth.errors import SchemaError
+from dpsynth.images.schema import ImageData, ImageSchema
+from dpsynth.validators import bootstrap as bs
+from dpsynth.validators.bootstrap import Replicated
+from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext, result_frame
+from dpsynth.validators.models import SINGLE_CLASS, SOURCES, TRAINING_FRAME, join_flags, training_flag
+from dpsynth.validators.report import AuditReport, privacy_summary
+from dpsynth.validators.suite import CONFORM_FAILED, EMPTY_TABLE, SINGLE_CLASS_HOLDOUT, AuditInputError
+
+MODALITY = "image"
+MODEL = "cnn"
+FRAMES = ("train", "holdout", "synthetic")
+NOT_IMAGE_DATA = (
+    "{name} must be dpsynth.images.ImageData (a table of per-image attributes + an image array; got {kind}); "
+    "read files with dpsynth.images.io.read_images"
+)
+NOT_AN_IMAGE_SCHEMA = "schema must be an ImageSchema (got {kind}); load one with ImageSchema.load(path)"
+AUDIT_NOT_DP = "the audit reads real data and is not differentially private; keep it apart from the release"
+FEATURE_NOTE = ("Fréchet distance and precision/recall use the features of a small CNN trained on the real training "
+                "images (no pretrained network can be downloaded here): compare generators on the same data, not "
+                "with published FID values")
+_SALT = 31  # seeds the downstream CNNs
+
+
+@dataclass
+class ImageAuditContext(AuditContext):
+    """`AuditContext` on the per-image attribute tables, plus the image schema and the images of
+    each table scaled to [0, 1] by the public pixel range (``images[frame]``, row-aligned)."""
+
+    image_schema: ImageSchema | None = None
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+    device: str = "cpu"
+
+    @property
+    def classes(self) -> list[str]:
+        """The target's categories, in schema order (class index = position)."""
+        return list(self.schema.column(self.schema.target).categories)
+
+    def class_index(self, frame: str) -> np.ndarray:
+        """Class index of every image of ``frame``."""
+        codes = pd.Categorical(getattr(self, frame)[self.schema.target].astype(str), categories=self.classes).codes
+        return np.asarray(codes, dtype=np.int64)
+
+    def units(self, frame: str) -> np.ndarray:
+        return self.image_schema.units(getattr(self, frame))
+
+
+def audit_images(
+    *,
+    train: ImageData,
+    holdout: ImageData,
+    synthetic: ImageData,
+    schema: ImageSchema,
+    config: AuditConfig | None = None,
+    metadata: dict[str, Any] | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> AuditReport:
+    """Audit ``synthetic`` images against real ``train`` (what the generator saw) and ``holdout``.
+
+    ``metadata`` as for `audit`. ``device`` is where the audit's CNNs train ("auto": a GPU
+    when present). Returns an `AuditReport` (``n_*`` count images); ``report.write(out_dir)``
+    writes JSON, CSV, Markdown and the plots, including the image grids.
+    """
+    config = config or AuditConfig()
+    ctx = build_context(train=train, holdout=holdout, synthetic=synthetic, schema=schema, config=config,
+                        device=str(resolve_device(device)))
+    tables: list[pd.DataFrame] = []
+    with tqdm(total=5, desc="image audit", unit="step", disable=not progress, leave=False) as bar:
+        bar.set_postfix_str("models")
+        predictions, probabilities = downstream_predictions(ctx)
+        bar.update(1)
+        for name in ("utility", "fairness"):
+            bar.set_postfix_str(name)
+            tables.append(_validator(name, "evaluate")(ctx, predictions))
+            bar.update(1)
+        tables.append(class_accuracy(ctx, probabilities))
+        bar.set_postfix_str("fidelity")
+        tables.append(fidelity(ctx))
+        bar.update(1)
+        bar.set_postfix_str("representation")
+        tables.append(_validator("representation", "evaluate")(ctx))
+        bar.update(1)
+    tables = [t for t in tables if len(t)]
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=RESULT_COLUMNS)
+    return AuditReport(table=table, metadata=_metadata(ctx, metadata or {}), extra_plots=partial(write_grids, ctx))
+
+
+def _validator(module: str, function: str):
+    """``dpsynth.validators.<module>.<function>``, looked up at call time."""
+    return getattr(importlib.import_module(f"dpsynth.validators.{module}"), function)
+
+
+def build_context(*, train: ImageData, holdout: ImageData, synthetic: ImageData, schema: ImageSchema,
+                  config: AuditConfig, device: str = "cpu") -> ImageAuditContext:
+    """Check and conform the three tables; build the shared context on their attribute tables."""
+    if not isinstance(schema, ImageSchema):
+        raise AuditInputError(NOT_AN_IMAGE_SCHEMA.format(kind=type(schema).__name__))
+    given = {"train": train, "holdout": holdout, "synthetic": synthetic}
+    conformed: dict[str, ImageData] = {}
+    for name in FRAMES:
+        data = given[name]
+        if not isinstance(data, ImageData):
+            raise AuditInputError(NOT_IMAGE_DATA.format(name=name, kind=type(data).__name__))
+        if len(data.static) == 0:
+            raise AuditInputError(EMPTY_TABLE.format(name=name))
+        try:
+            conformed[name] = schema.conform(data)[0]
+        except SchemaError as exc:
+            raise SchemaError(CONFORM_FAILED.format(name=name, error=exc)) from exc
+    target = conformed["holdout"].static[schema.target].astype(str)
+    if (target == str(schema.positive)).nunique() < 2:
+        raise AuditInputError(SINGLE_CLASS_HOLDOUT.format(target=schema.target, value=target.iloc[0],
+                                                          n=len(target)))
+    lower, upper = schema.lower, schema.upper
+    images = {name: ((conformed[name].images - lower) / (upper - lower)).astype(np.float32) for name in FRAMES}
+    return ImageAuditContext(schema.static, conformed["train"].static, conformed["holdout"].static,
+                             conformed["synthetic"].static, config=config, image_schema=schema, images=images,
+                             device=device)
+
+
+# ---------------------------------------------------------------------------- models
+def downstream_predictions(ctx: ImageAuditContext) -> tuple[dict[tuple[str, str], np.ndarray],
+                                                            dict[str, np.ndarray]]:
+    """(P(target = positive) per holdout image keyed by ``(source, "cnn")``, class probabilities
+    [n_holdout, classes] per source). The CNN trains on every target class of the source's
+    images (`image_models.fit_cnn`, settings fixed a priori). A source without both binary
+    classes gets NaN predictions and a warning, as for tabular data."""
+    from dpsynth.validators.image_models import fit_cnn, predict_proba
+
+    classes = ctx.classes
+    positive = classes.index(str(ctx.schema.positive))
+    scores: dict[tuple[str, str], np.ndarray] = {}
+    probabilities: dict[str, np.ndarray] = {}
+    n = len(ctx.holdout)
+    for source in SOURCES:
+        frame = TRAINING_FRAME[source]
+        flag = training_flag(ctx, source)
+        if flag:
+            values = sorted(getattr(ctx, frame)[ctx.schema.target].astype(str).unique())
+            warnings.warn(SINGLE_CLASS.format(source=source, frame=frame, count=len(getattr(ctx, frame)),
+                                              values=values, target=ctx.schema.target, flag=flag), stacklevel=2)
+            probabilities[source] = np.full((n, len(classes)), np.nan)
+        else:
+            seed = int(ctx.rng(_SALT).integers(2**31 - 1))
+            net = fit_cnn(ctx.images[frame], ctx.class_index(frame), n_classes=len(classes), seed=seed,
+                          device=ctx.device)
+            probabilities[source] = predict_proba(net, ctx.images["holdout"])
+        scores[(source, MODEL)] = probabilities[source][:, positive]
+    return scores, probabilities
+
+
+def class_accuracy(ctx: ImageAuditContext, probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Multi-class accuracy rows (metric ``class_accuracy``, model ``cnn``) for TSTR, TRTR, their
+    ratio and change, with paired percentile bootstrap intervals over holdout images; none
+    for a binary target (the utility validator's ``accuracy`` already is that)."""
+    if len(ctx.classes) <= 2:
+        return result_frame([])
+    truth = ctx.class_index("holdout")
+    weights = bs.resample_weights(len(truth), n_bootstrap=ctx.config.n_bootstrap, rng=ctx.rng(_SALT + 1))
+    scored: dict[str, tuple[Replicated, str]] = {}
+    for source in SOURCES:
+        flag = training_flag(ctx, source)
+        correct = (np.nan_to_num(probabilities[source], nan=-1.0).argmax(1) == truth).astype(float)
+        rep = Replicated.undefined(ctx.config.n_bootstrap) if flag else bs.replicate(_share, correct, weights=weights)
+        scored[source] = (rep, flag)
+    (a, fa), (b, fb) = scored["TSTR"], scored["TRTR"]
+    rows = [(s, rep, flag) for s, (rep, flag) in scored.items()]
+    rows += [("ratio", a / b, join_flags(fa, fb)), ("change", a - b, join_flags(fa, fb))]
+    return result_frame([
+        dict(validator="utility", model=MODEL, source=source, metric="class_accuracy", attribute="overall",
+             group="", feature="", n=len(truth), flag=flag, **rep.fields(confidence=ctx.config.confidence))
+        for source, rep, flag in rows])
+
+
+def _share(correct: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted share of correct predictions per resample (rows of ``weights``)."""
+    return weights @ correct / weights.sum(axis=1)
+
+
+# -------------------------------------------------------------------------- fidelity
+def _groups(ctx: ImageAuditContext, frame: str) -> dict[str, np.ndarray]:
+    return {a: ctx.groups_of(frame, a).to_numpy(dtype=str) for a in ctx.attributes}
+
+
+def _group_order(ctx: ImageAuditContext) -> dict[str, list[str]]:
+    return {name: [str(v) for v in domain] for name, domain in ctx.schema.condition_domains().items()}
+
+
+def fidelity(ctx: ImageAuditContext) -> pd.DataFrame:
+    """Image fidelity rows overall and per subgroup (`image_fidelity.evaluate_images`), with
+    the feature network trained on the real training images and their classes."""
+    from dpsynth.validators.image_fidelity import evaluate_images
+    from dpsynth.validators.image_models import feature_network
+
+    seed = ctx.config.random_state
+    net = feature_network(ctx.images["train"], ctx.class_index("train"), seed=seed, n_classes=len(ctx.classes),
+                          device=ctx.device)
+    return evaluate_images(ctx.images["train"], ctx.images["synthetic"], real_groups=_groups(ctx, "train"),
+                           syn_groups=_groups(ctx, "synthetic"), feature_net=net,
+                           min_group_size=ctx.config.min_group_size, seed=seed, real_keys=ctx.units("train"),
+                           synthetic_keys=ctx.units("synthetic"), group_order=_group_order(ctx),
+                           max_images=ctx.config.max_rows, device=ctx.device)
+
+
+def write_grids(ctx: ImageAuditContext, plot_dir) -> dict[str, Any]:
+    """Real vs synthetic image grids overall, per class and per subgroup (`image_plots`)."""
+    from dpsynth.validators.image_plots import real_vs_synthetic_grids
+
+    return real_vs_synthetic_grids(ctx.images["train"], ctx.images["synthetic"],
+                                   real_labels=ctx.class_index("train"), syn_labels=ctx.class_index("synthetic"),
+                                   plot_dir=plot_dir, real_groups=_groups(ctx, "train"),
+                                   syn_groups=_groups(ctx, "synthetic"), class_names=ctx.classes,
+                                   group_order=_group_order(ctx), seed=ctx.config.random_state)
+
+
+def _metadata(ctx: ImageAuditContext, given: dict[str, Any]) -> dict[str, Any]:
+    """Report metadata: what was given (minus the raw card), the card's ε/δ, sizes, settings."""
+    meta = {k: v for k, v in given.items() if k != "privacy_card"}
+    meta.update(privacy_summary(given.get("privacy_card")))
+    schema = ctx.image_schema
+    meta.update(
+        modality=MODALITY, unit="image" if schema.subject_id is None else "subject",
+        audit_differentially_private=False, audit_notice=AUDIT_NOT_DP, feature_network_note=FEATURE_NOTE,
+        n_train=len(ctx.train), n_holdout=len(ctx.holdout), n_synthetic=len(ctx.synthetic),
+        image_shape=list(schema.shape), classes=ctx.classes, audit_device=ctx.device,
+        schema_fingerprint=schema.fingerprint(), config=asdict(ctx.config), dpsynth_version=dpsynth.__version__,
+    )
+    return meta
