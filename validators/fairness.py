@@ -32,6 +32,12 @@ Which groups enter the between-group metrics:
   (``"excluded_single_class:..."``; fairlearn would count its undefined rate as 0);
 - with fewer than two groups left, a between-group metric is NaN (``"fewer_than_two_groups"``).
 
+A source whose model predicts one class for every holdout row (all scores on one side of
+0.5) has TPR and FPR both 0 (or both 1) in every group, so its equalized-odds difference
+is 0 by construction and its change is just minus the other source's: every row of that
+source, and every change row, carries the flag ``"constant_predictor"`` (values kept, to
+be read as "no fairness signal", not as "fair").
+
 Intervals are percentile bootstraps over holdout rows (one resample set for the whole
 validator, so every change is paired). Between-group replicates are aggregated from the
 per-group replicates by the same function as the point value; a resample on which any
@@ -57,6 +63,7 @@ VALIDATOR = "fairness"
 SALT = 2  # this validator's bootstrap stream: ctx.rng(SALT)
 
 SMALL_GROUP = "small_group"
+CONSTANT_PREDICTOR = "constant_predictor"
 SINGLE_CLASS = "single_class"
 NO_PREDICTED_POSITIVE = "no_predicted_positive"
 FEWER_THAN_TWO = "fewer_than_two_groups"
@@ -237,8 +244,10 @@ def _model_rows(ctx: AuditContext, model: str, attribute: str, groups: _Groups, 
     """TSTR, TRTR and change rows of one downstream model for one attribute."""
     n_bootstrap, confidence = ctx.config.n_bootstrap, ctx.config.confidence
     rows, results = [], {}
+    constant = {s: "" if flags[(s, model)] else constant_flag(predictions[(s, model)]) for s in SOURCES}
     for source in SOURCES:
         flag = flags[(source, model)]
+        row_flag = join_flags(flag, constant[source])
         if flag:
             per_group = {(g, m): Replicated.undefined(n_bootstrap)
                          for g in groups.names for m in GROUP_METRICS}
@@ -249,15 +258,15 @@ def _model_rows(ctx: AuditContext, model: str, attribute: str, groups: _Groups, 
             between = _between(groups, per_group, n_bootstrap)
         results[source] = per_group, between
         rows += [_row(model, source, metric, attribute, g, rep, n=groups.sizes[g], confidence=confidence,
-                      flag=join_flags(flag, groups.group_flag(g, metric, rep.value, trained=not flag)))
+                      flag=join_flags(row_flag, groups.group_flag(g, metric, rep.value, trained=not flag)))
                  for (g, metric), rep in per_group.items()]
         rows += [_row(model, source, metric, attribute, "", rep, confidence=confidence,
                       n=sum(groups.sizes[g] for g in groups.included(metric)),
-                      flag=join_flags(flag, groups.exclusion_flag(metric)))
+                      flag=join_flags(row_flag, groups.exclusion_flag(metric)))
                  for metric, rep in between.items()]
 
     (tstr_group, tstr_between), (trtr_group, trtr_between) = results["TSTR"], results["TRTR"]
-    flag = join_flags(flags[("TSTR", model)], flags[("TRTR", model)])
+    flag = join_flags(flags[("TSTR", model)], flags[("TRTR", model)], constant["TSTR"], constant["TRTR"])
     rows += [_row(model, "change", metric, attribute, g, tstr_group[(g, metric)] - trtr_group[(g, metric)],
                   n=groups.sizes[g], confidence=confidence,
                   flag=join_flags(flag, groups.group_flag(g, metric, np.nan, trained=False)))
@@ -267,6 +276,12 @@ def _model_rows(ctx: AuditContext, model: str, attribute: str, groups: _Groups, 
                   flag=join_flags(flag, groups.exclusion_flag(metric)))
              for metric in BETWEEN_METRICS]
     return rows
+
+
+def constant_flag(scores: np.ndarray) -> str:
+    """``CONSTANT_PREDICTOR`` when every score falls on the same side of the threshold, else ``""``."""
+    predicted = np.asarray(scores, dtype=float) >= THRESHOLD
+    return CONSTANT_PREDICTOR if len(predicted) and (predicted.all() or not predicted.any()) else ""
 
 
 # ----------------------------------------------------------------------------- public

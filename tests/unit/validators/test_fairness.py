@@ -241,3 +241,22 @@ def test_single_class_synthetic_gives_flagged_nan_rows(make_context, patients):
 
 def test_same_seed_gives_an_identical_frame(frame, predictions, make_context):
     pd.testing.assert_frame_equal(frame, fairness.evaluate(make_context(), predictions))
+
+
+def test_a_constant_predictor_is_flagged_in_its_rows_and_in_every_change(ctx, predictions):
+    """A TSTR model predicting one class everywhere: EOD 0 by construction, change = -TRTR EOD."""
+    scores = dict(predictions)
+    scores[("TSTR", "logreg")] = np.full(len(ctx.holdout), 0.2)  # below 0.5 for every row
+    out = fairness.evaluate(ctx, scores)
+    tstr = select(out, source="TSTR", model="logreg", attribute="sex")
+    assert len(tstr) and tstr.flag.str.contains("constant_predictor").all()
+    assert one(out, source="TSTR", model="logreg", metric="equalized_odds_difference", attribute="sex",
+               group="").value == 0.0
+    change = select(out, source="change", model="logreg", attribute="sex")
+    assert change.flag.str.contains("constant_predictor").all()
+    trtr_eod = one(out, source="TRTR", model="logreg", metric="equalized_odds_difference", attribute="sex", group="")
+    assert "constant_predictor" not in trtr_eod.flag
+    assert one(out, source="change", model="logreg", metric="equalized_odds_difference", attribute="sex",
+               group="").value == pytest.approx(-trtr_eod.value)
+    assert not select(out, model="gboost").flag.str.contains("constant_predictor").any()
+    assert fairness.constant_flag(np.array([0.1, 0.9])) == ""
