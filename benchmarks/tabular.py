@@ -45,7 +45,8 @@ DELTA = 1e-5
 def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
     """Seconds per DP-SGD step (ghost clipping, Poisson) over seconds per plain Adam step.
 
-    Same module architecture, same data, same (expected) batch size and the same rows per
+    Same module architecture, same data, the same expected batch size (the DP step's
+    q × units: all units when the batch size exceeds them) and the same rows per
     unit (the model's ``rows_per_step`` draw, `keep_rows`, in both); warm-up excluded.
     Works for any modality (the model's own conform/encode hooks build the unit tensors),
     on the device the model was fitted on.
@@ -56,9 +57,11 @@ def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
     tensors = model._unit_tensors(conformed, codec, model._condition_groups(conformed, schema)[0], schema, 0)
     batch, n_units = model.training.batch_size, len(tensors[0])
     rows = model.training.rows_per_step
+    sample_rate = 1 / -(-n_units // batch)
+    expected_batch = round(sample_rate * n_units)  # the plain step uses the DP step's expected batch
 
     fresh = model._build_module(codec).to(device)
-    plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=1 / -(-n_units // batch), steps=steps,
+    plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=sample_rate, steps=steps,
                      max_grad_norm=1.0, accountant="rdp", delta=DELTA, epsilon=0.0, batch_size=batch,
                      n_units=n_units)
     train_dpsgd(fresh, tensors, plan, lr=1e-3, rows_per_step=rows, progress=False)  # warm-up
@@ -73,7 +76,7 @@ def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
     def plain_steps(k: int) -> float:
         start = time.perf_counter()
         for _ in range(k):
-            idx = torch.randint(0, n_units, (batch,), generator=generator)
+            idx = torch.randint(0, n_units, (expected_batch,), generator=generator)
             optimizer.zero_grad()
             criterion(plain(*keep_rows([t[idx].to(device) for t in tensors], rows))).backward()
             optimizer.step()
