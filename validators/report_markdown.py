@@ -26,6 +26,9 @@ SERIES_CHANNEL_METRICS = ("wasserstein", "ks", "acf_distance", "psd_distance")
 SERIES_ABOUT = ("series: one static record and one signal per subject; models and fidelity use the "
                 "schema's windows ({n_train_windows} / {n_holdout_windows} / {n_synthetic_windows} windows in "
                 "train / holdout / synthetic); the example-trace plots show real patients' signals")
+IMAGE_ABOUT = ("images: {shape} (height × width × channels), target classes {classes}; the audit's CNNs ran "
+               "on {device}; {note}; the image grids show real patients' images")
+UNITS = {"series": "subjects", "image": "images"}
 SERIES_FIDELITY_NOTE = (
     "Synthetic vs real train windows, each channel scaled to [0, 1] by its public bounds: Wasserstein-1 and "
     "Kolmogorov–Smirnov of the sample values, mean |difference| of the autocorrelation functions (lags 1 to "
@@ -113,7 +116,7 @@ def _about(meta: dict[str, Any]) -> list[str]:
         f", δ = {meta['delta']:g}" if meta.get("delta") and private else "")
     if meta.get("accountant"):
         privacy += f" ({meta['accountant']} accountant)"
-    unit = "subjects" if meta.get("modality") == "series" else "rows"
+    unit = UNITS.get(meta.get("modality"), "rows")
     rows = [
         ["generator", str(meta.get("generator") or DASH)],
         ["privacy card", privacy if eps is not None else "not given (the synthetic data's ε is unknown to this report)"],
@@ -124,6 +127,10 @@ def _about(meta: dict[str, Any]) -> list[str]:
     if meta.get("modality") == "series":
         rows.insert(0, ["modality", SERIES_ABOUT.format(**{k: meta.get(k, DASH) for k in (
             "n_train_windows", "n_holdout_windows", "n_synthetic_windows")})])
+    if meta.get("modality") == "image":
+        rows.insert(0, ["modality", IMAGE_ABOUT.format(
+            shape=" × ".join(str(v) for v in meta.get("image_shape", [])), classes=meta.get("classes", DASH),
+            device=meta.get("audit_device", DASH), note=meta.get("feature_network_note", DASH))])
     cfg = meta.get("config") or {}
     if cfg:
         rows.append(["settings", ", ".join(f"{k}={v}" for k, v in cfg.items())])
@@ -142,6 +149,10 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
         ratio = look.get("utility", "auroc", model=model, source="ratio")
         rows.append(["AUROC", model, _cell(tstr), _cell(trtr), f"ratio {_cell(ratio, ci=False)}",
                      "1 = synthetic as useful as real"])
+        accuracy = [look.get("utility", "class_accuracy", model=model, source=s) for s in ("TSTR", "TRTR", "ratio")]
+        if accuracy[0] is not None:
+            rows.append(["Class accuracy (all classes)", model, _cell(accuracy[0]), _cell(accuracy[1]),
+                         f"ratio {_cell(accuracy[2], ci=False)}", "1 = synthetic as useful as real"])
     fair_attrs = [a for a in pd.unique(look.table[look.table.validator == "fairness"].attribute) if a != "overall"]
     for attribute in fair_attrs:
         for model in look.models("fairness"):
@@ -165,13 +176,18 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
         ("mean_ks", "Mean Kolmogorov–Smirnov statistic, channels", "0 = identical marginals"),
         ("mean_acf_distance", "Mean autocorrelation difference, channels", "0 = same temporal correlation"),
         ("mean_psd_distance", "Mean power-spectrum distance (TVD), channels", "0 = same spectral shape"),
+        ("frechet_distance", "Fréchet distance, CNN features (not FID)", "0 = same feature distribution"),
+        ("precision", "Precision (k-NN manifold)", "share of synthetic images among real ones"),
+        ("recall", "Recall (k-NN manifold)", "share of real images the synthetic ones cover"),
+        ("mean_pixel_tvd", "Mean pixel-histogram TVD, channels", "0 = identical intensities"),
     ):
-        row = look.get("fidelity", metric)
+        row = look.get("fidelity", metric) or look.get("fidelity", metric, model="feature_network")
         if row is not None:
             rows.append([label, "overall", _cell(row), "", "", reading])
     det = look.get("fidelity", "detection_auc", model="detector")
     if det is not None:
-        rows.append(["Detection AUC", "real train vs synthetic" + (" windows" if series else ""), _cell(det), "", "",
+        scope = {"series": " windows", "image": " images"}.get(meta.get("modality"), "")
+        rows.append(["Detection AUC", "real train vs synthetic" + scope, _cell(det), "", "",
                      "0.5 = indistinguishable, 1 = fully separable"])
     ratio = look.get("memorisation", "dcr_ratio")
     if ratio is not None:

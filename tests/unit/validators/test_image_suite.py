@@ -106,3 +106,11 @@ def test_bad_inputs_are_clear_errors():
     broken.images[0, 0, 0, 0] = 400.0  # outside the public pixel range [0, 255]
     with pytest.raises(SchemaError, match="synthetic"):
         audit_images(**inputs(synthetic=broken), progress=False)
+
+
+def test_markdown_headline_reads_the_image_rows(report, tmp_path):
+    report.write(tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert "images: 8 × 8 × 1" in text and "Fréchet distance, CNN features (not FID)" in text
+    assert "Precision (k-NN manifold)" in text and "real train vs synthetic images" in text
+    assert "images) / holdout" in text  # sizes are counted in images
