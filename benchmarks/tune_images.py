@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 
@@ -43,10 +44,11 @@ INNER = {  # benchmark train part -> (inner train, inner validation), and the sc
 
 
 def parse_setting(text: str) -> tuple[str, dict]:
-    """``"gen:a=1,b=x"`` -> ("gen", {"a": 1, "b": "x"})."""
+    """``"gen:a=1,b=x,c=[16,32]"`` -> ("gen", {"a": 1, "b": "x", "c": [16, 32]}) (commas inside
+    brackets belong to the value)."""
     generator, _, rest = text.partition(":")
     setting = {}
-    for item in filter(None, rest.split(",")):
+    for item in filter(None, re.split(r",(?![^\[]*\])", rest)):
         key, _, value = item.partition("=")
         try:
             setting[key.strip()] = json.loads(value)

@@ -34,8 +34,8 @@ from dpsynth.privacy.budget import PrivacyBudget, default_delta
 from dpsynth.privacy.card import write_card
 from dpsynth.privacy.conditions import NOISY, uniform_condition_table
 from dpsynth.privacy.rebalance import describe, rebalance_table
-from dpsynth.schema import TabularSchema
-from dpsynth.series.schema import SeriesData, SeriesSchema, read_schema_spec
+from dpsynth.schema import TabularSchema, read_schema_spec
+from dpsynth.series.schema import SeriesData, SeriesSchema
 
 NO_ROWS = ("--rows is required when the condition mix is uniform (condition_share=0): the number "
            "of synthetic rows would otherwise come from the private row count")

@@ -19,7 +19,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -195,8 +195,44 @@ class ValidationReport:
                 "unseen_to_missing": dict(self.unseen_to_missing)}
 
 
+def read_schema_spec(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML/JSON schema file; clear errors for unreadable or invalid files."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise DataReadError(f"cannot read schema file '{path}': {exc.strerror or exc}") from None
+    try:
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SchemaError(f"schema file '{path}' is not valid JSON/YAML: {exc}") from None
+
+
+class SchemaFile:
+    """The file round trip every schema shares (tabular, series, image): `save` as YAML (JSON
+    for a ``.json`` path), `load` through the class's ``from_dict``, and `fingerprint`."""
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".json":
+            path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        else:
+            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        return cls.from_dict(read_schema_spec(path))
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON form; written on every privacy card."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
 @dataclass
-class TabularSchema:
+class TabularSchema(SchemaFile):
     """Public description of a tabular EHR dataset (see module docstring)."""
 
     columns: list[Column]
@@ -415,35 +451,9 @@ class TabularSchema:
                    sensitive=sensitive, subject_id=spec.get("subject_id"),
                    version=int(spec.get("version", SCHEMA_VERSION)))
 
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() == ".json":
-            path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        else:
-            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> TabularSchema:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise DataReadError(f"cannot read schema file '{path}': {exc.strerror or exc}") from None
-        try:
-            spec = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise SchemaError(f"schema file '{path}' is not valid JSON/YAML: {exc}") from None
-        return cls.from_dict(spec)
-
-    def fingerprint(self) -> str:
-        """SHA-256 of the canonical JSON form; written on every privacy card."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class StaticAttributes:
+class StaticAttributes(SchemaFile):
     """What a series or image schema answers through its ``static`` `TabularSchema` (the
     per-subject or per-image attributes): the target, the positive label, the sensitive
     attributes, the condition domains and the public-value checks."""
@@ -474,6 +484,16 @@ class StaticAttributes:
 
     def require_public(self) -> None:
         self.static.require_public()
+
+
+def static_schema_from_spec(spec: dict[str, Any]) -> TabularSchema:
+    """The per-subject or per-image `TabularSchema` of a series or image schema file: its
+    top-level ``target``, ``positive``, ``subject_id`` (may be absent), ``sensitive`` and
+    ``static`` (the columns) keys."""
+    return TabularSchema.from_dict({
+        "version": spec.get("version", SCHEMA_VERSION), "modality": "tabular", "target": spec["target"],
+        "positive": spec["positive"], "subject_id": spec.get("subject_id"), "sensitive": spec.get("sensitive"),
+        "columns": spec["static"] or []})
 
 
 def draft_schema(

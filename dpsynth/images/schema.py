@@ -33,20 +33,21 @@ static:                    # per-image columns, exactly as in a tabular schema
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from dpsynth.errors import SchemaError
-from dpsynth.schema import SCHEMA_VERSION, StaticAttributes, TabularSchema, canonical_category
-from dpsynth.series.schema import read_schema_spec
+from dpsynth.schema import (
+    SCHEMA_VERSION,
+    StaticAttributes,
+    TabularSchema,
+    canonical_category,
+    static_schema_from_spec,
+)
 
 # ------------------------------------------------------------------ messages
 UNKNOWN_KEYS = "image schema has unknown key(s) {keys!r}; known keys: {known}"
@@ -294,36 +295,10 @@ class ImageSchema(StaticAttributes):
         if isinstance(version, bool) or not isinstance(version, int):
             raise SchemaError(f"schema version must be a whole number, not {version!r}")
         return cls(height=spec["height"], width=spec["width"], channels=spec["channels"],
-                   pixel_range=spec["pixel_range"], static=_static_schema(spec), image_id=spec["image_id"],
+                   pixel_range=spec["pixel_range"], static=static_schema_from_spec(spec), image_id=spec["image_id"],
                    out_of_bounds=spec.get("out_of_bounds", "error"),
                    version=version)
 
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() == ".json":
-            path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        else:
-            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> ImageSchema:
-        return cls.from_dict(read_schema_spec(path))
-
-    def fingerprint(self) -> str:
-        """SHA-256 of the canonical JSON form; written on every privacy card."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _static_schema(spec: dict[str, Any]) -> TabularSchema:
-    """The per-record TabularSchema of a modality schema's top-level target/positive/sensitive/static keys
-    (as `SeriesSchema.from_dict` builds it); ``subject_id`` may be absent."""
-    return TabularSchema.from_dict({
-        "version": spec.get("version", SCHEMA_VERSION), "modality": "tabular", "target": spec["target"],
-        "positive": spec["positive"], "subject_id": spec.get("subject_id"), "sensitive": spec.get("sensitive"),
-        "columns": spec["static"] or []})
 
 
 def _pixel_range(value: Any) -> tuple[float, float]:

@@ -34,18 +34,14 @@ static:                     # per-subject columns, as in a tabular schema
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from dpsynth.errors import DataReadError, SchemaError
+from dpsynth.errors import SchemaError
 from dpsynth.schema import (
     SCHEMA_VERSION,
     CategoricalColumn,
@@ -55,6 +51,8 @@ from dpsynth.schema import (
     StaticAttributes,
     TabularSchema,
     canonical_category,
+    read_schema_spec,
+    static_schema_from_spec,
 )
 
 NO_SUBJECT_ID = "a series schema needs 'subject_id': the column of the static table naming each subject"
@@ -346,44 +344,11 @@ class SeriesSchema(StaticAttributes):
                 channels.append(Channel(**raw))
             except TypeError as exc:
                 raise SchemaError(f"channel '{dict(raw).get('name')}': {exc}") from None
-        static = TabularSchema.from_dict({
-            "version": spec.get("version", SCHEMA_VERSION), "modality": "tabular", "target": spec["target"],
-            "positive": spec["positive"], "subject_id": spec["subject_id"], "sensitive": spec.get("sensitive"),
-            "columns": spec["static"]})
+        static = static_schema_from_spec(spec)
         return cls(channels=channels, sampling_rate=spec["sampling_rate"], window=spec["window"], static=static,
                    stride=spec.get("stride"), max_windows_per_subject=spec.get("max_windows_per_subject", 16),
                    version=int(spec.get("version", SCHEMA_VERSION)))
 
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() == ".json":
-            path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        else:
-            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> SeriesSchema:
-        return cls.from_dict(read_schema_spec(path))
-
-    def fingerprint(self) -> str:
-        """SHA-256 of the canonical JSON form; written on every privacy card."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def read_schema_spec(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML/JSON schema file; clear errors for unreadable or invalid files."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise DataReadError(f"cannot read schema file '{path}': {exc.strerror or exc}") from None
-    try:
-        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SchemaError(f"schema file '{path}' is not valid JSON/YAML: {exc}") from None
 
 
 __all__ = ["Channel", "SeriesData", "SeriesReport", "SeriesSchema", "read_schema_spec",
