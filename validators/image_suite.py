@@ -39,14 +39,13 @@ from tqdm.auto import tqdm
 
 import dpsynth
 from dpsynth.devices import resolve_device
-from dpsynth.errors import SchemaError
 from dpsynth.images.schema import ImageData, ImageSchema
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import Replicated
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext, result_frame
 from dpsynth.validators.models import SINGLE_CLASS, SOURCES, TRAINING_FRAME, join_flags, training_flag
 from dpsynth.validators.report import AuditReport, privacy_summary
-from dpsynth.validators.suite import CONFORM_FAILED, EMPTY_TABLE, SINGLE_CLASS_HOLDOUT, AuditInputError
+from dpsynth.validators.suite import AuditInputError, check_holdout_classes, conform_tables
 
 MODALITY = "image"
 MODEL = "cnn"
@@ -138,21 +137,9 @@ def build_context(*, train: ImageData, holdout: ImageData, synthetic: ImageData,
     if not isinstance(schema, ImageSchema):
         raise AuditInputError(NOT_AN_IMAGE_SCHEMA.format(kind=type(schema).__name__))
     given = {"train": train, "holdout": holdout, "synthetic": synthetic}
-    conformed: dict[str, ImageData] = {}
-    for name in FRAMES:
-        data = given[name]
-        if not isinstance(data, ImageData):
-            raise AuditInputError(NOT_IMAGE_DATA.format(name=name, kind=type(data).__name__))
-        if len(data.static) == 0:
-            raise AuditInputError(EMPTY_TABLE.format(name=name))
-        try:
-            conformed[name] = schema.conform(data)[0]
-        except SchemaError as exc:
-            raise SchemaError(CONFORM_FAILED.format(name=name, error=exc)) from exc
-    target = conformed["holdout"].static[schema.target].astype(str)
-    if (target == str(schema.positive)).nunique() < 2:
-        raise AuditInputError(SINGLE_CLASS_HOLDOUT.format(target=schema.target, value=target.iloc[0],
-                                                          n=len(target)))
+    conformed = conform_tables({name: given[name] for name in FRAMES}, schema, data_type=ImageData,
+                               not_data=NOT_IMAGE_DATA)
+    check_holdout_classes(conformed["holdout"].static, schema)
     lower, upper = schema.lower, schema.upper
     images = {name: ((conformed[name].images - lower) / (upper - lower)).astype(np.float32) for name in FRAMES}
     return ImageAuditContext(schema.static, conformed["train"].static, conformed["holdout"].static,

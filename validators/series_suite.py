@@ -28,12 +28,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import dpsynth
-from dpsynth.errors import SchemaError
 from dpsynth.series.schema import SeriesData, SeriesSchema
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig
 from dpsynth.validators.report import AuditReport, privacy_summary
 from dpsynth.validators.series_models import FRAMES, SeriesAuditContext
-from dpsynth.validators.suite import CONFORM_FAILED, EMPTY_TABLE, SINGLE_CLASS_HOLDOUT, AuditInputError
+from dpsynth.validators.suite import AuditInputError, check_holdout_classes, conform_tables
 
 MODALITY = "series"
 NOT_SERIES_DATA = (
@@ -101,21 +100,9 @@ def build_context(*, train: SeriesData, holdout: SeriesData, synthetic: SeriesDa
     if not isinstance(schema, SeriesSchema):
         raise AuditInputError(NOT_A_SERIES_SCHEMA.format(kind=type(schema).__name__))
     given = {"train": train, "holdout": holdout, "synthetic": synthetic}
-    conformed: dict[str, SeriesData] = {}
-    for name in FRAMES:
-        data = given[name]
-        if not isinstance(data, SeriesData):
-            raise AuditInputError(NOT_SERIES_DATA.format(name=name, kind=type(data).__name__))
-        if len(data.static) == 0:
-            raise AuditInputError(EMPTY_TABLE.format(name=name))
-        try:
-            conformed[name] = schema.conform(data)[0]
-        except SchemaError as exc:
-            raise SchemaError(CONFORM_FAILED.format(name=name, error=exc)) from exc
-    target = conformed["holdout"].static[schema.target]
-    if target.nunique() < 2:
-        raise AuditInputError(SINGLE_CLASS_HOLDOUT.format(target=schema.target, value=target.iloc[0],
-                                                          n=len(target)))
+    conformed = conform_tables({name: given[name] for name in FRAMES}, schema, data_type=SeriesData,
+                               not_data=NOT_SERIES_DATA)
+    check_holdout_classes(conformed["holdout"].static, schema)
     return SeriesAuditContext(schema.static, conformed["train"].static, conformed["holdout"].static,
                               conformed["synthetic"].static, config=config, series_schema=schema,
                               signals={name: conformed[name].signals for name in FRAMES})

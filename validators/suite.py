@@ -92,23 +92,37 @@ def _context(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     """Check and conform the three tables; build the shared context."""
     if not isinstance(schema, TabularSchema):
         raise AuditInputError(NOT_A_SCHEMA.format(kind=type(schema).__name__))
-    frames = {"train": train, "holdout": holdout, "synthetic": synthetic}
-    conformed = {}
-    for name, frame in frames.items():
-        if not isinstance(frame, pd.DataFrame):
-            raise AuditInputError(NOT_A_FRAME.format(name=name, kind=type(frame).__name__))
-        if len(frame) == 0:
-            raise AuditInputError(EMPTY_TABLE.format(name=name))
-        try:
-            conformed[name] = schema.conform(frame)[0]
-        except SchemaError as exc:
-            raise SchemaError(CONFORM_FAILED.format(name=name, error=exc)) from exc
-    target = conformed["holdout"][schema.target]
-    if target.nunique() < 2:
-        raise AuditInputError(SINGLE_CLASS_HOLDOUT.format(target=schema.target, value=target.iloc[0],
-                                                          n=len(target)))
+    conformed = conform_tables({"train": train, "holdout": holdout, "synthetic": synthetic}, schema,
+                               data_type=pd.DataFrame, not_data=NOT_A_FRAME)
+    check_holdout_classes(conformed["holdout"], schema)
     return AuditContext(schema=schema, train=conformed["train"], holdout=conformed["holdout"],
                         synthetic=conformed["synthetic"], config=config)
+
+
+def conform_tables(given: dict[str, Any], schema: Any, *, data_type: type, not_data: str) -> dict[str, Any]:
+    """Every table of ``given`` (name -> data: real train, real holdout, synthetic) checked to be a
+    non-empty ``data_type`` and conformed to ``schema`` (any modality); each error names its
+    table (``not_data`` is the message for the wrong type, with ``{name}`` and ``{kind}``)."""
+    conformed = {}
+    for name, data in given.items():
+        if not isinstance(data, data_type):
+            raise AuditInputError(not_data.format(name=name, kind=type(data).__name__))
+        if len(data) == 0:
+            raise AuditInputError(EMPTY_TABLE.format(name=name))
+        try:
+            conformed[name] = schema.conform(data)[0]
+        except SchemaError as exc:
+            raise SchemaError(CONFORM_FAILED.format(name=name, error=exc)) from exc
+    return conformed
+
+
+def check_holdout_classes(holdout: pd.DataFrame, schema: Any) -> None:
+    """The conformed holdout (its attribute table) must hold the positive class and another one:
+    AUROC, TPR and FPR score the positive class against the rest."""
+    target = holdout[schema.target].astype(str)
+    if (target == str(schema.positive)).nunique() < 2:
+        raise AuditInputError(SINGLE_CLASS_HOLDOUT.format(target=schema.target, value=target.iloc[0],
+                                                          n=len(target)))
 
 
 def _metadata(ctx: AuditContext, given: dict[str, Any]) -> dict[str, Any]:
