@@ -146,16 +146,31 @@ class PatchLinear(nn.Linear):
 def patch_linear_norm_sample(layer: nn.Linear, activations: list[torch.Tensor],
                              backprops: torch.Tensor) -> dict[nn.Parameter, torch.Tensor]:
     """Exact per-unit gradient norms of a `PatchLinear` (see there for the choice of method)."""
-    a = activations[0].to(backprops.dtype)
-    if backprops.dim() != 3 or backprops.shape[1] * (a.shape[-1] + backprops.shape[-1]) <= (
-            a.shape[-1] * backprops.shape[-1]):
+    if backprops.dim() != 3:
         return compute_linear_norm_sample(layer, activations, backprops)
+    weight_norm, bias_norm = unit_linear_norms(activations[0].to(backprops.dtype), backprops)
     norms: dict[nn.Parameter, torch.Tensor] = {}
     if layer.weight.requires_grad:
-        norms[layer.weight] = torch.einsum("nti,ntj->nij", backprops, a).flatten(1).norm(dim=1)
+        norms[layer.weight] = weight_norm
     if layer.bias is not None and layer.bias.requires_grad:
-        norms[layer.bias] = backprops.sum(1).norm(dim=1)
+        norms[layer.bias] = bias_norm
     return norms
+
+
+def unit_linear_norms(a: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-unit gradient norms of a Linear's weight and bias from its inputs ``a`` [units, T, d]
+    and output gradients ``g`` [units, T, p], the cheaper exact way for the shapes at hand.
+
+    The per-unit gradient Σ_t g_t a_tᵀ costs T·d·p and d·p memory per unit; the Gram form
+    ⟨a aᵀ, g gᵀ⟩ (opacus' ghost norm) costs T²·(d + p). Both are exact.
+    """
+    t, d, p = a.shape[1], a.shape[-1], g.shape[-1]
+    if t * (d + p) <= d * p:
+        weight = torch.einsum("nij,nij->n", torch.bmm(a, a.transpose(1, 2)),
+                              torch.bmm(g, g.transpose(1, 2))).clamp(min=0).sqrt()
+    else:
+        weight = torch.bmm(g.transpose(1, 2), a).flatten(1).norm(dim=1)
+    return weight, g.sum(1).norm(dim=1)
 
 
 register_grad_sampler(PatchLinear)(compute_linear_grad_sample)

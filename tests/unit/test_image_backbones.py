@@ -1,5 +1,6 @@
 """Image backbones: Conv2dPatch is a Conv2d, GroupNorm has no parameters, bodies keep the
-[units, rows] leading dims, and opacus' ghost norms are exact per unit of several images."""
+[units, rows] leading dims, and opacus' ghost norms and hooks gradients are exact per unit
+of several images."""
 
 import re
 
@@ -10,7 +11,7 @@ from opacus.validators import ModuleValidator
 from torch import nn
 from torch.nn import functional as F
 
-from dpsynth.backbones import PatchLinear
+from dpsynth import image_backbones
 from dpsynth.families.training import train_dpsgd
 from dpsynth.image_backbones import (
     GROUPS_MUST_DIVIDE,
@@ -33,10 +34,10 @@ def randn(*shape, seed=0):
 def conv2d_reference(conv: Conv2dPatch, x):
     """F.conv2d with the Conv2dPatch's weights, applied to channels-last inputs [*lead, H, W, C]."""
     k, c_in = conv.kernel, conv.in_channels
-    weight = conv.linear.weight.reshape(conv.out_channels, k, k, c_in).permute(0, 3, 1, 2)  # [out, in, k, k]
+    weight = conv.weight.reshape(conv.out_channels, k, k, c_in).permute(0, 3, 1, 2)  # [out, in, k, k]
     lead = x.shape[:-3]
     flat = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2)
-    out = F.conv2d(flat, weight, conv.linear.bias, stride=conv.stride, padding=conv.padding).permute(0, 2, 3, 1)
+    out = F.conv2d(flat, weight, conv.bias, stride=conv.stride, padding=conv.padding).permute(0, 2, 3, 1)
     return out.reshape(*lead, *out.shape[-3:])
 
 
@@ -52,15 +53,14 @@ def test_conv2d_patch_equals_conv2d(kernel, stride, padding, height, width):
     # the layout matches nn.Conv2d's own weight, too
     torch_conv = nn.Conv2d(3, 5, kernel, stride=stride, padding=padding)
     with torch.no_grad():
-        torch_conv.weight.copy_(conv.linear.weight.reshape(5, kernel, kernel, 3).permute(0, 3, 1, 2))
-        torch_conv.bias.copy_(conv.linear.bias)
+        torch_conv.weight.copy_(conv.weight.reshape(5, kernel, kernel, 3).permute(0, 3, 1, 2))
+        torch_conv.bias.copy_(conv.bias)
     torch.testing.assert_close(out, torch_conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
 
 
 def test_conv2d_patch_on_units_of_several_images():
     torch.manual_seed(0)
     conv = Conv2dPatch(2, 6, 4, stride=2, padding=1)
-    assert isinstance(conv.linear, PatchLinear)
     x = randn(3, 5, 8, 8, 2, seed=2)  # [units, images, H, W, C]
     out = conv(x)
     assert out.shape == (3, 5, 4, 4, 6)
@@ -70,11 +70,14 @@ def test_conv2d_patch_on_units_of_several_images():
 
 
 def test_conv2d_patch_lays_a_unit_out_as_one_3d_input():
+    # the patches the norm samplers see: [units, images·positions, k·k·C_in], and a Linear
+    # with the conv's weight on them gives the conv's output
     conv = Conv2dPatch(2, 3, 3, padding=1)
-    seen = []
-    conv.linear.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape))
-    conv(torch.zeros(4, 2, 5, 6, 2))
-    assert seen == [torch.Size([4, 2 * 5 * 6, 3 * 3 * 2])]  # [units, images·positions, k·k·C_in]
+    x = randn(4, 2, 5, 6, 2, seed=6)
+    patches = conv.patches(x)
+    assert patches.shape == (4, 2 * 5 * 6, 3 * 3 * 2)
+    torch.testing.assert_close(F.linear(patches, conv.weight, conv.bias).reshape(4, 2, 5, 6, 3), conv(x),
+                               rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(0, 8, 8, 3), (0, 2, 8, 8, 3)])
@@ -210,13 +213,13 @@ def test_default_sizes_follow_the_contract():
     assert [m.out_features for m in den.embed if isinstance(m, nn.Linear)] == [256, sum(den.stage_widths)]
 
 
-def test_bodies_pass_the_opacus_validator_and_keep_every_parameter_in_a_linear():
+def test_bodies_pass_the_opacus_validator_and_keep_every_parameter_in_a_linear_or_conv():
     modules = [encoder(), decoder(), denoiser(), Conv2dPatch(2, 3, 3), GroupNorm(4),
                ImageDenoiser(static_width=5, height=8, width=8, channels=1, extra_width=3)]
     for module in modules:
         assert ModuleValidator.validate(module, strict=True) == []
         assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
-        owned = {id(p) for m in module.modules() if isinstance(m, nn.Linear) for p in m.parameters()}
+        owned = {id(p) for m in module.modules() if isinstance(m, (nn.Linear, Conv2dPatch)) for p in m.parameters()}
         assert all(id(p) in owned for p in module.parameters())
 
 
@@ -267,6 +270,32 @@ def test_ghost_norms_are_per_unit_gradient_norms_with_two_images_per_unit(name, 
     # and a unit's norm is not the sum of its images' norms taken one by one (they do interact)
     alone = torch.stack([exact_unit_norms(model, x[:, i:i + 1]) for i in range(2)])
     assert not torch.allclose(alone.pow(2).sum(0), exact.pow(2), rtol=1e-3)
+
+
+def test_ghost_norms_are_exact_when_the_patches_are_built_in_chunks(monkeypatch):
+    model = unit_losses((8, 8, 1))["encoder-decoder"]
+    x = rows(5, 2, shape=(8, 8, 1))
+    exact = exact_unit_norms(model, x)
+    monkeypatch.setattr(image_backbones, "PATCH_CHUNK_ELEMENTS", 1)  # one unit per chunk
+    gsm = GradSampleModuleFastGradientClipping(model, loss_reduction="sum", max_grad_norm=1.0,
+                                               use_ghost_clipping=True)
+    gsm.train()
+    gsm(x).sum().backward()
+    torch.testing.assert_close(gsm.get_norm_sample().detach(), exact, rtol=1e-3, atol=1e-5)
+    gsm._close()
+
+
+def test_hooks_mode_gives_each_unit_its_own_conv_gradient():
+    conv = Conv2dPatch(2, 3, 3, stride=2, padding=1)
+    x = randn(4, 2, 7, 6, 2, seed=7)  # 4 units of 2 images
+    target = randn(4, 2, 4, 3, 3, seed=8)
+    output_grad = 2 * (conv(x) - target).detach()  # d/d(output) of the squared error
+    grads = image_backbones.conv2d_patch_grad_sample(conv, [x], output_grad)
+    for unit in range(4):
+        exact = torch.autograd.grad((conv(x[unit:unit + 1]) - target[unit:unit + 1]).pow(2).sum(),
+                                    [conv.weight, conv.bias])
+        torch.testing.assert_close(grads[conv.weight][unit], exact[0], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(grads[conv.bias][unit], exact[1], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["ghost", "hooks"])
