@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generator-params", type=json.loads, default={},
                         help='per-generator parameters as JSON, e.g. \'{"dp-image-gan": {"epochs": 100}}\'')
     parser.add_argument("--no-step-cost", action="store_true", help="skip the DP step cost measurement")
+    parser.add_argument("--step-cost-steps", type=int, default=40,
+                        help="steps timed for the DP step cost (each way, after as many warm-up steps)")
     args = parser.parse_args(argv)
     params = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
     params["device"] = args.device
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         model = registry.create(generator, schema, **(params | args.generator_params.get(generator, {})
                                                       | {"epochs": 1.0}))
         model.fit(train, budget=PrivacyBudget(10.0, DELTA), random_state=0, progress=False)
-        step_cost[generator] = step_cost_ratio(model, train)
+        step_cost[generator] = step_cost_ratio(model, train, steps=args.step_cost_steps)
     result = {
         "benchmark": "images",
         "dataset": {"name": args.dataset, "simulated": bool(train.static.attrs.get("simulated", False)),

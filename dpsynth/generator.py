@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -104,17 +105,27 @@ class DPGenerator(Generator):
     """
 
     schema_type: ClassVar[type]  # the modality's schema class (bundles load through it)
+    family_defaults: ClassVar[Mapping[str, Any]] = {}
+    """The family's own parameters and their defaults. Declared once per family
+    (`VAE_DEFAULTS`, `GAN_DEFAULTS`, `DIFFUSION_DEFAULTS`) and refined per generator, e.g.
+    ``GAN_DEFAULTS | {"conv_channels": (16, 32)}``: the constructor takes each as a keyword
+    and keeps it as an attribute (a tuple default keeps sequences as tuples), and the
+    bundle config saves them — so no generator repeats them in a constructor of its own."""
+    training_defaults: ClassVar[Mapping[str, Any]] = {}  # a generator's own `TrainingSettings` defaults
+    default_hidden: ClassVar[tuple[int, ...]] = (256, 256)  # the MLP widths when ``hidden`` is not given
 
-    def __init__(self, schema: Any, *, n_bins: int = 16, hidden: tuple[int, ...] = (256, 256),
-                 **training: Any):
+    def __init__(self, schema: Any, *, n_bins: int = 16, hidden: Sequence[int] | None = None, **params: Any):
         self.schema = schema
         self.n_bins = n_bins
-        self.hidden = tuple(hidden)
-        unknown = sorted(set(training) - set(TrainingSettings.__dataclass_fields__))
+        self.hidden = tuple(self.default_hidden if hidden is None else hidden)
+        for name, default in self.family_defaults.items():
+            value = params.pop(name, default)
+            setattr(self, name, tuple(value) if isinstance(default, tuple) else value)
+        unknown = sorted(set(params) - set(TrainingSettings.__dataclass_fields__))
         if unknown:
-            raise TypeError(f"unknown generator parameter(s) {unknown}; known: "
-                            f"{sorted(TrainingSettings.__dataclass_fields__) + ['hidden', 'n_bins']}")
-        self.training = TrainingSettings(**training)
+            known = sorted([*TrainingSettings.__dataclass_fields__, *self.family_defaults, "hidden", "n_bins"])
+            raise TypeError(f"unknown generator parameter(s) {unknown} for {self.registered_name}; known: {known}")
+        self.training = TrainingSettings(**(dict(self.training_defaults) | params))
 
     # -------------------------------------------------------------- modality API
     @abstractmethod
@@ -175,8 +186,9 @@ class DPGenerator(Generator):
                            ema_decay=settings.ema_decay, progress=progress, desc=f"fit {self.registered_name}")
 
     def _family_params(self) -> dict[str, Any]:
-        """Extra constructor arguments of the family, saved in the bundle config."""
-        return {}
+        """The family's parameters (`family_defaults`) as set, JSON-ready for the bundle config."""
+        values = {name: getattr(self, name) for name in self.family_defaults}
+        return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
 
     # ----------------------------------------------------------------------- fit
     def fit(

@@ -13,16 +13,13 @@ scored by the codec's Gaussian pixel loss.
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from dpsynth.codecs.image import ImageCodec
-from dpsynth.families.diffusion import BlocksThenTailX0, Denoiser, OneHotDiffusion
+from dpsynth.families.diffusion import DIFFUSION_DEFAULTS, BlocksThenTailX0, Denoiser, OneHotDiffusion, process_params
 from dpsynth.generators.image_vae import image_shape
 from dpsynth.image_backbones import ImageDenoiser
 from dpsynth.images.generator import ImageGenerator
-from dpsynth.images.schema import ImageSchema
 from dpsynth.registry import register
 
 
@@ -43,25 +40,9 @@ class DPImageDiffusion(ImageGenerator):
     attribute-head MLPs, the rest as for every generator.
     """
 
-    def __init__(self, schema: ImageSchema, *, timesteps: int = 1000, sampling_steps: int = 50,
-                 multiplicity: int = 4, time_dim: int = 64, base_channels: int = 32,
-                 condition_dropout: float = 0.1, guidance: float = 1.0, signal_scale: float = 1.0,
-                 hidden: tuple[int, ...] = (128,), ema_decay: float | None = 0.999, **params: Any):
-        super().__init__(schema, hidden=hidden, ema_decay=ema_decay, **params)
-        self.timesteps = timesteps
-        self.sampling_steps = sampling_steps
-        self.multiplicity = multiplicity
-        self.time_dim = time_dim
-        self.base_channels = base_channels
-        self.condition_dropout = condition_dropout
-        self.guidance = guidance
-        self.signal_scale = signal_scale
-
-    def _family_params(self) -> dict[str, Any]:
-        return {"timesteps": self.timesteps, "sampling_steps": self.sampling_steps,
-                "multiplicity": self.multiplicity, "time_dim": self.time_dim,
-                "base_channels": self.base_channels, "condition_dropout": self.condition_dropout,
-                "guidance": self.guidance, "signal_scale": self.signal_scale}
+    family_defaults = DIFFUSION_DEFAULTS | {"base_channels": 32, "guidance": 1.0, "signal_scale": 1.0}
+    training_defaults = {"ema_decay": 0.999}
+    default_hidden = (128,)
 
     def _build_module(self, codec: ImageCodec) -> nn.Module:
         body = ImageDenoiser(**image_shape(codec), extra_width=codec.condition_width + self.time_dim,
@@ -71,6 +52,4 @@ class DPImageDiffusion(ImageGenerator):
                                continuous_width=codec.pixel_width,
                                to_x0=BlocksThenTailX0(codec.static_width, codec.pixel_width),
                                continuous_scale=self.signal_scale, reconstruction_loss=codec.row_loss,
-                               timesteps=self.timesteps, sampling_steps=self.sampling_steps,
-                               multiplicity=self.multiplicity, condition_dropout=self.condition_dropout,
-                               guidance=self.guidance)
+                               **process_params(self))

@@ -11,19 +11,16 @@ discriminator and its classifier are private) and the DP condition sampler.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from dpsynth.codecs.image import ImageCodec
-from dpsynth.families.gan import ConditionalGAN, GANTraining
+from dpsynth.families.gan import GAN_DEFAULTS, ConditionalGAN, GANTraining
 from dpsynth.generators.image_vae import image_shape
 from dpsynth.generators.series_gan import TanhValues
 from dpsynth.generators.tabular_gan import BlockSoftener, condition_blocks, condition_free_mask
 from dpsynth.image_backbones import ImageDecoder, ImageEncoder
 from dpsynth.images.generator import ImageGenerator
-from dpsynth.images.schema import ImageSchema
 from dpsynth.registry import register
 
 
@@ -56,23 +53,7 @@ class DPImageGAN(GANTraining, ImageGenerator):
     generator's MLP). Adam(betas=(0.5, 0.9)) for both networks.
     """
 
-    def __init__(self, schema: ImageSchema, *, latent_dim: int = 64, generator_lr: float = 2e-4,
-                 generator_steps: int = 1, tau: float = 0.2, aux_weight: float = 0.0,
-                 conv_channels: tuple[int, ...] = (16, 32), disc_hidden: tuple[int, ...] = (64,),
-                 hidden: tuple[int, ...] = (256,), **params: Any):
-        super().__init__(schema, hidden=hidden, **params)
-        self.latent_dim = latent_dim
-        self.generator_lr = generator_lr
-        self.generator_steps = generator_steps
-        self.tau = tau
-        self.aux_weight = aux_weight
-        self.conv_channels = tuple(conv_channels)
-        self.disc_hidden = tuple(disc_hidden)
-
-    def _family_params(self) -> dict[str, Any]:
-        return {"latent_dim": self.latent_dim, "generator_lr": self.generator_lr,
-                "generator_steps": self.generator_steps, "tau": self.tau, "aux_weight": self.aux_weight,
-                "conv_channels": list(self.conv_channels), "disc_hidden": list(self.disc_hidden)}
+    family_defaults = GAN_DEFAULTS | {"conv_channels": (16, 32), "disc_hidden": (64,)}
 
     def _build_module(self, codec: ImageCodec) -> nn.Module:
         shape = image_shape(codec)

@@ -9,15 +9,12 @@ the subject (or the image) as the privacy unit. What is left here is wiring and 
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from dpsynth.codecs.image import ImageCodec
-from dpsynth.families.vae import ConditionalVAE
+from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE
 from dpsynth.image_backbones import ImageDecoder, ImageEncoder
 from dpsynth.images.generator import ImageGenerator
-from dpsynth.images.schema import ImageSchema
 from dpsynth.registry import register
 
 
@@ -42,15 +39,7 @@ class DPImageVAE(ImageGenerator):
     rate (0.02), batch 128, ``sigma`` 0.3 or a smaller network did not help.
     """
 
-    def __init__(self, schema: ImageSchema, *, latent_dim: int = 4, beta: float = 1.0,
-                 conv_channels: tuple[int, ...] = (32, 64), hidden: tuple[int, ...] = (256,), **params: Any):
-        super().__init__(schema, hidden=hidden, **params)
-        self.latent_dim = latent_dim
-        self.beta = beta
-        self.conv_channels = tuple(conv_channels)
-
-    def _family_params(self) -> dict[str, Any]:
-        return {"latent_dim": self.latent_dim, "beta": self.beta, "conv_channels": list(self.conv_channels)}
+    family_defaults = VAE_DEFAULTS | {"latent_dim": 4, "conv_channels": (32, 64)}
 
     def _build_module(self, codec: ImageCodec) -> nn.Module:
         shape = image_shape(codec)

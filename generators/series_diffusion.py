@@ -13,16 +13,13 @@ denoiser body; the shared pipeline gives DP-SGD with the subject as the privacy 
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from dpsynth.backbones import SeriesDenoiser
 from dpsynth.codecs.series import SeriesCodec
-from dpsynth.families.diffusion import BlocksThenTailX0, Denoiser, OneHotDiffusion
+from dpsynth.families.diffusion import DIFFUSION_DEFAULTS, BlocksThenTailX0, Denoiser, OneHotDiffusion, process_params
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator
-from dpsynth.series.schema import SeriesSchema
 
 
 @register("dp-series-diffusion", family="diffusion", modality="series",
@@ -69,28 +66,9 @@ class DPSeriesDiffusion(SeriesGenerator):
     several GB).
     """
 
-    def __init__(self, schema: SeriesSchema, *, timesteps: int = 1000, sampling_steps: int = 50,
-                 multiplicity: int = 1, time_dim: int = 64, base_channels: int = 16, kernel: int = 3,
-                 mid_kernel: int = 9, condition_dropout: float = 0.1, guidance: float = 2.0,
-                 signal_scale: float = 0.1, hidden: tuple[int, ...] = (64,), **params: Any):
-        super().__init__(schema, hidden=hidden, **params)
-        self.timesteps = timesteps
-        self.sampling_steps = sampling_steps
-        self.multiplicity = multiplicity
-        self.time_dim = time_dim
-        self.base_channels = base_channels
-        self.kernel = kernel
-        self.mid_kernel = mid_kernel
-        self.condition_dropout = condition_dropout
-        self.guidance = guidance
-        self.signal_scale = signal_scale
-
-    def _family_params(self) -> dict[str, Any]:
-        return {"timesteps": self.timesteps, "sampling_steps": self.sampling_steps,
-                "multiplicity": self.multiplicity, "time_dim": self.time_dim,
-                "base_channels": self.base_channels, "kernel": self.kernel, "mid_kernel": self.mid_kernel,
-                "condition_dropout": self.condition_dropout, "guidance": self.guidance,
-                "signal_scale": self.signal_scale}
+    family_defaults = DIFFUSION_DEFAULTS | {"multiplicity": 1, "base_channels": 16, "kernel": 3, "mid_kernel": 9,
+                                          "signal_scale": 0.1}
+    default_hidden = (64,)
 
     def _build_module(self, codec: SeriesCodec) -> nn.Module:
         body = SeriesDenoiser(static_width=codec.static_width, window=codec.window, channels=codec.n_channels,
@@ -101,6 +79,4 @@ class DPSeriesDiffusion(SeriesGenerator):
                                continuous_width=codec.signal_width,
                                to_x0=BlocksThenTailX0(codec.static_width, codec.signal_width),
                                continuous_scale=self.signal_scale,
-                               reconstruction_loss=codec.row_loss, timesteps=self.timesteps,
-                               sampling_steps=self.sampling_steps, multiplicity=self.multiplicity,
-                               condition_dropout=self.condition_dropout, guidance=self.guidance)
+                               reconstruction_loss=codec.row_loss, **process_params(self))

@@ -23,18 +23,15 @@ are dp-gan's own methods, shared, not copied.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from dpsynth.backbones import SeriesDecoder, SeriesEncoder
 from dpsynth.codecs.series import SeriesCodec
-from dpsynth.families.gan import ConditionalGAN, GANTraining
+from dpsynth.families.gan import GAN_DEFAULTS, ConditionalGAN, GANTraining
 from dpsynth.generators.tabular_gan import BlockSoftener, condition_blocks, condition_free_mask
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator
-from dpsynth.series.schema import SeriesSchema
 
 
 class TanhValues(nn.Module):
@@ -125,23 +122,7 @@ class DPSeriesGAN(GANTraining, SeriesGenerator):
     DP-trained discriminator's weights.
     """
 
-    def __init__(self, schema: SeriesSchema, *, latent_dim: int = 64, generator_lr: float = 2e-4,
-                 generator_steps: int = 1, tau: float = 0.2, aux_weight: float = 0.0,
-                 conv_channels: tuple[int, ...] = (8, 16, 16, 16), disc_hidden: tuple[int, ...] = (64,),
-                 **params: Any):
-        super().__init__(schema, **params)
-        self.latent_dim = latent_dim
-        self.generator_lr = generator_lr
-        self.generator_steps = generator_steps
-        self.tau = tau
-        self.aux_weight = aux_weight
-        self.conv_channels = tuple(conv_channels)
-        self.disc_hidden = tuple(disc_hidden)
-
-    def _family_params(self) -> dict[str, Any]:
-        return {"latent_dim": self.latent_dim, "generator_lr": self.generator_lr,
-                "generator_steps": self.generator_steps, "tau": self.tau, "aux_weight": self.aux_weight,
-                "conv_channels": list(self.conv_channels), "disc_hidden": list(self.disc_hidden)}
+    family_defaults = GAN_DEFAULTS | {"conv_channels": (8, 16, 16, 16), "disc_hidden": (64,)}
 
     def _build_module(self, codec: SeriesCodec) -> nn.Module:
         shape = dict(static_width=codec.static_width, window=codec.window, channels=codec.n_channels)

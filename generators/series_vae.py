@@ -8,16 +8,13 @@ with the subject as the privacy unit. What is left here is the wiring and the de
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from dpsynth.backbones import SeriesDecoder, SeriesEncoder
 from dpsynth.codecs.series import SeriesCodec
-from dpsynth.families.vae import ConditionalVAE
+from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator
-from dpsynth.series.schema import SeriesSchema
 
 
 @register("dp-series-vae", family="vae", modality="series",
@@ -31,15 +28,7 @@ class DPSeriesVAE(SeriesGenerator):
     (`TrainingSettings`, ``hidden``, ``n_bins`` for the static columns, ``sigma``).
     """
 
-    def __init__(self, schema: SeriesSchema, *, latent_dim: int = 32, beta: float = 1.0,
-                 conv_channels: tuple[int, ...] = (32, 64), **params: Any):
-        super().__init__(schema, **params)
-        self.latent_dim = latent_dim
-        self.beta = beta
-        self.conv_channels = tuple(conv_channels)
-
-    def _family_params(self) -> dict[str, Any]:
-        return {"latent_dim": self.latent_dim, "beta": self.beta, "conv_channels": list(self.conv_channels)}
+    family_defaults = VAE_DEFAULTS | {"conv_channels": (32, 64)}
 
     def _build_module(self, codec: SeriesCodec) -> nn.Module:
         shape = dict(static_width=codec.static_width, window=codec.window, channels=codec.n_channels)

@@ -11,16 +11,13 @@ K = 4 draws of (t, noise) per row and classifier-free guidance (weight 2, null c
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from dpsynth.backbones import MLP
 from dpsynth.codecs.tabular import TabularCodec
-from dpsynth.families.diffusion import Denoiser, OneHotDiffusion
+from dpsynth.families.diffusion import DIFFUSION_DEFAULTS, Denoiser, OneHotDiffusion, process_params
 from dpsynth.generator import TabularGenerator
 from dpsynth.registry import register
-from dpsynth.schema import TabularSchema
 
 
 @register("dp-diffusion", family="diffusion", modality="tabular",
@@ -38,26 +35,10 @@ class DPTabularDiffusion(TabularGenerator):
     an inner split of SUPPORT2's training part (benchmarks/tune.py), never its holdout.
     """
 
-    def __init__(self, schema: TabularSchema, *, timesteps: int = 1000, sampling_steps: int = 50,
-                 multiplicity: int = 4, time_dim: int = 64, condition_dropout: float = 0.1,
-                 guidance: float = 2.0, **params: Any):
-        super().__init__(schema, **params)
-        self.timesteps = timesteps
-        self.sampling_steps = sampling_steps
-        self.multiplicity = multiplicity
-        self.time_dim = time_dim
-        self.condition_dropout = condition_dropout
-        self.guidance = guidance
-
-    def _family_params(self) -> dict[str, Any]:
-        return {"timesteps": self.timesteps, "sampling_steps": self.sampling_steps,
-                "multiplicity": self.multiplicity, "time_dim": self.time_dim,
-                "condition_dropout": self.condition_dropout, "guidance": self.guidance}
+    family_defaults = DIFFUSION_DEFAULTS
 
     def _build_module(self, codec: TabularCodec) -> nn.Module:
         body = MLP(codec.width + codec.condition_width + self.time_dim, codec.width, self.hidden)
         return OneHotDiffusion(Denoiser(body, time_dim=self.time_dim),
                                blocks=[(b.start, b.stop) for b in codec.blocks],
-                               reconstruction_loss=codec.row_loss, timesteps=self.timesteps,
-                               sampling_steps=self.sampling_steps, multiplicity=self.multiplicity,
-                               condition_dropout=self.condition_dropout, guidance=self.guidance)
+                               reconstruction_loss=codec.row_loss, **process_params(self))

@@ -9,17 +9,14 @@ its classifier) is private.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from dpsynth.backbones import MLP
 from dpsynth.codecs.tabular import TabularCodec
-from dpsynth.families.gan import ConditionalGAN, GANTraining
+from dpsynth.families.gan import GAN_DEFAULTS, ConditionalGAN, GANTraining
 from dpsynth.generator import TabularGenerator
 from dpsynth.registry import register
-from dpsynth.schema import TabularSchema
 
 
 def discriminator_mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int = 1) -> nn.Sequential:
@@ -119,19 +116,8 @@ class DPTabularGAN(GANTraining, TabularGenerator):
     followed by one generator step.
     """
 
-    def __init__(self, schema: TabularSchema, *, latent_dim: int = 64, generator_lr: float = 1e-3,
-                 generator_steps: int = 1, tau: float = 0.2, aux_weight: float = 3.0, lr: float = 1e-3,
-                 **params: Any):
-        super().__init__(schema, lr=lr, **params)
-        self.latent_dim = latent_dim
-        self.generator_lr = generator_lr
-        self.generator_steps = generator_steps
-        self.tau = tau
-        self.aux_weight = aux_weight
-
-    def _family_params(self) -> dict[str, Any]:
-        return {"latent_dim": self.latent_dim, "generator_lr": self.generator_lr,
-                "generator_steps": self.generator_steps, "tau": self.tau, "aux_weight": self.aux_weight}
+    family_defaults = GAN_DEFAULTS | {"generator_lr": 1e-3, "aux_weight": 3.0}
+    training_defaults = {"lr": 1e-3}
 
     def _build_module(self, codec: TabularCodec) -> nn.Module:
         generator = MLP(self.latent_dim + codec.condition_width, codec.width, self.hidden)

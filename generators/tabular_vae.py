@@ -7,16 +7,13 @@ left here is the wiring and the defaults.
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from dpsynth.backbones import MLP
 from dpsynth.codecs.tabular import TabularCodec
-from dpsynth.families.vae import ConditionalVAE
+from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE
 from dpsynth.generator import TabularGenerator
 from dpsynth.registry import register
-from dpsynth.schema import TabularSchema
 
 
 @register("dp-vae", family="vae", modality="tabular",
@@ -29,13 +26,7 @@ class DPTabularVAE(TabularGenerator):
     ``condition_share``, ...) are shared by every tabular generator (`TrainingSettings`).
     """
 
-    def __init__(self, schema: TabularSchema, *, latent_dim: int = 32, beta: float = 1.0, **params: Any):
-        super().__init__(schema, **params)
-        self.latent_dim = latent_dim
-        self.beta = beta
-
-    def _family_params(self) -> dict[str, Any]:
-        return {"latent_dim": self.latent_dim, "beta": self.beta}
+    family_defaults = VAE_DEFAULTS
 
     def _build_module(self, codec: TabularCodec) -> nn.Module:
         encoder = MLP(codec.width + codec.condition_width, 2 * self.latent_dim, self.hidden)

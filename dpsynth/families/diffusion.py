@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -92,6 +93,17 @@ class BlocksThenTailX0:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         s, w = self.onehot_width, self.tail_width
         return torch.cat([2 * x[..., :s] - 1, x[..., s:s + w]], dim=-1)
+
+
+DIFFUSION_DEFAULTS = {"timesteps": 1000, "sampling_steps": 50, "multiplicity": 4, "time_dim": 64,
+                      "condition_dropout": 0.1, "guidance": 2.0}
+"""The family's parameters and defaults (`DPGenerator.family_defaults`); `process_params`
+passes them on to `OneHotDiffusion` (``time_dim`` goes to the `Denoiser`)."""
+
+
+def process_params(model: Any) -> dict[str, Any]:
+    """A diffusion generator's `OneHotDiffusion` keyword arguments from its family parameters."""
+    return {name: getattr(model, name) for name in DIFFUSION_DEFAULTS if name != "time_dim"}
 
 
 class OneHotDiffusion(nn.Module):

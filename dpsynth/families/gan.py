@@ -101,6 +101,13 @@ class DiscriminatorLoss(nn.Module):
         return (per_row * row_mask).sum(-1) / row_mask.sum(-1).clamp(min=1.0)
 
 
+GAN_DEFAULTS = {"latent_dim": 64, "generator_lr": 2e-4, "generator_steps": 1, "tau": 0.2, "aux_weight": 0.0}
+"""The family's parameters and defaults (`DPGenerator.family_defaults`): the generator's
+latent width and learning rate, generator steps per private step (no ε), the
+Gumbel-softmax temperature of the one-hot blocks, and the weight of the auxiliary
+condition classifier (AC-GAN; 0 = a plain conditional GAN)."""
+
+
 class ConditionalGAN(nn.Module):
     """G: [z, c] -> the decoder output (logits, values) the codec decodes; ``soften`` maps it to a
     differentiable row in the data encoding; D: `DiscriminatorLoss` around a backbone (and an

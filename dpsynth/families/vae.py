@@ -14,6 +14,11 @@ import torch
 from torch import nn
 
 
+VAE_DEFAULTS = {"latent_dim": 32, "beta": 1.0}
+"""The family's parameters and defaults (`DPGenerator.family_defaults`): the latent width
+and the KL weight."""
+
+
 class ConditionalVAE(nn.Module):
     """q(z | x, c) and p(x | z, c) with a standard-normal prior; ``beta`` weights the KL."""
 

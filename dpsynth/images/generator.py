@@ -38,6 +38,8 @@ class ImageGenerator(DPGenerator):
 
     schema_type = ImageSchema
 
+    default_hidden = (256,)  # the MLP heads of the image bodies (the convolutions carry the width)
+
     def __init__(self, schema: ImageSchema, *, sigma: float = 0.1, **params: Any):
         super().__init__(schema, **params)
         self.sigma = sigma
