@@ -1,21 +1,21 @@
 """Network bodies shared by the families. No BatchNorm anywhere: private modules can't use it.
 
 Tabular rows use `MLP`; series windows use `SeriesEncoder` / `SeriesDecoder` /
-`SeriesDenoiser`, built on `TemporalConv` (its `PatchLinear` makes opacus' per-unit
-norms of long convolutions cheap). Every body acts on the last dimension(s) and keeps the
-leading [units, rows] dimensions, so one privacy unit can hold several rows (windows).
+`SeriesDenoiser`, built on `TemporalConv` (dpsynth/convolutions.py: exact per-unit
+norms under opacus when a unit holds several windows). Every body acts on the last
+dimension(s) and keeps the leading [units, rows] dimensions, so one privacy unit can hold
+several rows (windows).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
-from opacus.grad_sample import register_grad_sampler, register_norm_sampler
-from opacus.grad_sample.linear import compute_linear_grad_sample, compute_linear_norm_sample
 from torch import nn
 from torch.nn import functional as F
+
+from dpsynth.convolutions import TemporalConv
 
 
 class MLP(nn.Sequential):
@@ -29,36 +29,6 @@ class MLP(nn.Sequential):
             width = h
         layers.append(nn.Linear(width, out_dim))
         super().__init__(*layers)
-
-
-class TemporalConv(nn.Module):
-    """A 1-D convolution over time written as unfold + Linear, for inputs [*lead, L, C_in].
-
-    opacus' ghost clipping handles Linear layers on [batch, T, d] inputs, where one
-    privacy unit (the batch index) may hold several windows; a Conv1d would need the unit
-    and the window in one batch axis. So the patches of every window are laid out along
-    one axis of a 3-D tensor [lead[0], windows·positions, kernel·C_in] and one Linear maps
-    them: the same arithmetic as a Conv1d with ``padding`` zeros on both sides.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, *, stride: int = 1, padding: int = 0):
-        super().__init__()
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-        self.linear = PatchLinear(kernel * in_channels, out_channels)  # exact, cheap per-unit norms
-
-    def output_length(self, length: int) -> int:
-        return (length + 2 * self.padding - self.kernel) // self.stride + 1
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lead = x.shape[:-2]
-        if self.padding:
-            x = F.pad(x, (0, 0, self.padding, self.padding))
-        patches = x.unfold(-2, self.kernel, self.stride)  # [*lead, L', C_in, k]
-        patches = patches.transpose(-1, -2).flatten(-2)  # [*lead, L', k·C_in]
-        positions = patches.shape[-2]
-        first, rest = (lead[0], math.prod(lead[1:])) if lead else (1, 1)
-        out = self.linear(patches.reshape(first, rest * positions, patches.shape[-1]))
-        return out.reshape(*lead, positions, out.shape[-1])
 
 
 class SeriesEncoder(nn.Module):
@@ -127,59 +97,10 @@ class SeriesDecoder(nn.Module):
         return torch.cat([static, signal.flatten(-2)], dim=-1)
 
 
-# ----------------------------------------------------------------- cheaper per-unit norms
-class PatchLinear(nn.Linear):
-    """An ``nn.Linear`` whose per-unit gradient norm (opacus ghost mode) is computed the cheaper way.
-
-    Same parameters and arithmetic as ``nn.Linear``; only opacus treats it differently. For
-    an input [units, T, d] → [units, T, p], opacus' ghost norm of a Linear builds two T×T
-    Gram matrices per unit (cost ∝ T²·(d + p), memory ∝ T²). A temporal convolution's
-    patches have T = windows × positions in the thousands, so that is gigabytes per batch;
-    the per-unit gradient itself (cost ∝ T·d·p, memory d·p per unit) is far cheaper there.
-    `patch_linear_norm_sample` takes whichever is cheaper for the shapes at hand; both give
-    the exact per-unit norm (Bu et al. 2023, "mixed ghost clipping"). Hooks mode computes
-    per-unit gradients as for ``nn.Linear``.
-    """
-
-
-@register_norm_sampler(PatchLinear)
-def patch_linear_norm_sample(layer: nn.Linear, activations: list[torch.Tensor],
-                             backprops: torch.Tensor) -> dict[nn.Parameter, torch.Tensor]:
-    """Exact per-unit gradient norms of a `PatchLinear` (see there for the choice of method)."""
-    if backprops.dim() != 3:
-        return compute_linear_norm_sample(layer, activations, backprops)
-    weight_norm, bias_norm = unit_linear_norms(activations[0].to(backprops.dtype), backprops)
-    norms: dict[nn.Parameter, torch.Tensor] = {}
-    if layer.weight.requires_grad:
-        norms[layer.weight] = weight_norm
-    if layer.bias is not None and layer.bias.requires_grad:
-        norms[layer.bias] = bias_norm
-    return norms
-
-
-def unit_linear_norms(a: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-unit gradient norms of a Linear's weight and bias from its inputs ``a`` [units, T, d]
-    and output gradients ``g`` [units, T, p], the cheaper exact way for the shapes at hand.
-
-    The per-unit gradient Σ_t g_t a_tᵀ costs T·d·p and d·p memory per unit; the Gram form
-    ⟨a aᵀ, g gᵀ⟩ (opacus' ghost norm) costs T²·(d + p). Both are exact.
-    """
-    t, d, p = a.shape[1], a.shape[-1], g.shape[-1]
-    if t * (d + p) <= d * p:
-        weight = torch.einsum("nij,nij->n", torch.bmm(a, a.transpose(1, 2)),
-                              torch.bmm(g, g.transpose(1, 2))).clamp(min=0).sqrt()
-    else:
-        weight = torch.bmm(g.transpose(1, 2), a).flatten(1).norm(dim=1)
-    return weight, g.sum(1).norm(dim=1)
-
-
-register_grad_sampler(PatchLinear)(compute_linear_grad_sample)
-
-
 class SeriesDenoiser(nn.Module):
     """A small 1-D U-Net: [static x_t | values x_t L×C | extra] -> [static logits | values L×C].
 
-    Built from `TemporalConv` only (whose `PatchLinear` gives cheap per-unit norms), no
+    Built from `TemporalConv` only (exact per-unit norms under opacus), no
     normalisation layers, so opacus ghost clipping handles every layer and the leading
     [units, rows] dimensions are kept. ``extra`` is e.g. [condition one-hot | time embedding].
 

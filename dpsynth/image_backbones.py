@@ -7,8 +7,8 @@ rows ``[static | values | mask | extra]``; `ImageEncoder` / `ImageDecoder` /
 [units, rows] dimensions, so one privacy unit (a subject) can hold several images and
 opacus' ghost clipping still gives one exact gradient norm per unit:
 
-* convolutions are `Conv2dPatch` (``F.conv2d`` in the passes; for the norms, the patches
-  of all of a unit's images lie along one axis, [units, images·positions, k·k·C_in]);
+* convolutions are `Conv2dPatch` (dpsynth/convolutions.py: ``F.conv2d`` in the passes;
+  for the norms, the patches of all of a unit's images lie along one axis);
 * the only normalisation is `GroupNorm` *without* affine parameters: per image, no
   statistics across images or units, and no parameters outside a Linear or a Conv2dPatch;
 * the MLPs see [units, rows, features], which opacus' Linear norm sampler handles (it
@@ -24,112 +24,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from opacus.grad_sample import register_grad_sampler, register_norm_sampler
-
-from dpsynth.backbones import MLP, unit_linear_norms
+from dpsynth.backbones import MLP
+from dpsynth.convolutions import Conv2dPatch
 
 IMAGE_TOO_SMALL = ("a {height}×{width} image is too small for {halvings} halving convolution(s): "
                    "each halves the height and the width, so use images of at least {need}×{need} pixels "
                    "or fewer conv_channels")
 GROUPS_MUST_DIVIDE = "GroupNorm: {groups} group(s) do not divide {channels} channel(s)"
 BAD_IMAGE_SHAPE = "image height, width and channels must be whole numbers >= 1 (got {height}×{width}×{channels})"
-
-
-class Conv2dPatch(nn.Module):
-    """A 2-D convolution on channels-last inputs [*lead, H, W, C_in] with exact per-unit norms.
-
-    Same arithmetic as ``nn.Conv2d(in_channels, out_channels, kernel, stride=stride,
-    padding=padding)`` with zero padding, run by ``F.conv2d`` (fast native kernels for the
-    forward and backward passes). Its parameters are those of a Linear on the k×k patches
-    — ``weight`` [out, k·k·C_in], input index ``(row·k + column)·C_in + channel``, i.e. the
-    Conv2d weight [out, in, k, k] permuted to [out, k, k, in] and flattened — and opacus
-    computes its per-unit gradient norms through `conv2d_patch_norm_sample`, which lays the
-    patches of all of a unit's images (lead[0] is the unit) along one axis. So the norm is
-    exact per unit even when a unit holds several images, which ``nn.Conv2d`` (one image
-    per sample in opacus) can't give.
-
-    Why not unfold + Linear in the forward pass (as `TemporalConv`): the unfolded patches of
-    a 32×32 batch are gigabytes, and their backward (a scatter) dominated the step; here
-    they exist only inside the norm computation, a chunk of units at a time.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, *, stride: int = 1, padding: int = 0):
-        super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-        reference = nn.Linear(kernel * kernel * in_channels, out_channels)  # nn.Conv2d's default initialisation
-        self.weight = nn.Parameter(reference.weight.detach().clone())
-        self.bias = nn.Parameter(reference.bias.detach().clone())
-
-    def output_length(self, length: int) -> int:
-        """The output size along one spatial axis of input size ``length``."""
-        return (length + 2 * self.padding - self.kernel) // self.stride + 1
-
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
-        return self.output_length(height), self.output_length(width)
-
-    def conv_weight(self) -> torch.Tensor:
-        """The weight in nn.Conv2d's layout [out, in, k, k]."""
-        k = self.kernel
-        return self.weight.unflatten(1, (k, k, self.in_channels)).permute(0, 3, 1, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lead, (height, width, channels) = x.shape[:-3], x.shape[-3:]
-        images = x.reshape(-1, height, width, channels).permute(0, 3, 1, 2)  # [N, C, H, W], channels-last memory
-        out = F.conv2d(images, self.conv_weight(), self.bias, stride=self.stride, padding=self.padding)
-        return out.permute(0, 2, 3, 1).reshape(*lead, *out.shape[-2:], self.out_channels)
-
-    def patches(self, x: torch.Tensor) -> torch.Tensor:
-        """The k×k patches of inputs [units, *rest, H, W, C_in] as [units, rest·H'·W', k·k·C_in]."""
-        if self.padding:
-            p = self.padding
-            x = F.pad(x, (0, 0, p, p, p, p))
-        patches = x.unfold(-3, self.kernel, self.stride).unfold(-3, self.kernel, self.stride)  # [.., C, k_h, k_w]
-        patches = patches.permute(*range(x.dim() - 1), -2, -1, -3).flatten(-3)  # [units, *rest, H', W', k·k·C]
-        return patches.reshape(len(x), math.prod(patches.shape[1:-1]), patches.shape[-1])
-
-
-PATCH_CHUNK_ELEMENTS = 2 ** 25  # about 128 MB of float32 patches at a time inside the norm sampler
-
-
-@register_norm_sampler(Conv2dPatch)
-def conv2d_patch_norm_sample(layer: Conv2dPatch, activations: list[torch.Tensor],
-                             backprops: torch.Tensor) -> dict[nn.Parameter, torch.Tensor]:
-    """Exact per-unit gradient norms of a `Conv2dPatch` (opacus ghost mode).
-
-    A unit's gradient is that of a Linear on its patches, so `unit_linear_norms` gives it
-    (whichever of the per-unit gradient or the Gram-matrix form is cheaper). The patches
-    are built a chunk of units at a time, so memory stays bounded for large images.
-    """
-    x, g = activations[0].to(backprops.dtype), backprops
-    per_unit = max(1, math.prod(x.shape[1:-3]) * math.prod(g.shape[-3:-1])) * layer.weight.shape[1]
-    chunk = max(1, PATCH_CHUNK_ELEMENTS // per_unit)
-    weight_norms, bias_norms = [], []
-    for start in range(0, max(len(x), 1), chunk):  # one pass even for opacus' empty Poisson batches
-        a = layer.patches(x[start:start + chunk])
-        w, b = unit_linear_norms(a, g[start:start + chunk].reshape(*a.shape[:2], g.shape[-1]))
-        weight_norms.append(w)
-        bias_norms.append(b)
-    norms = {}
-    if layer.weight.requires_grad:
-        norms[layer.weight] = torch.cat(weight_norms)
-    if layer.bias.requires_grad:
-        norms[layer.bias] = torch.cat(bias_norms)
-    return norms
-
-
-@register_grad_sampler(Conv2dPatch)
-def conv2d_patch_grad_sample(layer: Conv2dPatch, activations: list[torch.Tensor],
-                             backprops: torch.Tensor) -> dict[nn.Parameter, torch.Tensor]:
-    """Per-unit gradients of a `Conv2dPatch` (opacus hooks mode): [units, out, k·k·C_in] and [units, out]."""
-    a = layer.patches(activations[0].to(backprops.dtype))
-    g = backprops.reshape(*a.shape[:2], backprops.shape[-1])
-    grads = {}
-    if layer.weight.requires_grad:
-        grads[layer.weight] = torch.einsum("nto,nti->noi", g, a)
-    if layer.bias.requires_grad:
-        grads[layer.bias] = g.sum(1)
-    return grads
 
 
 def default_groups(channels: int, most: int = 8) -> int:
@@ -251,7 +153,7 @@ class ImageDenoiser(nn.Module):
     """A small 2-D U-Net (after DPDM, Dockhorn et al. 2023): [static x_t | pixels x_t H·W·C | extra]
     -> [static logits | pixels H·W·C]; the same contract as `SeriesDenoiser`.
 
-    Built from `Conv2dPatch` (3×3, whose `PatchLinear` gives exact, cheap per-unit norms)
+    Built from `Conv2dPatch` (3×3, exact per-unit norms under opacus)
     and affine-free `GroupNorm`, so opacus ghost clipping handles every layer and the
     leading [units, rows] dimensions are kept. ``extra`` is e.g. [condition one-hot | time
     embedding].

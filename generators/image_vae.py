@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch import nn
 
 from dpsynth.codecs.image import ImageCodec
-from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE
+from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE, vae_params
 from dpsynth.image_backbones import ImageDecoder, ImageEncoder
 from dpsynth.images.generator import ImageGenerator
 from dpsynth.registry import register
@@ -47,8 +47,7 @@ class DPImageVAE(ImageGenerator):
                                conv_channels=self.conv_channels, hidden=self.hidden)
         decoder = ImageDecoder(**shape, in_dim=self.latent_dim + codec.condition_width,
                                conv_channels=self.conv_channels[::-1], hidden=self.hidden)
-        return ConditionalVAE(encoder, decoder, latent_dim=self.latent_dim,
-                              reconstruction_loss=codec.row_loss, beta=self.beta)
+        return ConditionalVAE(encoder, decoder, reconstruction_loss=codec.row_loss, **vae_params(self))
 
 
 def image_shape(codec: ImageCodec) -> dict[str, int]:

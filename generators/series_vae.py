@@ -12,7 +12,7 @@ from torch import nn
 
 from dpsynth.backbones import SeriesDecoder, SeriesEncoder
 from dpsynth.codecs.series import SeriesCodec
-from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE
+from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE, vae_params
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator
 
@@ -36,5 +36,4 @@ class DPSeriesVAE(SeriesGenerator):
                                 conv_channels=self.conv_channels, hidden=self.hidden)
         decoder = SeriesDecoder(**shape, in_dim=self.latent_dim + codec.condition_width,
                                 conv_channels=self.conv_channels[::-1], hidden=self.hidden)
-        return ConditionalVAE(encoder, decoder, latent_dim=self.latent_dim,
-                              reconstruction_loss=codec.row_loss, beta=self.beta)
+        return ConditionalVAE(encoder, decoder, reconstruction_loss=codec.row_loss, **vae_params(self))

@@ -11,7 +11,7 @@ from torch import nn
 
 from dpsynth.backbones import MLP
 from dpsynth.codecs.tabular import TabularCodec
-from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE
+from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE, vae_params
 from dpsynth.generator import TabularGenerator
 from dpsynth.registry import register
 
@@ -31,5 +31,4 @@ class DPTabularVAE(TabularGenerator):
     def _build_module(self, codec: TabularCodec) -> nn.Module:
         encoder = MLP(codec.width + codec.condition_width, 2 * self.latent_dim, self.hidden)
         decoder = MLP(self.latent_dim + codec.condition_width, codec.width, self.hidden)
-        return ConditionalVAE(encoder, decoder, latent_dim=self.latent_dim,
-                              reconstruction_loss=codec.row_loss, beta=self.beta)
+        return ConditionalVAE(encoder, decoder, reconstruction_loss=codec.row_loss, **vae_params(self))

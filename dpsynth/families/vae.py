@@ -9,18 +9,33 @@ contributes one loss — and so one clipped gradient — to DP-SGD.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 
-VAE_DEFAULTS = {"latent_dim": 32, "beta": 1.0}
-"""The family's parameters and defaults (`DPGenerator.family_defaults`): the latent width
-and the KL weight."""
+VAE_DEFAULTS = {"latent_dim": 32, "beta": 1.0, "temperature": 1.0}
+"""The family's parameters and defaults (`DPGenerator.family_defaults`): the latent width,
+the KL weight and the sampling temperature; `vae_params` passes them to `ConditionalVAE`."""
+
+BAD_TEMPERATURE = ("temperature must be a number > 0 (the prior's scale when sampling; 1 = the prior itself), "
+                   "got {value!r}")
+
+
+def vae_params(model: Any) -> dict[str, Any]:
+    """A VAE generator's `ConditionalVAE` keyword arguments from its family parameters."""
+    return {name: getattr(model, name) for name in VAE_DEFAULTS}
 
 
 class ConditionalVAE(nn.Module):
-    """q(z | x, c) and p(x | z, c) with a standard-normal prior; ``beta`` weights the KL."""
+    """q(z | x, c) and p(x | z, c) with a standard-normal prior; ``beta`` weights the KL.
+
+    ``temperature`` scales the prior's draws when sampling (z ~ N(0, temperature²)), not
+    training: below 1 the decoder sees more typical latents, so samples are more typical of
+    their condition and less varied (the usual trade-off, e.g. NVAE's reduced temperature).
+    Post-processing of the DP-trained decoder: no privacy cost.
+    """
 
     def __init__(
         self,
@@ -30,13 +45,18 @@ class ConditionalVAE(nn.Module):
         latent_dim: int,
         reconstruction_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         beta: float = 1.0,
+        temperature: float = 1.0,
     ):
         super().__init__()
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
+                0.0 < temperature < float("inf")):
+            raise ValueError(BAD_TEMPERATURE.format(value=temperature))
         self.encoder = encoder
         self.decoder = decoder
         self.latent_dim = latent_dim
         self.reconstruction_loss = reconstruction_loss
         self.beta = beta
+        self.temperature = float(temperature)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
         """Per-unit negative ELBO: mean over the unit's present rows. Shapes [B, R, *]."""
@@ -50,6 +70,6 @@ class ConditionalVAE(nn.Module):
 
     @torch.no_grad()
     def generate(self, c: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
-        """Decoder outputs for conditions ``c`` [n, C], with z drawn from the prior."""
-        z = torch.randn(c.shape[0], self.latent_dim, generator=generator, device=c.device)
+        """Decoder outputs for conditions ``c`` [n, C], with z drawn from the prior (scaled by ``temperature``)."""
+        z = self.temperature * torch.randn(c.shape[0], self.latent_dim, generator=generator, device=c.device)
         return self.decoder(torch.cat([z, c], dim=-1))

@@ -18,8 +18,8 @@ def conv_twin(c_in, c_out, kernel, stride, padding, seed=0):
     tc = TemporalConv(c_in, c_out, kernel, stride=stride, padding=padding)
     with torch.no_grad():
         # Linear input index = k_index * c_in + channel; Conv1d weight is [out, in, k]
-        tc.linear.weight.copy_(conv.weight.permute(0, 2, 1).reshape(c_out, kernel * c_in))
-        tc.linear.bias.copy_(conv.bias)
+        tc.weight.copy_(conv.weight.permute(0, 2, 1).reshape(c_out, kernel * c_in))
+        tc.bias.copy_(conv.bias)
     return tc, conv
 
 

@@ -11,7 +11,7 @@ from opacus.validators import ModuleValidator
 from torch import nn
 from torch.nn import functional as F
 
-from dpsynth import image_backbones
+from dpsynth import convolutions
 from dpsynth.families.training import train_dpsgd
 from dpsynth.image_backbones import (
     GROUPS_MUST_DIVIDE,
@@ -276,7 +276,7 @@ def test_ghost_norms_are_exact_when_the_patches_are_built_in_chunks(monkeypatch)
     model = unit_losses((8, 8, 1))["encoder-decoder"]
     x = rows(5, 2, shape=(8, 8, 1))
     exact = exact_unit_norms(model, x)
-    monkeypatch.setattr(image_backbones, "PATCH_CHUNK_ELEMENTS", 1)  # one unit per chunk
+    monkeypatch.setattr(convolutions, "PATCH_CHUNK_ELEMENTS", 1)  # one unit per chunk
     gsm = GradSampleModuleFastGradientClipping(model, loss_reduction="sum", max_grad_norm=1.0,
                                                use_ghost_clipping=True)
     gsm.train()
@@ -290,7 +290,7 @@ def test_hooks_mode_gives_each_unit_its_own_conv_gradient():
     x = randn(4, 2, 7, 6, 2, seed=7)  # 4 units of 2 images
     target = randn(4, 2, 4, 3, 3, seed=8)
     output_grad = 2 * (conv(x) - target).detach()  # d/d(output) of the squared error
-    grads = image_backbones.conv2d_patch_grad_sample(conv, [x], output_grad)
+    grads = convolutions.conv_grad_sample(conv, [x], output_grad)
     for unit in range(4):
         exact = torch.autograd.grad((conv(x[unit:unit + 1]) - target[unit:unit + 1]).pow(2).sum(),
                                     [conv.weight, conv.bias])

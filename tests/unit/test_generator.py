@@ -1,0 +1,72 @@
+"""DPGenerator's parameters: each family declares its own once (`family_defaults`); the
+constructor takes them as keywords, keeps them as attributes and the bundle saves them."""
+
+import re
+
+import pytest
+
+from dpsynth import registry
+from dpsynth.families.diffusion import DIFFUSION_DEFAULTS
+from dpsynth.families.gan import GAN_DEFAULTS
+from dpsynth.families.vae import VAE_DEFAULTS
+from dpsynth.generator import DPGenerator, TrainingSettings
+from tests.conftest import make_toy_image_schema, make_toy_schema, make_toy_series_schema
+
+SCHEMAS = {"tabular": make_toy_schema, "series": make_toy_series_schema, "image": make_toy_image_schema}
+FAMILY = {"vae": VAE_DEFAULTS, "gan": GAN_DEFAULTS, "diffusion": DIFFUSION_DEFAULTS}
+DP_GENERATORS = [info for info in registry.available() if issubclass(info.cls, DPGenerator)]
+
+
+def create(info, **params):
+    return registry.create(info.name, SCHEMAS[info.modality](), **params)
+
+
+def test_all_nine_family_by_modality_generators_are_covered():
+    assert sorted((i.family, i.modality) for i in DP_GENERATORS) == sorted(
+        (f, m) for f in FAMILY for m in SCHEMAS)
+
+
+@pytest.mark.parametrize("info", DP_GENERATORS, ids=lambda i: i.name)
+def test_family_parameters_come_from_the_family_and_reach_the_bundle(info):
+    defaults = info.cls.family_defaults
+    assert set(FAMILY[info.family]) <= set(defaults)  # every family parameter, refined per modality
+    model = create(info)
+    params = model.get_params()
+    for name, default in defaults.items():
+        assert getattr(model, name) == default
+        assert params[name] == (list(default) if isinstance(default, tuple) else default)
+    assert set(params) == set(defaults) | set(TrainingSettings.__dataclass_fields__) | {"hidden", "n_bins"} | (
+        {"sigma"} if info.modality != "tabular" else set())
+
+
+@pytest.mark.parametrize("info", DP_GENERATORS, ids=lambda i: i.name)
+def test_a_family_parameter_can_be_set_and_sequences_stay_tuples(info):
+    sequences = [n for n, v in info.cls.family_defaults.items() if isinstance(v, tuple)]
+    overrides = {"latent_dim": 3} if "latent_dim" in info.cls.family_defaults else {"sampling_steps": 7}
+    overrides |= {n: [5] * len(info.cls.family_defaults[n]) for n in sequences}
+    model = create(info, **overrides)
+    for name, value in overrides.items():
+        assert getattr(model, name) == (tuple(value) if name in sequences else value)
+    # what the bundle saves builds the same generator again
+    again = registry.create(info.name, SCHEMAS[info.modality](), **model.get_params())
+    assert again.get_params() == model.get_params()
+
+
+@pytest.mark.parametrize("info", DP_GENERATORS, ids=lambda i: i.name)
+def test_an_unknown_parameter_is_refused_with_the_known_ones_named(info):
+    with pytest.raises(TypeError, match=re.escape(f"unknown generator parameter(s) ['latnt_dim'] for {info.name}")) \
+            as raised:
+        create(info, latnt_dim=4)
+    for name in [*info.cls.family_defaults, "epochs", "hidden"]:
+        assert repr(name) in str(raised.value)
+
+
+def test_a_generator_own_training_and_width_defaults_and_explicit_values_win():
+    tabular_gan, image_diffusion = registry.get("dp-gan"), registry.get("dp-image-diffusion")
+    assert create(tabular_gan).training.lr == 1e-3 and create(tabular_gan, lr=0.01).training.lr == 0.01
+    assert create(registry.get("dp-vae")).training.lr == TrainingSettings().lr
+    assert create(image_diffusion).training.ema_decay == 0.999
+    assert create(image_diffusion, ema_decay=None).training.ema_decay is None
+    assert create(image_diffusion).hidden == (128,) and create(registry.get("dp-image-vae")).hidden == (256,)
+    assert create(registry.get("dp-vae")).hidden == (256, 256)
+    assert create(registry.get("dp-image-vae"), hidden=[32, 16]).hidden == (32, 16)
