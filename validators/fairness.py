@@ -38,6 +38,11 @@ is 0 by construction and its change is just minus the other source's: every row 
 source, and every change row, carries the flag ``"constant_predictor"`` (values kept, to
 be read as "no fairness signal", not as "fair").
 
+Likewise a source whose model ranks the holdout no better than chance — its overall AUROC's
+bootstrap interval includes 0.5 — can look fairer than the real-data model only because it
+has learned nothing: its rows and every change row carry ``"chance_level_predictor"``
+(e.g. a DP generator that lost the outcome signal; values kept, read as "no signal").
+
 Intervals are percentile bootstraps over holdout rows (one resample set for the whole
 validator, so every change is paired). Between-group replicates are aggregated from the
 per-group replicates by the same function as the point value; a resample on which any
@@ -64,6 +69,7 @@ SALT = 2  # this validator's bootstrap stream: ctx.rng(SALT)
 
 SMALL_GROUP = "small_group"
 CONSTANT_PREDICTOR = "constant_predictor"
+CHANCE_PREDICTOR = "chance_level_predictor"
 SINGLE_CLASS = "single_class"
 NO_PREDICTED_POSITIVE = "no_predicted_positive"
 FEWER_THAN_TWO = "fewer_than_two_groups"
@@ -244,7 +250,9 @@ def _model_rows(ctx: AuditContext, model: str, attribute: str, groups: _Groups, 
     """TSTR, TRTR and change rows of one downstream model for one attribute."""
     n_bootstrap, confidence = ctx.config.n_bootstrap, ctx.config.confidence
     rows, results = [], {}
-    constant = {s: "" if flags[(s, model)] else constant_flag(predictions[(s, model)]) for s in SOURCES}
+    constant = {s: "" if flags[(s, model)] else (  # a constant predictor is at chance too: one flag
+        constant_flag(predictions[(s, model)]) or chance_flag(y, predictions[(s, model)], weights, confidence))
+        for s in SOURCES}
     for source in SOURCES:
         flag = flags[(source, model)]
         row_flag = join_flags(flag, constant[source])
@@ -282,6 +290,14 @@ def constant_flag(scores: np.ndarray) -> str:
     """``CONSTANT_PREDICTOR`` when every score falls on the same side of the threshold, else ``""``."""
     predicted = np.asarray(scores, dtype=float) >= THRESHOLD
     return CONSTANT_PREDICTOR if len(predicted) and (predicted.all() or not predicted.any()) else ""
+
+
+def chance_flag(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, confidence: float) -> str:
+    """``CHANCE_PREDICTOR`` when the overall AUROC's bootstrap interval (resample ``weights``)
+    includes 0.5, else ``""`` (also when the AUROC is undefined: one outcome class)."""
+    estimate = bs.replicate(bs.auroc, y, np.asarray(scores, dtype=float), weights=weights).estimate(
+        confidence=confidence)
+    return CHANCE_PREDICTOR if estimate.ci_low <= 0.5 <= estimate.ci_high else ""
 
 
 # ----------------------------------------------------------------------------- public

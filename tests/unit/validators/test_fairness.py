@@ -260,3 +260,26 @@ def test_a_constant_predictor_is_flagged_in_its_rows_and_in_every_change(ctx, pr
                group="").value == pytest.approx(-trtr_eod.value)
     assert not select(out, model="gboost").flag.str.contains("constant_predictor").any()
     assert fairness.constant_flag(np.array([0.1, 0.9])) == ""
+
+
+def test_a_chance_level_predictor_is_flagged_in_its_rows_and_in_every_change(ctx, predictions):
+    """A TSTR model whose scores carry no signal can show a smaller EOD than TRTR's without being fairer."""
+    scores = dict(predictions)
+    scores[("TSTR", "logreg")] = np.random.default_rng(5).uniform(0.3, 0.7, len(ctx.holdout))  # both sides of 0.5
+    out = fairness.evaluate(ctx, scores)
+    tstr = select(out, source="TSTR", model="logreg", attribute="sex")
+    assert len(tstr) and tstr.flag.str.contains("chance_level_predictor").all()
+    assert not tstr.flag.str.contains("constant_predictor").any()
+    assert select(out, source="change", model="logreg").flag.str.contains("chance_level_predictor").all()
+    assert not select(out, source="TRTR").flag.str.contains("chance_level_predictor").any()
+    assert not select(out, model="gboost").flag.str.contains("chance_level_predictor").any()
+
+
+def test_chance_flag_reads_the_auroc_interval():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 200)
+    weights = fairness.bs.resample_weights(len(y), n_bootstrap=200, rng=rng)
+    informative = np.where(y == 1, 0.7, 0.3) + rng.normal(0, 0.1, len(y))
+    assert fairness.chance_flag(y, informative, weights, 0.95) == ""
+    assert fairness.chance_flag(y, rng.uniform(size=len(y)), weights, 0.95) == fairness.CHANCE_PREDICTOR
+    assert fairness.chance_flag(np.zeros(10, int), rng.uniform(size=10), weights[:, :10], 0.95) == ""  # one class
