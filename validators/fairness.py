@@ -246,16 +246,14 @@ def _row(model: str, source: str, metric: str, attribute: str, group: str, rep: 
 
 
 def _model_rows(ctx: AuditContext, model: str, attribute: str, groups: _Groups, y: np.ndarray,
-                predictions: dict, flags: dict, weights: np.ndarray) -> list[dict]:
-    """TSTR, TRTR and change rows of one downstream model for one attribute."""
+                predictions: dict, flags: dict, signal: dict, weights: np.ndarray) -> list[dict]:
+    """TSTR, TRTR and change rows of one downstream model for one attribute (``signal``:
+    `signal_flags`, computed once for every attribute)."""
     n_bootstrap, confidence = ctx.config.n_bootstrap, ctx.config.confidence
     rows, results = [], {}
-    constant = {s: "" if flags[(s, model)] else (  # a constant predictor is at chance too: one flag
-        constant_flag(predictions[(s, model)]) or chance_flag(y, predictions[(s, model)], weights, confidence))
-        for s in SOURCES}
     for source in SOURCES:
         flag = flags[(source, model)]
-        row_flag = join_flags(flag, constant[source])
+        row_flag = join_flags(flag, signal[(source, model)])
         if flag:
             per_group = {(g, m): Replicated.undefined(n_bootstrap)
                          for g in groups.names for m in GROUP_METRICS}
@@ -274,7 +272,7 @@ def _model_rows(ctx: AuditContext, model: str, attribute: str, groups: _Groups, 
                  for metric, rep in between.items()]
 
     (tstr_group, tstr_between), (trtr_group, trtr_between) = results["TSTR"], results["TRTR"]
-    flag = join_flags(flags[("TSTR", model)], flags[("TRTR", model)], constant["TSTR"], constant["TRTR"])
+    flag = join_flags(*(flags[(s, model)] for s in SOURCES), *(signal[(s, model)] for s in SOURCES))
     rows += [_row(model, "change", metric, attribute, g, tstr_group[(g, metric)] - trtr_group[(g, metric)],
                   n=groups.sizes[g], confidence=confidence,
                   flag=join_flags(flag, groups.group_flag(g, metric, np.nan, trained=False)))
@@ -300,6 +298,16 @@ def chance_flag(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, confiden
     return CHANCE_PREDICTOR if estimate.ci_low <= 0.5 <= estimate.ci_high else ""
 
 
+def signal_flags(y: np.ndarray, predictions: dict, flags: dict, weights: np.ndarray,
+                 confidence: float) -> dict[tuple[str, str], str]:
+    """(source, model) -> ``CONSTANT_PREDICTOR``, ``CHANCE_PREDICTOR`` or ``""``: whether the
+    model's predictions carry a signal at all (a constant predictor is at chance too: one flag).
+    Independent of the attribute, so computed once per audit."""
+    return {key: "" if flag else (constant_flag(predictions[key]) or
+                                  chance_flag(y, predictions[key], weights, confidence))
+            for key, flag in flags.items()}
+
+
 # ----------------------------------------------------------------------------- public
 def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) -> pd.DataFrame:
     """Tidy fairness rows (`context.RESULT_COLUMNS`) for ``downstream_predictions(ctx)``.
@@ -312,9 +320,10 @@ def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) 
     models = model_names(predictions)
     y = ctx.labels(ctx.holdout)
     weights = bs.resample_weights(len(y), n_bootstrap=ctx.config.n_bootstrap, rng=ctx.rng(SALT))
+    signal = signal_flags(y, predictions, flags, weights, ctx.config.confidence)
     rows: list[dict] = []
     for attribute in ctx.attributes:
         groups = _Groups.of(ctx, attribute, y)
         for model in models:
-            rows += _model_rows(ctx, model, attribute, groups, y, predictions, flags, weights)
+            rows += _model_rows(ctx, model, attribute, groups, y, predictions, flags, signal, weights)
     return result_frame(rows)
