@@ -19,6 +19,7 @@ a batch are gigabytes for 32×32 images, and their backward (a scatter) dominate
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from opacus.grad_sample import register_grad_sampler, register_norm_sampler
@@ -26,6 +27,14 @@ from torch import nn
 from torch.nn import functional as F
 
 PATCH_CHUNK_ELEMENTS = 2 ** 25  # about 128 MB of float32 patches at a time inside the norm sampler
+
+
+def channels_first(op: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, dims: int = 2) -> torch.Tensor:
+    """Apply a torch op on [N, C, *spatial] rows to channels-last inputs [*lead, *spatial, C]
+    (``dims`` spatial axes): one reshape each way, channels-last memory, no copy in between."""
+    lead = x.shape[:-1 - dims]
+    out = op(x.reshape(-1, *x.shape[-1 - dims:]).movedim(-1, 1))
+    return out.movedim(1, -1).reshape(*lead, *out.shape[2:], out.shape[1])
 
 
 class PatchConv(nn.Module):
@@ -51,11 +60,9 @@ class PatchConv(nn.Module):
         return self.weight.unflatten(1, (self.kernel,) * self.dims + (self.in_channels,)).movedim(-1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lead, inner = x.shape[:-1 - self.dims], x.shape[-1 - self.dims:]
-        rows = x.reshape(-1, *inner).movedim(-1, 1)  # [N, C, *spatial], channels-last memory
         convolve = F.conv1d if self.dims == 1 else F.conv2d
-        out = convolve(rows, self.conv_weight(), self.bias, stride=self.stride, padding=self.padding)
-        return out.movedim(1, -1).reshape(*lead, *out.shape[2:], self.out_channels)
+        return channels_first(lambda rows: convolve(rows, self.conv_weight(), self.bias, stride=self.stride,
+                                                    padding=self.padding), x, dims=self.dims)
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """The patches of inputs [units, *rest, *spatial, C_in] as [units, rest·positions, k^d·C_in]."""

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dpsynth.backbones import MLP
-from dpsynth.convolutions import Conv2dPatch
+from dpsynth.convolutions import Conv2dPatch, channels_first
 
 IMAGE_TOO_SMALL = ("a {height}×{width} image is too small for {halvings} halving convolution(s): "
                    "each halves the height and the width, so use images of at least {need}×{need} pixels "
@@ -59,8 +59,7 @@ class GroupNorm(nn.Module):
         self.channels, self.groups, self.eps = channels, groups, eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        images = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2)  # [N, C, H, W], channels-last memory
-        return F.group_norm(images, self.groups, eps=self.eps).permute(0, 2, 3, 1).reshape(x.shape)
+        return channels_first(lambda images: F.group_norm(images, self.groups, eps=self.eps), x)
 
     def extra_repr(self) -> str:
         return f"{self.channels}, groups={self.groups}, affine=False"
@@ -68,10 +67,8 @@ class GroupNorm(nn.Module):
 
 def upsample(h: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Nearest-neighbour ×2 of a map [*lead, h, w, C], cropped to ``height`` × ``width``."""
-    lead, (h_in, w_in, channels) = h.shape[:-3], h.shape[-3:]
-    images = h.reshape(-1, h_in, w_in, channels).permute(0, 3, 1, 2)  # [N, C, h, w], channels-last memory
-    doubled = F.interpolate(images, scale_factor=2, mode="nearest").permute(0, 2, 3, 1)
-    return doubled.reshape(*lead, 2 * h_in, 2 * w_in, channels)[..., :height, :width, :]
+    doubled = channels_first(lambda images: F.interpolate(images, scale_factor=2, mode="nearest"), h)
+    return doubled[..., :height, :width, :]
 
 
 def check_image_shape(height: int, width: int, channels: int) -> None:
