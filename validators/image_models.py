@@ -21,6 +21,12 @@ way for every generator:
   fewer or more images than the real training set holds, and a fixed epoch count would
   give TSTR a fraction (or a multiple) of TRTR's optimisation, measuring the training
   budget instead of the data (as for the series CNN in `series_models`).
+- Trained networks are remembered (`fit_cnn`'s memo): training is seeded and deterministic,
+  so a second call with the same images, labels, classes, seed, steps and device returns a
+  copy of the network the first call trained instead of training it again. Audits of
+  several generators against the same real data (a benchmark, a notebook comparing
+  models) then train the TRTR CNN and the feature network once per seed, not once per
+  generator. At most ``CNN_MEMO_SIZE`` networks are kept (least recently used dropped).
 - Torch runs on ``CNN_THREADS`` intra-op threads (`series_models._torch_threads`: more
   threads spin-wait on shared CPU cores), on the CPU unless ``device`` says otherwise.
 
@@ -38,6 +44,8 @@ The audit reads real data and is NOT differentially private.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from contextlib import nullcontext
 
 import numpy as np
@@ -54,6 +62,7 @@ CNN_STEPS = 300
 CNN_BATCH = 128
 CNN_LR = 2e-3
 PREDICT_BATCH = 1024
+CNN_MEMO_SIZE = 8         # trained networks `fit_cnn` remembers (least recently used dropped)
 _SALT = 17                # mixed into the seed of the initialisation and the batches
 
 BAD_IMAGES = ("images must be a finite float array [N, H, W, C] (channels last) scaled to [0, 1] by "
@@ -150,6 +159,8 @@ def fit_cnn(images: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int
     """Train `ImageCNN` for ``steps`` (default ``CNN_STEPS``) steps on ``images`` [N, H, W, C] in
     [0, 1] and int ``labels`` 0..n_classes-1 (see the module docstring); returns the network in
     eval mode. The audit always uses the default; ``steps`` exists for quick tests.
+    A repeated call returns a copy of the network trained the first time (see the module
+    docstring): the result is the same, the training is not repeated.
 
     A class absent from ``labels`` simply gets no training signal (its probability stays
     low); callers that need both classes present flag that case themselves (as
@@ -159,7 +170,19 @@ def fit_cnn(images: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int
     labels = check_labels(labels, n=len(images), n_classes=n_classes)
     if len(images) == 0:
         raise ValueError(NO_IMAGES)
-    seed = _seed(seed)
+    key = _memo_key(images, labels, n_classes=n_classes, seed=seed, steps=steps, device=device)
+    if key in _TRAINED:
+        _TRAINED.move_to_end(key)
+        return _from_state(_TRAINED[key], images.shape[1:], n_classes, device)
+    net = _train_cnn(images, labels, n_classes=n_classes, seed=_seed(seed), steps=steps, device=device)
+    _TRAINED[key] = {name: value.detach().cpu().clone() for name, value in net.state_dict().items()}
+    while len(_TRAINED) > CNN_MEMO_SIZE:
+        _TRAINED.popitem(last=False)
+    return net
+
+
+def _train_cnn(images: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int, steps: int,
+               device: str | torch.device) -> ImageCNN:
     rng = np.random.default_rng(seed)
     batches = rng.integers(len(images), size=(int(steps), min(CNN_BATCH, len(images))))
     x = torch.from_numpy(np.ascontiguousarray(images))
@@ -180,6 +203,31 @@ def fit_cnn(images: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int
             loss_fn(net(x[index]), y[index]).backward()
             optimiser.step()
     return net.eval()
+
+
+_TRAINED: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()  # memo key -> state dict (on the CPU)
+
+
+def _memo_key(images: np.ndarray, labels: np.ndarray, **settings) -> str:
+    """A digest of everything `fit_cnn`'s result depends on: the arrays' bytes, shapes and
+    dtypes, and the settings (the device by name: a GPU may train a different network)."""
+    digest = hashlib.sha256()
+    for array in (images, labels):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(array.tobytes())
+    settings["device"] = str(torch.device(settings["device"]))
+    digest.update(repr(sorted(settings.items())).encode())
+    return digest.hexdigest()
+
+
+def _from_state(state: dict[str, torch.Tensor], shape: tuple[int, ...], n_classes: int,
+                device: str | torch.device) -> ImageCNN:
+    """A fresh network holding a remembered state (a copy: callers may change theirs)."""
+    with torch.random.fork_rng(devices=[]):  # building the layers must not move the caller's RNG
+        net = ImageCNN(*shape, n_classes)
+    net.load_state_dict(state)
+    return net.to(device).eval()
 
 
 def _apply(net: ImageCNN, images: np.ndarray, fn) -> np.ndarray:

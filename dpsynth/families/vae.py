@@ -15,12 +15,14 @@ import torch
 from torch import nn
 
 
-VAE_DEFAULTS = {"latent_dim": 32, "beta": 1.0, "temperature": 1.0}
+VAE_DEFAULTS = {"latent_dim": 32, "beta": 1.0, "temperature": 1.0, "multiplicity": 1}
 """The family's parameters and defaults (`DPGenerator.family_defaults`): the latent width,
-the KL weight and the sampling temperature; `vae_params` passes them to `ConditionalVAE`."""
+the KL weight, the sampling temperature and the number of latent draws per row in training;
+`vae_params` passes them to `ConditionalVAE`."""
 
 BAD_TEMPERATURE = ("temperature must be a number > 0 (the prior's scale when sampling; 1 = the prior itself), "
                    "got {value!r}")
+BAD_MULTIPLICITY = "multiplicity must be an integer >= 1 (latent draws per row in training), got {value!r}"
 
 
 def vae_params(model: Any) -> dict[str, Any]:
@@ -35,6 +37,12 @@ class ConditionalVAE(nn.Module):
     training: below 1 the decoder sees more typical latents, so samples are more typical of
     their condition and less varied (the usual trade-off, e.g. NVAE's reduced temperature).
     Post-processing of the DP-trained decoder: no privacy cost.
+
+    ``multiplicity`` K draws K latents per row from q(z | x, c) and averages their
+    reconstruction losses inside the unit's loss (a K-sample estimate of the expected
+    reconstruction term), like the diffusion family's noise multiplicity: the unit still
+    returns one loss, so one clipped gradient, and the extra draws only lower the variance
+    of that gradient — no privacy cost, K times the decoder's compute.
     """
 
     def __init__(
@@ -46,26 +54,38 @@ class ConditionalVAE(nn.Module):
         reconstruction_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         beta: float = 1.0,
         temperature: float = 1.0,
+        multiplicity: int = 1,
     ):
         super().__init__()
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
                 0.0 < temperature < float("inf")):
             raise ValueError(BAD_TEMPERATURE.format(value=temperature))
+        if isinstance(multiplicity, bool) or not isinstance(multiplicity, int) or multiplicity < 1:
+            raise ValueError(BAD_MULTIPLICITY.format(value=multiplicity))
         self.encoder = encoder
         self.decoder = decoder
         self.latent_dim = latent_dim
         self.reconstruction_loss = reconstruction_loss
         self.beta = beta
         self.temperature = float(temperature)
+        self.multiplicity = multiplicity
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
-        """Per-unit negative ELBO: mean over the unit's present rows. Shapes [B, R, *]."""
+        """Per-unit negative ELBO: mean over the unit's present rows. Shapes [B, R, *].
+
+        The K = ``multiplicity`` latent draws of a row are laid out along the row axis
+        ([B, R·K, *], as the diffusion family does) so the decoder's layers see one unit per
+        leading index, which opacus needs to clip per unit.
+        """
         stats = self.encoder(torch.cat([x, c], dim=-1))
         mu, logvar = stats[..., : self.latent_dim], stats[..., self.latent_dim:].clamp(-10.0, 10.0)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        out = self.decoder(torch.cat([z, c], dim=-1))
         kl = -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp()).sum(-1)
-        per_row = self.reconstruction_loss(out, x) + self.beta * kl
+        k = self.multiplicity
+        mu, logvar = mu.repeat_interleave(k, dim=1), logvar.repeat_interleave(k, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        out = self.decoder(torch.cat([z, c.repeat_interleave(k, dim=1)], dim=-1))
+        reconstruction = self.reconstruction_loss(out, x.repeat_interleave(k, dim=1))
+        per_row = reconstruction.reshape(*row_mask.shape, k).mean(-1) + self.beta * kl
         return (per_row * row_mask).sum(-1) / row_mask.sum(-1).clamp(min=1.0)
 
     @torch.no_grad()

@@ -51,13 +51,72 @@ def test_features_have_the_hidden_width_and_separate_classes(fitted):
     assert (nearest == Y[TEST]).mean() > 0.9  # a nearest-centroid rule in feature space works
 
 
-def test_same_seed_same_network_other_seed_other_network():
+def test_same_seed_same_network_other_seed_other_network(monkeypatch):
+    monkeypatch.setattr(image_models, "_TRAINED", image_models.OrderedDict())
     x, y = X[:200], Y[:200]
     a = predict_proba(fit_cnn(x, y, n_classes=10, seed=3, steps=15), X[TEST])
+    image_models._TRAINED.clear()  # train again: the memo rests on training being deterministic
     b = predict_proba(fit_cnn(x, y, n_classes=10, seed=3, steps=15), X[TEST])
     c = predict_proba(fit_cnn(x, y, n_classes=10, seed=4, steps=15), X[TEST])
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """An empty memo and a count of the trainings `fit_cnn` really runs."""
+    monkeypatch.setattr(image_models, "_TRAINED", image_models.OrderedDict())
+    calls = []
+    train = image_models._train_cnn
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(image_models, "_train_cnn", counting)
+    return calls
+
+
+def test_a_repeated_fit_returns_a_copy_of_the_remembered_network(counted):
+    x, y = X[:200], Y[:200]
+    first = fit_cnn(x, y, n_classes=10, seed=3, steps=15)
+    torch.manual_seed(11)
+    state = torch.random.get_rng_state()
+    second = fit_cnn(x.copy(), y.copy(), n_classes=10, seed=3, steps=15)  # equal arrays, not the same objects
+    assert len(counted) == 1
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG did not move
+    np.testing.assert_array_equal(predict_proba(first, X[TEST]), predict_proba(second, X[TEST]))
+    assert not second.training and second is not first
+    with torch.no_grad():  # a copy: changing one network leaves the other (and the memo) alone
+        second.head.bias.add_(100.0)
+    third = fit_cnn(x, y, n_classes=10, seed=3, steps=15)
+    np.testing.assert_array_equal(predict_proba(first, X[TEST]), predict_proba(third, X[TEST]))
+
+
+@pytest.mark.parametrize("change", ["seed", "steps", "labels", "pixel", "classes"])
+def test_anything_the_network_depends_on_trains_a_new_one(counted, change):
+    x, y = X[:100].copy(), Y[:100] % 2
+    settings = dict(n_classes=2, seed=3, steps=5)
+    fit_cnn(x, y, **settings)
+    if change == "pixel":
+        x[7, 3, 3, 0] = 0.5 if x[7, 3, 3, 0] != 0.5 else 0.25
+    elif change == "labels":
+        y = y.copy()
+        y[0] = 1 - y[0]
+    else:
+        settings[{"seed": "seed", "steps": "steps", "classes": "n_classes"}[change]] += 1
+    fit_cnn(x, y, **settings)
+    assert len(counted) == 2
+
+
+def test_the_memo_keeps_the_most_recent_networks_only(counted):
+    x, y = X[:60], Y[:60] % 2
+    for seed in range(image_models.CNN_MEMO_SIZE + 1):
+        fit_cnn(x, y, n_classes=2, seed=seed, steps=2)
+    assert len(image_models._TRAINED) == image_models.CNN_MEMO_SIZE
+    fit_cnn(x, y, n_classes=2, seed=image_models.CNN_MEMO_SIZE, steps=2)  # the newest: remembered
+    fit_cnn(x, y, n_classes=2, seed=0, steps=2)                           # the oldest: dropped, trained again
+    assert len(counted) == image_models.CNN_MEMO_SIZE + 2
 
 
 def test_torch_thread_setting_is_restored():
