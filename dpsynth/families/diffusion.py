@@ -36,6 +36,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dpsynth.families.training import unit_mean
+
 
 def cosine_alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
     """ᾱ(t) of the cosine schedule (Nichol & Dhariwal 2021) for t in [0, 1], unnormalised."""
@@ -220,9 +222,7 @@ class OneHotDiffusion(nn.Module):
             c = c * keep[..., None]
         t = torch.randint(0, self.timesteps, x.shape[:-1], device=x.device)
         noise = torch.randn(*x.shape[:-1], self.width, dtype=x.dtype, device=x.device)
-        per_draw = self.p_losses(x, c, t, noise)
-        per_row = per_draw.reshape(*row_mask.shape, k).mean(-1)
-        return (per_row * row_mask).sum(-1) / row_mask.sum(-1).clamp(min=1.0)
+        return unit_mean(self.p_losses(x, c, t, noise), row_mask, draws=k)
 
     def blockwise_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.blocks:

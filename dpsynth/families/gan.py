@@ -34,6 +34,7 @@ from dpsynth.families.training import (
     make_private,
     opacus_warnings_filtered,
     run_private_steps,
+    unit_mean,
 )
 from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.dpsgd import DPSGDPlan
@@ -98,7 +99,7 @@ class DiscriminatorLoss(nn.Module):
         per_row = F.softplus(-logit[:, :rows]) + F.softplus(logit[:, rows:])
         if self.classifier is not None:
             per_row = per_row + self.aux_weight * self.aux_loss(real_x, real_c)
-        return (per_row * row_mask).sum(-1) / row_mask.sum(-1).clamp(min=1.0)
+        return unit_mean(per_row, row_mask)
 
 
 GAN_DEFAULTS = {"latent_dim": 64, "generator_lr": 2e-4, "generator_steps": 1, "tau": 0.2, "aux_weight": 0.0}

@@ -47,6 +47,15 @@ class PerUnitLoss(nn.Module):
         return per_unit_loss.mean() if self.reduction == "mean" else per_unit_loss.sum()
 
 
+def unit_mean(per_draw: torch.Tensor, row_mask: torch.Tensor, *, draws: int = 1) -> torch.Tensor:
+    """One loss per unit [B] from losses [B, R·draws]: the mean over each row's ``draws``
+    (laid out as ``repeat_interleave(draws, dim=1)`` makes them, a row's draws side by side),
+    then over the unit's present rows (``row_mask`` [B, R]). The reduction every family's
+    ``forward`` ends with, so each unit gives one loss, and so one clipped gradient."""
+    per_row = per_draw.reshape(*row_mask.shape, draws).mean(-1)
+    return (per_row * row_mask).sum(-1) / row_mask.sum(-1).clamp(min=1.0)
+
+
 @dataclass
 class TrainingLog:
     """What happened during training: steps run, mean loss per logging window, ε spent."""

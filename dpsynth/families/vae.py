@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dpsynth.families.training import unit_mean
+
 
 VAE_DEFAULTS = {"latent_dim": 32, "beta": 1.0, "temperature": 1.0, "multiplicity": 1}
 """The family's parameters and defaults (`DPGenerator.family_defaults`): the latent width,
@@ -84,9 +86,9 @@ class ConditionalVAE(nn.Module):
         mu, logvar = mu.repeat_interleave(k, dim=1), logvar.repeat_interleave(k, dim=1)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         out = self.decoder(torch.cat([z, c.repeat_interleave(k, dim=1)], dim=-1))
-        reconstruction = self.reconstruction_loss(out, x.repeat_interleave(k, dim=1))
-        per_row = reconstruction.reshape(*row_mask.shape, k).mean(-1) + self.beta * kl
-        return (per_row * row_mask).sum(-1) / row_mask.sum(-1).clamp(min=1.0)
+        per_draw = self.reconstruction_loss(out, x.repeat_interleave(k, dim=1)) + self.beta * kl.repeat_interleave(
+            k, dim=1)
+        return unit_mean(per_draw, row_mask, draws=k)
 
     @torch.no_grad()
     def generate(self, c: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:

@@ -6,7 +6,7 @@ from torch import nn
 
 from dpsynth import registry
 from dpsynth.errors import DpsynthError
-from dpsynth.families.training import keep_rows, train_dpsgd
+from dpsynth.families.training import keep_rows, train_dpsgd, unit_mean
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.dpsgd import DPSGDPlan
 from tests.conftest import make_toy_series, make_toy_series_schema
@@ -111,3 +111,13 @@ def test_bad_ema_decay_is_a_clear_error(decay):
 
     with pytest.raises(DpsynthError, match="ema_decay must be a number in"):
         check_ema_decay(decay)
+
+
+def test_unit_mean_averages_each_rows_draws_then_the_units_present_rows():
+    # 2 units × 2 rows × 3 draws, laid out row by row as repeat_interleave makes them
+    per_draw = torch.tensor([[1.0, 2.0, 3.0, 10.0, 20.0, 30.0],
+                             [4.0, 4.0, 4.0, 99.0, 99.0, 99.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])  # unit 1's second row is absent
+    torch.testing.assert_close(unit_mean(per_draw, mask, draws=3), torch.tensor([11.0, 4.0]))
+    torch.testing.assert_close(unit_mean(per_draw[:, :2], mask), torch.tensor([1.5, 4.0]))
+    assert unit_mean(per_draw, torch.zeros(2, 2), draws=3).tolist() == [0.0, 0.0]  # no rows: 0, not NaN
