@@ -25,6 +25,7 @@ import sys
 import time
 from datetime import date
 
+import numpy as np
 import torch
 
 from dpsynth import registry
@@ -54,7 +55,8 @@ def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
     device = module_device(model.module_)
     schema, codec = model.schema_, model.codec_
     conformed = model._conform(train, schema)[0]
-    tensors = model._unit_tensors(conformed, codec, model._condition_groups(conformed, schema)[0], schema, 0)
+    tensors = model._unit_tensors(conformed, codec, model._condition_groups(conformed, schema)[0], schema,
+                                   np.random.default_rng(0))
     batch, n_units = model.training.batch_size, len(tensors[0])
     rows = model.training.rows_per_step
     sample_rate = 1 / -(-n_units // batch)

@@ -9,6 +9,9 @@
 4. plan DP-SGD for the remaining budget (σ fixed before training) and charge it;
 5. train the family's module with the shared DP-SGD loop, one clipped gradient per unit.
 
+The seed sets only public randomness (initial weights, sampling); every draw in steps 2–5
+comes from OS entropy and is never stored (`dpsynth.privacy.randomness`).
+
 Modalities (`TabularGenerator` here, `SeriesGenerator` in `dpsynth.series.generator`) say
 how data is checked, encoded per privacy unit and decoded; families only say how to build
 their module (`_build_module`; `_generate` defaults to the module's own ``generate``).
@@ -48,7 +51,7 @@ from dpsynth.privacy.conditions import (
 from dpsynth.privacy.domain import learn_public_values
 from dpsynth.privacy.dpsgd import DPSGDPlan, plan_dpsgd
 from dpsynth.privacy.ledger import PrivacyLedger
-from dpsynth.privacy.mechanisms import SecureRandom
+from dpsynth.privacy.randomness import public_torch_rng, secret_numpy_generator, secret_torch_rng
 from dpsynth.privacy.rebalance import ShareSpec, check_no_conflict, rebalance_table
 from dpsynth.schema import TabularSchema
 
@@ -68,7 +71,7 @@ class TrainingSettings:
     accountant: str = "prv"
     grad_sample_mode: str = "ghost"
     condition_share: float = 0.05  # share of ε for the noisy condition counts (0 = uniform mix)
-    max_rows_per_unit: int = 16  # rows kept per privacy unit (seeded subsample beyond)
+    max_rows_per_unit: int = 16  # rows kept per privacy unit (a secret random subsample beyond)
     rows_per_step: int | None = None  # rows of a sampled unit each private step uses (None: all)
     secure_mode: bool = False
     device: str = "auto"  # where to train and sample: a CUDA GPU when present (dpsynth.devices)
@@ -150,15 +153,16 @@ class DPGenerator(Generator):
 
     @abstractmethod
     def _unit_tensors(self, data: Any, codec: Any, groups: pd.DataFrame, schema: Any,
-                      seed: int) -> tuple[torch.Tensor, ...]:
-        """x [U, R, input width], c [U, R, C], row mask [U, R]: records grouped by privacy unit."""
+                      rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+        """x [U, R, input width], c [U, R, C], row mask [U, R]: records grouped by privacy unit.
+        ``rng`` is secret (OS entropy): it draws which records of a large unit are kept."""
 
     @abstractmethod
     def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> Any:
         """Synthetic data from decoder outputs [n, codec.width] and their condition cells."""
 
     def _learn_public_values(self, data: Any, schema: Any, *, epsilon: float, delta: float,
-                             ledger: PrivacyLedger, rng: Any) -> Any:
+                             ledger: PrivacyLedger) -> Any:
         """A schema whose non-public values are learned with charged DP mechanisms.
 
         Only tabular data supports this so far; other modalities need a public schema."""
@@ -200,7 +204,11 @@ class DPGenerator(Generator):
         random_state: int | None = 0,
         progress: bool = True,
     ) -> DPGenerator:
-        """Train on private ``data`` within ``budget`` (see module docstring for the steps)."""
+        """Train on private ``data`` within ``budget`` (see module docstring for the steps).
+
+        ``random_state`` is public: it sets the initial weights and the default sampling seed.
+        Every draw that touches ``data`` comes from OS entropy (`dpsynth.privacy.randomness`),
+        so two fits with the same seed differ (privacy contract, rule 9)."""
         if not isinstance(budget, PrivacyBudget):
             raise BudgetError("budget must be a dpsynth.PrivacyBudget(epsilon, delta)")
         settings = self.training
@@ -212,9 +220,7 @@ class DPGenerator(Generator):
         if learn_domain_share is not None and not 0.0 < learn_domain_share < 1.0 - settings.condition_share:
             raise BudgetError(f"learn_domain_share must be in (0, {1 - settings.condition_share:g}) "
                               f"(got {learn_domain_share})")
-        seed = 0 if random_state is None else int(random_state)
-        torch.manual_seed(seed)
-        rng = SecureRandom() if settings.secure_mode else np.random.default_rng(seed)
+        seed = 0 if random_state is None else int(random_state)  # public randomness only (rule 9)
         schema = self.schema
 
         n_units = self._count_units(data, schema)  # structural errors before any mechanism runs
@@ -225,14 +231,14 @@ class DPGenerator(Generator):
             if learn_domain_share is None:
                 schema.require_public()  # raises the error with both ways out
             schema = self._learn_public_values(data, schema, epsilon=learn_domain_share * budget.epsilon,
-                                               delta=budget.delta * 0.1, ledger=ledger, rng=rng)
+                                               delta=budget.delta * 0.1, ledger=ledger)
         frame, report = self._conform(data, schema)
         codec = self._make_codec(schema)
         groups, unit_ids = self._condition_groups(frame, schema)
 
         if settings.condition_share > 0:
             table = noisy_condition_table(groups, codec.condition_domains, unit_ids=unit_ids,
-                                          epsilon=settings.condition_share * budget.epsilon, ledger=ledger, rng=rng)
+                                          epsilon=settings.condition_share * budget.epsilon, ledger=ledger)
             self._warn_sparse_groups(table, codec.condition_domains, settings.condition_share * budget.epsilon)
         else:
             table = uniform_condition_table(codec.condition_domains)
@@ -243,12 +249,14 @@ class DPGenerator(Generator):
                           accountant=settings.accountant)
         ledger.charge(plan.ledger_entry(f"train {self.registered_name} (DP-SGD)"))
 
-        tensors = self._unit_tensors(frame, codec, groups, schema, seed)
-        module = self._build_module(codec).to(device)  # tensors stay on the CPU: opacus samples there
+        tensors = self._unit_tensors(frame, codec, groups, schema, secret_numpy_generator())
+        with public_torch_rng(seed, device):  # the initial weights are public: the seed sets them
+            module = self._build_module(codec).to(device)  # tensors stay on the CPU: opacus samples there
         # Set before training: a family's `_train` may draw conditions from the DP table (a GAN's fakes).
         self.codec_ = codec
         self.condition_table_ = table
-        log = self._train(module, tensors, plan, progress=progress)
+        with secret_torch_rng(device):  # every draw while training comes from OS entropy
+            log = self._train(module, tensors, plan, progress=progress)
         self._check_spent(log, plan)
 
         self.schema_ = schema
@@ -396,8 +404,8 @@ class TabularGenerator(DPGenerator):
                 if schema.subject_id else "row (one row = one patient)")
 
     def _learn_public_values(self, data: pd.DataFrame, schema: TabularSchema, *, epsilon: float, delta: float,
-                             ledger: PrivacyLedger, rng: Any) -> TabularSchema:
-        return learn_public_values(data, schema, epsilon=epsilon, delta=delta, ledger=ledger, rng=rng)
+                             ledger: PrivacyLedger) -> TabularSchema:
+        return learn_public_values(data, schema, epsilon=epsilon, delta=delta, ledger=ledger)
 
     def _conform(self, data: pd.DataFrame, schema: TabularSchema) -> tuple[pd.DataFrame, Any]:
         return schema.conform(data)
@@ -412,14 +420,13 @@ class TabularGenerator(DPGenerator):
         return self.codec_.decode(output, cells, rng=rng)
 
     def _unit_tensors(self, frame: pd.DataFrame, codec: TabularCodec, groups: pd.DataFrame,
-                      schema: TabularSchema, seed: int) -> tuple[torch.Tensor, ...]:
+                      schema: TabularSchema, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
         """x [U, R, width], c [U, R, C], row mask [U, R]: rows grouped by privacy unit."""
         x = codec.encode(frame)
         c = codec.encode_conditions(groups)
         if schema.subject_id is None:
             return (torch.from_numpy(x[:, None, :]), torch.from_numpy(c[:, None, :]),
                     torch.ones(len(x), 1))
-        rng = np.random.default_rng(seed)
         codes, _ = pd.factorize(frame[schema.subject_id])
         order = np.argsort(codes, kind="stable")
         starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])

@@ -3,9 +3,15 @@ schemas."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import pytest
+
+from dpsynth.privacy import randomness
 
 from dpsynth.images.schema import ImageData, ImageSchema
 from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, TabularSchema
@@ -128,3 +134,14 @@ def make_toy_images(n_patients: int = 40, seed: int = 0, size: int = 8, channels
             images.append(np.repeat(np.clip(image, 0, 255)[..., None], channels, axis=-1))
             rows.append({"image": f"p{p:03d}-{k}", "patient": f"p{p:03d}", "sex": sex, "age": age, "label": label})
     return ImageData(pd.DataFrame(rows), np.stack(images).astype(np.float32))
+
+
+@contextmanager
+def pinned_private_randomness(start: int = 0) -> Iterator[None]:
+    """Test-only: the secret generators (`dpsynth.privacy.randomness`) seeded from a fixed
+    sequence instead of OS entropy, so two fits can be compared draw for draw (e.g. ghost vs
+    hooks clipping). A fit under it is not private; the product has no such switch."""
+    counter = itertools.count(start)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(randomness, "os_entropy_seed", lambda bits=randomness.SEED_BITS: next(counter))
+        yield

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from dpsynth.devices import module_device
 from dpsynth.errors import DpsynthError
 from dpsynth.privacy.dpsgd import LOOSE_RDP_ORDER, DPSGDPlan
+from dpsynth.privacy.randomness import secret_torch_generator
 
 GradSampleMode = Literal["ghost", "hooks"]
 EXPECTED_OPACUS_WARNINGS = (".*Secure RNG turned off.*", ".*Full backward hook is firing.*")
@@ -114,15 +115,19 @@ def make_private(
     Call it inside `opacus_warnings_filtered`. Raises if opacus' sample rate is not the
     plan's (the ledger charged the plan)."""
     check_rows_per_step(rows_per_step)
-    loader = DataLoader(TensorDataset(*tensors), batch_size=plan.batch_size)
     try:
         engine = PrivacyEngine(accountant=plan.accountant, secure_mode=secure_mode)
     except ImportError:
         raise DpsynthError(SECURE_MODE_UNAVAILABLE) from None
+    # Rule 9: the Poisson sampling (the loader's generator, which opacus' DPDataLoader keeps)
+    # and the Gaussian noise come from OS entropy; in secure_mode opacus uses its CSPRNG for both.
+    sampling = None if secure_mode else secret_torch_generator("cpu")
+    noise = None if secure_mode else secret_torch_generator(module_device(module))
+    loader = DataLoader(TensorDataset(*tensors), batch_size=plan.batch_size, generator=sampling)
     wrapped = engine.make_private(
         module=module, optimizer=optimizer, data_loader=loader, criterion=PerUnitLoss(),
         noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,
-        poisson_sampling=True, grad_sample_mode=grad_sample_mode)
+        poisson_sampling=True, grad_sample_mode=grad_sample_mode, noise_generator=noise)
     if grad_sample_mode == "ghost":
         model, dp_optimizer, criterion, dp_loader = wrapped
     else:

@@ -31,7 +31,7 @@ class ImageGenerator(DPGenerator):
     """DP generators for images with per-image attributes (label, sex, age band, site, ...).
 
     ``sigma`` is the codec's public noise scale of the pixel likelihood (in the scaled
-    [-1, 1] units). A unit with more images than ``max_rows_per_unit`` (16) keeps a seeded
+    [-1, 1] units). A unit with more images than ``max_rows_per_unit`` (16) keeps a secret (OS-entropy)
     subsample of them; ``rows_per_step`` (default: all of a sampled unit's images) works
     as for series (`dpsynth.families.training.keep_rows`).
     """
@@ -69,7 +69,7 @@ class ImageGenerator(DPGenerator):
         return schema.static.group_labels(data.static), units
 
     def _unit_tensors(self, data: ImageData, codec: ImageCodec, groups: pd.DataFrame, schema: ImageSchema,
-                      seed: int) -> tuple[torch.Tensor, ...]:
+                      rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
         """x [U, R, width], c [U, R, C], row mask [U, R]: a unit's images are its rows."""
         static = codec.encode_static(data.static)
         conditions = codec.encode_conditions(groups)
@@ -78,7 +78,6 @@ class ImageGenerator(DPGenerator):
         starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
         members = np.split(order, starts[1:])
         cap = self.training.max_rows_per_unit
-        rng = np.random.default_rng(seed)
         members = [m if len(m) <= cap else np.sort(rng.choice(m, cap, replace=False)) for m in members]
         rows = max(len(m) for m in members)
         x = np.zeros((len(members), rows, codec.input_width), np.float32)

@@ -2,7 +2,8 @@
 
 It states the guarantee (ε, δ, accountant, adjacency, privacy unit), every ledger entry,
 the DP-SGD parameters (clip norm, noise multiplier, sample rate, steps), the schema hash,
-package versions and the seed. It holds no statistic of the private data beyond the DP
+package versions and the seed of the public randomness — never anything that regenerates
+the private noise (rule 9). It holds no statistic of the private data beyond the DP
 outputs already on the ledger.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from dpsynth.privacy.ledger import PrivacyLedger
 
 CARD_VERSION = 1
-_PACKAGES = ("dpsynth", "torch", "opacus", "numpy", "pandas", "scikit-learn")
+_PACKAGES = ("dpsynth", "torch", "opacus", "opendp", "numpy", "pandas", "scikit-learn")
 
 
 def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
@@ -30,6 +31,21 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def randomness_note(seed: int | None, *, secure_mode: bool) -> dict[str, Any]:
+    """What the card's seed does and does not drive (privacy contract, rule 9)."""
+    return {
+        "public_seed": seed,
+        "seed_drives": "the initial weights and sampling from the trained model (public randomness)",
+        "private_randomness": (
+            "DP-SGD noise and Poisson sampling, the row subsample of each privacy unit, the random "
+            "draws of the training loss and the noise of every DP mechanism come from OS entropy at "
+            "fit time; they are not derived from the seed, not stored and not printed"),
+        "mechanism_sampler": "OpenDP (OS CSPRNG, floating-point-safe)",
+        "dp_sgd_sampler": ("opacus secure_mode (CSPRNG)" if secure_mode
+                           else "torch generators seeded with 64 bits of OS entropy"),
+    }
 
 
 def privacy_card(
@@ -65,6 +81,7 @@ def privacy_card(
         "schema_sha256": schema_fingerprint,
         "seed": seed,
         "secure_mode": secure_mode,
+        "randomness": randomness_note(seed, secure_mode=secure_mode),
         "versions": package_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "notes": [

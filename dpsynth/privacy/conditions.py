@@ -17,7 +17,7 @@ import pandas as pd
 from dpsynth import errors
 from dpsynth.errors import SchemaError
 from dpsynth.privacy.ledger import LedgerEntry, PrivacyLedger
-from dpsynth.privacy.mechanisms import Rng, laplace_histogram
+from dpsynth.privacy.mechanisms import laplace_histogram
 
 WEIGHT = "_weight"  # noisy count clipped at 0: the sampling weight
 NOISY = "_noisy"  # the unclipped noisy count (unbiased; used to judge whether a group is empty)
@@ -43,7 +43,6 @@ def noisy_condition_table(
     unit_ids: pd.Series | None,
     epsilon: float,
     ledger: PrivacyLedger,
-    rng: Rng,
 ) -> pd.DataFrame:
     """Charge ε to the ledger, then return noisy counts of every condition cell (≥ 0)."""
     names = list(domains)
@@ -57,7 +56,7 @@ def noisy_condition_table(
     exact = weights.groupby([groups[n].astype(str) for n in names]).sum()
     key = pd.MultiIndex.from_frame(cells) if len(names) > 1 else pd.Index(cells[names[0]])
     exact = exact.reindex(key, fill_value=0.0).to_numpy(float)
-    cells[NOISY] = laplace_histogram(exact, epsilon=epsilon, rng=rng)
+    cells[NOISY] = laplace_histogram(exact, epsilon=epsilon)
     cells[WEIGHT] = np.clip(cells[NOISY], 0.0, None)
     return cells
 

@@ -19,8 +19,14 @@ import pandas as pd
 
 from dpsynth.errors import SchemaError
 from dpsynth.privacy.ledger import LedgerEntry, PrivacyLedger
-from dpsynth.privacy.mechanisms import Rng, dp_bounds, partition_threshold, select_partitions
+from dpsynth.privacy.mechanisms import dp_bounds, partition_threshold, select_partitions
 from dpsynth.schema import CategoricalColumn, NumericColumn, TabularSchema, canonical_category
+
+
+BOUNDS_NOT_LEARNED = (
+    "column '{column}': its DP bounds could not be learned with epsilon={epsilon:.3g} (no value range "
+    "stands out from the noise); give public bounds for it in the schema (public: true) or pass a "
+    "larger --learn-domain-share")
 
 
 def _one_row_per_unit(data: pd.DataFrame, subject_id: str | None) -> pd.DataFrame:
@@ -28,7 +34,7 @@ def _one_row_per_unit(data: pd.DataFrame, subject_id: str | None) -> pd.DataFram
 
 
 def learn_public_values(
-    data: pd.DataFrame, schema: TabularSchema, *, epsilon: float, delta: float, ledger: PrivacyLedger, rng: Rng
+    data: pd.DataFrame, schema: TabularSchema, *, epsilon: float, delta: float, ledger: PrivacyLedger
 ) -> TabularSchema:
     """Return a copy of ``schema`` whose non-public bounds/domains are replaced by DP estimates.
 
@@ -51,34 +57,37 @@ def learn_public_values(
     for col in todo:
         new = learned.column(col.name)
         if isinstance(new, NumericColumn):
-            _learn_bounds(rows[col.name], new, eps_each, ledger, rng)
+            _learn_bounds(rows[col.name], new, eps_each, ledger)
         else:
-            _learn_categories(rows[col.name], new, eps_each, delta_each, ledger, rng,
+            _learn_categories(rows[col.name], new, eps_each, delta_each, ledger,
                               is_target=col.name == schema.target)
     return learned
 
 
-def _learn_bounds(values: pd.Series, col: NumericColumn, epsilon: float, ledger: PrivacyLedger, rng: Rng) -> None:
+def _learn_bounds(values: pd.Series, col: NumericColumn, epsilon: float, ledger: PrivacyLedger) -> None:
     ledger.charge(LedgerEntry(
         mechanism="dp-bounds", purpose=f"bounds of column '{col.name}'", epsilon=epsilon, delta=0.0,
         params={"method": "power-of-two noisy histogram (eps/2) + exponential-mechanism quantiles "
                           "0.005/0.995 (eps/4 each)", "sensitivity": 1.0}))
     present = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
-    low, high = dp_bounds(present, epsilon=epsilon, rng=rng)
+    bounds = dp_bounds(present, epsilon=epsilon)
+    if bounds is None:
+        raise SchemaError(BOUNDS_NOT_LEARNED.format(column=col.name, epsilon=epsilon))
+    low, high = bounds
     if col.integer:
         low, high = float(math.floor(low)), float(math.ceil(high))
     col.lower, col.upper, col.public, col.out_of_bounds = low, high, True, "clip"
 
 
 def _learn_categories(values: pd.Series, col: CategoricalColumn, epsilon: float, delta: float,
-                      ledger: PrivacyLedger, rng: Rng, *, is_target: bool) -> None:
+                      ledger: PrivacyLedger, *, is_target: bool) -> None:
     ledger.charge(LedgerEntry(
         mechanism="laplace-partition-selection", purpose=f"categories of column '{col.name}'",
         epsilon=epsilon, delta=delta,
         params={"threshold": partition_threshold(epsilon, delta), "noise_scale": 1.0 / epsilon,
                 "sensitivity": 1.0}))
     counts = values.dropna().map(canonical_category).value_counts()
-    kept = select_partitions({str(k): float(v) for k, v in counts.items()}, epsilon=epsilon, delta=delta, rng=rng)
+    kept = select_partitions({str(k): int(v) for k, v in counts.items()}, epsilon=epsilon, delta=delta)
     if is_target and len(kept) != 2:
         raise SchemaError(
             f"learning the categories of target '{col.name}' kept {len(kept)} value(s) {kept!r}; "

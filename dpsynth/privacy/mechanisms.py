@@ -1,4 +1,5 @@
-"""Small DP mechanisms on private data: noisy counts, partition selection, DP bounds.
+"""Small DP mechanisms on private data, run on OpenDP's samplers: noisy counts, partition
+selection, DP quantiles and bounds.
 
 Each function here *runs* a mechanism; charging the ledger is the caller's job and must
 happen first (see `dpsynth.privacy.domain` and `dpsynth.privacy.conditions`). All use
@@ -6,64 +7,69 @@ add/remove adjacency in which one privacy unit contributes total weight at most 
 (L1 sensitivity 1): callers pass one value per unit, or, for histograms, spread a
 unit's weight 1/k over its k rows.
 
-``rng`` is a numpy Generator (seeded, reproducible) or `SecureRandom` (secure mode:
-uniforms from the OS CSPRNG; noise is then not reproducible, and — as for any
-floating-point Laplace sampler — not hardened against the Mironov attack).
+The noise is OpenDP's (privacy contract, rule 9): drawn from the OS CSPRNG, never from a
+seed, so no one can replay it; and exact — its Laplace noise is sampled as a discrete
+Laplace on a fine grid and its privacy maps account for floating-point rounding, so the
+floating-point attack on textbook samplers (Mironov 2012) does not apply. Each
+measurement's own privacy map is checked against the ε it is run for.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 
 import numpy as np
+import opendp.prelude as dp
+
+from dpsynth.errors import DpsynthError
+
+dp.enable_features("contrib")
+
+QUANTILE_CANDIDATES = 1024  # public, evenly spaced candidates between the coarse bounds
+_FLOAT_VECTOR = dp.vector_domain(dp.atom_domain(T=float, nan=False))
+_KEY_COUNTS = dp.map_domain(dp.atom_domain(T=str), dp.atom_domain(T=int))
+_ONE_KEY_BY_ONE = (1, 1, 1)  # a unit changes one key's count by 1 (l0, l1, l∞)
 
 
-class SecureRandom:
-    """The subset of numpy's Generator the mechanisms use, drawn from ``os.urandom``."""
-
-    def __init__(self) -> None:
-        self._source = random.SystemRandom()
-
-    def random(self, size: int | None = None):
-        if size is None:
-            return self._source.random()
-        return np.array([self._source.random() for _ in range(int(np.prod(size)))]).reshape(size)
-
-    def laplace(self, loc: float = 0.0, scale: float = 1.0, size: int | None = None):
-        u = np.asarray(self.random(size if size is not None else 1)) - 0.5
-        draw = loc - scale * np.sign(u) * np.log1p(-2 * np.abs(u))
-        return draw if size is not None else float(draw[0])
+def _check_map(measurement: dp.Measurement, d_in: object, epsilon: float, delta: float = 0.0) -> None:
+    """OpenDP's privacy map must not exceed what the caller charged (a bug otherwise)."""
+    spent = measurement.map(d_in)
+    eps, dlt = spent if isinstance(spent, tuple) else (spent, 0.0)
+    if eps > epsilon * (1 + 1e-9) or dlt > delta * (1 + 1e-9):
+        raise DpsynthError(f"mechanism spends ({eps}, {dlt}) but ({epsilon}, {delta}) was charged")
 
 
-Rng = np.random.Generator | SecureRandom
-
-
-def laplace_histogram(weights_by_cell: np.ndarray, *, epsilon: float, rng: Rng) -> np.ndarray:
-    """Counts over a PUBLIC list of cells plus Laplace(1/ε) noise (ε-DP, sensitivity 1)."""
+def laplace_histogram(weights_by_cell: np.ndarray, *, epsilon: float) -> np.ndarray:
+    """Counts over a PUBLIC list of cells plus Laplace(1/ε) noise (ε-DP, L1 sensitivity 1)."""
     counts = np.asarray(weights_by_cell, dtype=float)
-    return counts + np.asarray(rng.laplace(0.0, 1.0 / epsilon, size=counts.shape))
+    measurement = dp.m.make_laplace(_FLOAT_VECTOR, dp.l1_distance(T=float), scale=1.0 / epsilon)
+    _check_map(measurement, 1.0, epsilon)
+    return np.asarray(measurement(counts.ravel().tolist()), dtype=float).reshape(counts.shape)
 
 
-def partition_threshold(epsilon: float, delta: float) -> float:
-    """Threshold τ = 1 + ln(1/(2δ))/ε for Laplace partition selection ((ε, δ)-DP).
+def _threshold_measurement(epsilon: float, threshold: int) -> dp.Measurement:
+    return dp.m.make_laplace_threshold(_KEY_COUNTS, dp.l01inf_distance(dp.absolute_distance(T=int)),
+                                       scale=1.0 / epsilon, threshold=threshold)
 
-    A key held by a single unit (count ≤ 1) passes only with probability ≤ δ.
+
+def partition_threshold(epsilon: float, delta: float) -> int:
+    """The smallest count threshold at which Laplace(1/ε) partition selection is (ε, δ)-DP by
+    OpenDP's privacy map (≈ 1 + ln(1/(2δ))/ε): a key held by a single unit passes with
+    probability ≤ δ."""
+    return int(dp.binary_search(lambda t: _threshold_measurement(epsilon, t).map(_ONE_KEY_BY_ONE)[1] <= delta,
+                                bounds=(1, 2**30)))
+
+
+def select_partitions(counts: dict[str, int], *, epsilon: float, delta: float) -> list[str]:
+    """Keep the keys whose Laplace-noised count reaches `partition_threshold` (sorted).
+
+    ``counts`` are private unit counts (a unit adds 1 to exactly one key). The kept key
+    list — a category domain — is (ε, δ)-DP; the noisy counts are not released.
     """
-    return 1.0 + math.log(1.0 / (2.0 * delta)) / epsilon
-
-
-def select_partitions(counts: dict[str, float], *, epsilon: float, delta: float, rng: Rng) -> list[str]:
-    """Keep the keys whose Laplace-noised count exceeds `partition_threshold` (sorted).
-
-    ``counts`` are private (a unit contributes weight ≤ 1 to exactly one key). The kept
-    key list — a category domain — is (ε, δ)-DP.
-    """
-    tau = partition_threshold(epsilon, delta)
-    keys = sorted(counts)
-    noisy = laplace_histogram(np.array([counts[k] for k in keys]), epsilon=epsilon, rng=rng)
-    return [k for k, value in zip(keys, noisy) if value > tau]
+    measurement = _threshold_measurement(epsilon, partition_threshold(epsilon, delta))
+    _check_map(measurement, _ONE_KEY_BY_ONE, epsilon, delta)
+    return sorted(measurement({str(k): int(v) for k, v in counts.items()}))
 
 
 # Data-independent bins over the real line: (-2^k, -2^(k-1)], ..., (2^(k-1), 2^k].
@@ -71,53 +77,59 @@ _LOG_EDGES = np.array([0.0] + [2.0**k for k in range(-10, 41)])
 APPROX_BOUNDS_EDGES = np.concatenate([-_LOG_EDGES[:0:-1], _LOG_EDGES])
 
 
-def approximate_bounds(values: np.ndarray, *, epsilon: float, rng: Rng) -> tuple[float, float]:
-    """Coarse ε-DP bounds: outermost power-of-two bins whose noisy count clears a threshold.
+SPURIOUS_BIN_RATE = 0.01  # chance that any empty bin passes the threshold on noise alone
+
+
+def approximate_bounds(values: np.ndarray, *, epsilon: float) -> tuple[float, float] | None:
+    """Coarse ε-DP bounds: outermost power-of-two bins whose noisy count clears a threshold,
+    or None when no bin does (too few units for this ε).
 
     Bins are fixed in advance (±2^k, k in [-10, 40]); only the noisy histogram touches the
-    data, so the result is ε-DP. The threshold (a utility choice: a bin of noise alone
-    passes with probability 1 %) is post-processing.
+    data, so the result is ε-DP. The threshold is post-processing, chosen so that across all
+    B bins an empty one passes with probability at most `SPURIOUS_BIN_RATE` (each bin:
+    ½·exp(−ε·t) ≤ rate / B): a single spurious far bin would widen the bounds by orders of
+    magnitude.
     """
     values = np.clip(values, APPROX_BOUNDS_EDGES[0], APPROX_BOUNDS_EDGES[-1])
     idx = np.clip(np.searchsorted(APPROX_BOUNDS_EDGES, values, side="left"), 1, len(APPROX_BOUNDS_EDGES) - 1) - 1
     counts = np.bincount(idx, minlength=len(APPROX_BOUNDS_EDGES) - 1)
-    noisy = laplace_histogram(counts, epsilon=epsilon, rng=rng)
-    threshold = math.log(1.0 / 0.02) / epsilon
+    noisy = laplace_histogram(counts, epsilon=epsilon)
+    threshold = math.log(len(counts) / (2.0 * SPURIOUS_BIN_RATE)) / epsilon
     passing = np.flatnonzero(noisy > threshold)
     if passing.size == 0:
-        return float(APPROX_BOUNDS_EDGES[0]), float(APPROX_BOUNDS_EDGES[-1])
+        return None
     return float(APPROX_BOUNDS_EDGES[passing[0]]), float(APPROX_BOUNDS_EDGES[passing[-1] + 1])
 
 
-def exponential_quantile(
-    values: np.ndarray, *, quantile: float, lower: float, upper: float, epsilon: float, rng: Rng
-) -> float:
-    """ε-DP quantile by the exponential mechanism over the gaps between sorted values.
+def exponential_quantile(values: np.ndarray, *, quantile: float, lower: float, upper: float,
+                         epsilon: float) -> float:
+    """ε-DP quantile: OpenDP's exponential mechanism (Smith 2011, scored by rank distance,
+    sensitivity 1) over `QUANTILE_CANDIDATES` public, evenly spaced candidates in
+    ``[lower, upper]``; values are clipped to that range first."""
+    candidates = np.linspace(lower, upper, QUANTILE_CANDIDATES).tolist()
 
-    Values are clipped to the public ``[lower, upper]``; the gap between the i-th and
-    (i+1)-th value has utility −|i − q·n| (sensitivity 1) and is chosen with probability
-    ∝ length · exp(−ε·|i − q·n| / 2); the output is uniform inside it (Smith 2011).
-    """
-    x = np.sort(np.clip(np.asarray(values, dtype=float), lower, upper))
-    edges = np.concatenate([[lower], x, [upper]])
-    lengths = np.diff(edges)
-    ranks = np.arange(len(lengths))
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(lengths) - epsilon * np.abs(ranks - quantile * len(x)) / 2.0
-    gumbel = -np.log(-np.log(np.clip(np.asarray(rng.random(len(lengths))), 1e-300, 1.0 - 1e-16)))
-    chosen = int(np.argmax(np.where(np.isfinite(log_weights), log_weights + gumbel, -np.inf)))
-    return float(edges[chosen] + rng.random() * lengths[chosen])
+    def make(scale: float) -> dp.Measurement:
+        return dp.m.make_private_quantile(_FLOAT_VECTOR, dp.symmetric_distance(), dp.max_divergence(),
+                                          candidates=candidates, alpha=quantile, scale=scale)
+
+    measurement = make(dp.binary_search_param(make, d_in=1, d_out=epsilon))
+    _check_map(measurement, 1, epsilon)
+    clipped = np.clip(np.asarray(values, dtype=float), lower, upper)
+    return float(measurement(clipped.tolist()))
 
 
-def dp_bounds(
-    values: np.ndarray, *, epsilon: float, rng: Rng, quantiles: Sequence[float] = (0.005, 0.995)
-) -> tuple[float, float]:
-    """ε-DP (lower, upper) bounds: ε/2 for `approximate_bounds`, ε/4 per quantile."""
-    coarse_low, coarse_high = approximate_bounds(values, epsilon=epsilon / 2, rng=rng)
+def dp_bounds(values: np.ndarray, *, epsilon: float,
+              quantiles: Sequence[float] = (0.005, 0.995)) -> tuple[float, float] | None:
+    """ε-DP (lower, upper) bounds: ε/2 for `approximate_bounds`, ε/4 per quantile; None when
+    the coarse histogram finds no bin above its threshold (the budget is too small)."""
+    coarse = approximate_bounds(values, epsilon=epsilon / 2)
+    if coarse is None:
+        return None
+    coarse_low, coarse_high = coarse
     low = exponential_quantile(values, quantile=quantiles[0], lower=coarse_low, upper=coarse_high,
-                               epsilon=epsilon / 4, rng=rng)
+                               epsilon=epsilon / 4)
     high = exponential_quantile(values, quantile=quantiles[1], lower=coarse_low, upper=coarse_high,
-                                epsilon=epsilon / 4, rng=rng)
+                                epsilon=epsilon / 4)
     if high <= low:
         low, high = min(low, high), max(low, high) + 1e-6 * max(1.0, abs(high))
     return low, high

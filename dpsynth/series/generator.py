@@ -69,7 +69,7 @@ class SeriesGenerator(DPGenerator):
         return schema.static.group_labels(data.static), None  # one static record per subject
 
     def _unit_tensors(self, data: SeriesData, codec: SeriesCodec, groups: pd.DataFrame, schema: SeriesSchema,
-                      seed: int) -> tuple[torch.Tensor, ...]:
+                      rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
         """x [U, R, input width], c [U, R, C], window mask [U, R]: a subject's windows are its rows."""
         static = codec.encode_static(data.static)
         conditions = codec.encode_conditions(groups)

@@ -50,7 +50,7 @@ def test_the_patient_is_the_privacy_unit(fitted):
     assert fitted.plan_.sample_rate == pytest.approx(1 / -(-patients // TINY_SHARED["batch_size"]))
     conformed, _ = schema.conform(data)
     groups, _ = fitted._condition_groups(conformed, schema)
-    x, c, mask = fitted._unit_tensors(conformed, fitted.codec_, groups, schema, 0)
+    x, c, mask = fitted._unit_tensors(conformed, fitted.codec_, groups, schema, np.random.default_rng(0))
     per_patient = conformed.static.groupby("patient", sort=False).size().tolist()
     assert x.shape[0] == patients and mask.sum(1).tolist() == per_patient and max(per_patient) > 1
     assert "patient" in fitted.privacy_card()["privacy_unit"]

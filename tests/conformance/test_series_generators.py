@@ -49,7 +49,7 @@ def test_the_subject_is_the_privacy_unit(fitted):
     assert fitted.plan_.sample_rate == pytest.approx(1 / -(-len(data.static) // TINY_SHARED["batch_size"]))
     conformed, _ = schema.conform(data)
     groups, _ = fitted._condition_groups(conformed, schema)
-    x, c, mask = fitted._unit_tensors(conformed, fitted.codec_, groups, schema, 0)
+    x, c, mask = fitted._unit_tensors(conformed, fitted.codec_, groups, schema, np.random.default_rng(0))
     windows = [len(schema.windows(conformed.signals[s])) for s in conformed.static["subject"]]
     assert x.shape[0] == len(data.static) and mask.sum(1).tolist() == windows
     assert max(windows) > 1  # the toy data does give subjects several windows
