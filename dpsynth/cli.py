@@ -64,10 +64,10 @@ def generate(
     epsilon: Annotated[Optional[float], typer.Option(
         help="total privacy budget ε (required, except for the NOT PRIVATE sdv-* references: ε = ∞)")] = None,
     generator: Annotated[str, typer.Option(help="registered generator name (`dpsynth generators`)")] = "dp-vae",
-    delta: Annotated[Optional[float], typer.Option(help="δ; default min(1e-5, 1/n^1.1)")] = None,
+    delta: Annotated[Optional[float], typer.Option(help="δ; default 1e-5, or the power of ten at or below 1/n^1.1 for larger n")] = None,
     rows: Annotated[Optional[int], typer.Option(
         help="synthetic rows; default: the DP row count (references: the number of training rows)")] = None,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: Annotated[int, typer.Option(help="public seed: initial weights and sampling (the private noise comes from OS entropy)")] = 0,
     fmt: Annotated[Optional[str], typer.Option(
         "--format", help="csv or parquet (tabular, default csv); npz, csv or parquet (series, default npz); "
                          "npz or png (images, default npz; png: a folder of PNG files + manifest.csv)")] = None,

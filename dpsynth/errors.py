@@ -75,7 +75,7 @@ UNKNOWN_CONDITION_NAME = (
     "condition '{name}' is neither the target nor a sensitive attribute; use one of {choices!r}"
 )
 EPSILON_INVALID = "epsilon must be a finite number > 0 (got {epsilon!r})"
-DELTA_INVALID = "delta must be in (0, 1) (got {delta!r}); the default is min(1e-5, 1/n^1.1)"
+DELTA_INVALID = "delta must be in (0, 1) (got {delta!r}); the default is 1e-5, or the power of ten at or below 1/n^1.1 for larger n"
 DELTA_TOO_LARGE = (
     "delta={delta:g} is not well below 1/n = {inverse_n:g} for n={n} privacy units: a "
     "mechanism could release a whole record with probability delta. Use delta <= {suggested:.2g}"

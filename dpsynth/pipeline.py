@@ -30,7 +30,7 @@ from dpsynth import registry
 from dpsynth.errors import BudgetError, SchemaError
 from dpsynth.images.schema import ImageData, ImageSchema
 from dpsynth.io import read_table, table_format, write_table
-from dpsynth.privacy.budget import PrivacyBudget, default_delta
+from dpsynth.privacy.budget import DEFAULT_DELTA, PrivacyBudget, default_delta
 from dpsynth.privacy.card import write_card
 from dpsynth.privacy.conditions import NOISY, uniform_condition_table
 from dpsynth.privacy.rebalance import describe, rebalance_table
@@ -149,8 +149,8 @@ def generate(
     subgroups chosen shares of the synthetic rows: post-processing of the DP condition
     counts, recorded on the card. It is checked against the schema before any training.
 
-    ``delta=None`` picks ``min(1e-5, 1/n^1.1)`` — the dataset size n is then treated as
-    public, and the card says so. ``rows=None`` samples as many rows as the (unclipped)
+    ``delta=None`` picks `default_delta` (1e-5, or a power of ten below 1/n^1.1): the card
+    then shows the order of magnitude of the dataset size n, never n itself, and says so. ``rows=None`` samples as many rows as the (unclipped)
     DP condition counts add up to (post-processing), never the exact private count.
 
     For a NOT PRIVATE reference generator (registered with ``private=False``) ``epsilon``
@@ -202,7 +202,7 @@ def generate(
     delta_source = "user"
     if delta is None:
         delta = default_delta(schema.count_units(frame))
-        delta_source = "default min(1e-5, 1/n^1.1), n treated as public"
+        delta_source = f"default: {DEFAULT_DELTA} (a power of ten: no exact count)"
     budget = PrivacyBudget(epsilon, delta)
     model = registry.create(generator, schema, **(params or {}))
     model.fit(frame, budget=budget, learn_domain_share=learn_domain_share, random_state=seed, progress=progress)

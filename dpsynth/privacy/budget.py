@@ -10,11 +10,16 @@ from dpsynth import errors
 from dpsynth.errors import BudgetError
 
 
+DEFAULT_DELTA = "1e-5, or the power of ten at or below 1/n^1.1 for larger n"
+
+
 def default_delta(n_units: int) -> float:
-    """δ well below 1/n: ``min(1e-5, 1 / n**1.1)`` (privacy contract, rule 5)."""
+    """δ well below 1/n (privacy contract, rule 5): ``1e-5``, or for n above about 35,000 the
+    power of ten at or below ``1 / n**1.1``. The card prints δ, so it is rounded down to a
+    power of ten: it tells the order of magnitude of n, never n itself."""
     if n_units <= 0:
         raise BudgetError("cannot choose delta for an empty dataset")
-    return min(1e-5, 1.0 / n_units**1.1)
+    return min(1e-5, 10.0 ** math.floor(-1.1 * math.log10(n_units)))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,17 @@ def test_warns_when_delta_not_below_one_over_n():
 
 def test_default_delta_is_well_below_one_over_n():
     assert default_delta(1000) == 1e-5
-    assert default_delta(10**6) == pytest.approx(1 / (10**6) ** 1.1)
-    for n in (10, 1000, 10**6):
+    assert default_delta(10**6) == 1e-7  # 1/n^1.1 = 2.5e-7, rounded down to a power of ten
+    for n in (10, 1000, 35_000, 10**6, 10**9):
+        assert default_delta(n) <= 1 / n**1.1 or default_delta(n) == 1e-5
         assert default_delta(n) < 1 / n
+
+
+def test_default_delta_releases_no_exact_count():
+    """Issue 14.3: δ = 1/n^1.1 printed on the card gave back n. The default is a power of ten,
+    so it takes one value per order of magnitude of n: a card's δ cannot tell n from n + 1."""
+    sizes = range(1, 3_000_000, 997)
+    deltas = {default_delta(n) for n in sizes}
+    assert len(deltas) <= 4 and all(math.log10(d) == round(math.log10(d)) for d in deltas)
+    same = sum(default_delta(n) == default_delta(n + 1) for n in sizes)
+    assert same >= len(sizes) - 4
