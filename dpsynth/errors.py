@@ -58,11 +58,13 @@ UNSEEN_CATEGORIES = (
     "treat them as missing (counted and reported)"
 )
 NOT_PUBLIC = (
-    "the schema has values derived from the private data and not confirmed public: {fields}. "
-    "Two ways out: (1) confirm public values (edit the schema: replace them with public "
-    "knowledge, e.g. clinical ranges, and set public: true), or (2) learn them with a DP "
+    "the schema has values derived from the private data and not confirmed public: {fields} "
+    "(a column with public: false has its bounds or categories, and its nullable and integer flags, "
+    "drafted from the data). Two ways out: (1) confirm public values (edit the schema: replace them "
+    "with public knowledge, e.g. clinical ranges, and set public: true), or (2) learn them with a DP "
     "mechanism by passing a budget share, e.g. `--learn-domain-share 0.1` "
-    "(DP quantiles for bounds, a thresholded noisy histogram for categories), charged to the ledger"
+    "(DP quantiles for bounds, a thresholded noisy histogram for categories, charged to the ledger; "
+    "the learned columns become nullable and non-integer, set without reading the data)"
 )
 EMPTY_SUBGROUP = (
     "sensitive attribute '{attribute}' group {group!r} has no rows in the data; "

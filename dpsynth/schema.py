@@ -505,10 +505,14 @@ def draft_schema(
     subject_id: str | None = None,
     max_categories: int = 30,
 ) -> TabularSchema:
-    """Draft a schema from data. Every data-derived bound and domain is marked ``public: false``.
+    """Draft a schema from data: a starting point for a person to edit.
 
-    The draft is a starting point for a person to edit: dpsynth refuses to train on it until
-    each value is confirmed public or learned with a DP mechanism.
+    A column's kind follows its storage type alone (numeric dtype: numeric; otherwise, and for
+    the target: categorical) — the file's format, not its values. Everything read from the
+    values — bounds, categories, ``nullable``, ``integer`` and the sensitive bands — is
+    data-derived, so each column is marked ``public: false``: dpsynth refuses to train until
+    the user confirms it (``public: true``) or learns it with a DP mechanism, which also sets
+    the drafted flags without reading the data (`dpsynth.privacy.domain`).
     """
     if target not in data.columns:
         raise SchemaError(f"target '{target}' is not a column of the data (columns: {list(data.columns)})")
@@ -522,7 +526,7 @@ def draft_schema(
         series = data[name]
         nullable = bool(series.isna().any())
         numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-        if numeric and name != target and series.nunique(dropna=True) > 2:
+        if numeric and name != target:
             present = series.dropna().astype(float)
             integer = bool(np.all(np.isclose(present, np.round(present))))
             columns.append(NumericColumn(

@@ -8,12 +8,16 @@ One row per privacy unit is used (the first), so each unit contributes one value
   0.5 % / 99.5 % quantiles). Values outside the learned bounds are clipped and counted.
 - category domains: Laplace partition selection ((ε, δ)-DP). Categories too rare to pass
   the threshold are not released; rows holding them become missing (counted).
+
+A column marked ``public: false`` (what `dpsynth.schema.draft_schema` writes) has its
+``nullable`` and ``integer`` flags drafted from the data too; learning replaces them with
+values that read no data (nullable, not integer), so the released schema depends on the
+private data only through the DP outputs. A user's ``public: true`` confirms them.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 
 import pandas as pd
 
@@ -73,10 +77,10 @@ def _learn_bounds(values: pd.Series, col: NumericColumn, epsilon: float, ledger:
     bounds = dp_bounds(present, epsilon=epsilon)
     if bounds is None:
         raise SchemaError(BOUNDS_NOT_LEARNED.format(column=col.name, epsilon=epsilon))
-    low, high = bounds
-    if col.integer:
-        low, high = float(math.floor(low)), float(math.ceil(high))
-    col.lower, col.upper, col.public, col.out_of_bounds = low, high, True, "clip"
+    if not col.public:  # drafted flags are data-derived: replace them without reading the data
+        col.nullable, col.integer = True, False
+    col.lower, col.upper = bounds
+    col.public, col.out_of_bounds = True, "clip"
 
 
 def _learn_categories(values: pd.Series, col: CategoricalColumn, epsilon: float, delta: float,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import opendp.prelude as dp
@@ -77,18 +78,28 @@ _LOG_EDGES = np.array([0.0] + [2.0**k for k in range(-10, 41)])
 APPROX_BOUNDS_EDGES = np.concatenate([-_LOG_EDGES[:0:-1], _LOG_EDGES])
 
 
-SPURIOUS_BIN_RATE = 0.01  # chance that any empty bin passes the threshold on noise alone
+SPURIOUS_BIN_RATE = 0.001  # chance that any empty bin passes the threshold on noise alone
 
 
-def approximate_bounds(values: np.ndarray, *, epsilon: float) -> tuple[float, float] | None:
-    """Coarse ε-DP bounds: outermost power-of-two bins whose noisy count clears a threshold,
-    or None when no bin does (too few units for this ε).
+@dataclass(frozen=True)
+class CoarseBounds:
+    """ε-DP coarse bounds and the noisy count of values behind them (a DP estimate of n)."""
+
+    lower: float
+    upper: float
+    noisy_total: float
+
+
+def approximate_bounds(values: np.ndarray, *, epsilon: float) -> CoarseBounds | None:
+    """Coarse ε-DP bounds: the outermost power-of-two bins whose noisy count clears a
+    threshold, one bin wider on each side; None when no bin clears it (too few units).
 
     Bins are fixed in advance (±2^k, k in [-10, 40]); only the noisy histogram touches the
     data, so the result is ε-DP. The threshold is post-processing, chosen so that across all
     B bins an empty one passes with probability at most `SPURIOUS_BIN_RATE` (each bin:
     ½·exp(−ε·t) ≤ rate / B): a single spurious far bin would widen the bounds by orders of
-    magnitude.
+    magnitude. The extra bin on each side holds the sparse tails, whose counts stay under
+    the threshold.
     """
     values = np.clip(values, APPROX_BOUNDS_EDGES[0], APPROX_BOUNDS_EDGES[-1])
     idx = np.clip(np.searchsorted(APPROX_BOUNDS_EDGES, values, side="left"), 1, len(APPROX_BOUNDS_EDGES) - 1) - 1
@@ -98,7 +109,8 @@ def approximate_bounds(values: np.ndarray, *, epsilon: float) -> tuple[float, fl
     passing = np.flatnonzero(noisy > threshold)
     if passing.size == 0:
         return None
-    return float(APPROX_BOUNDS_EDGES[passing[0]]), float(APPROX_BOUNDS_EDGES[passing[-1] + 1])
+    first, last = max(passing[0] - 1, 0), min(passing[-1] + 1, len(counts) - 1)
+    return CoarseBounds(float(APPROX_BOUNDS_EDGES[first]), float(APPROX_BOUNDS_EDGES[last + 1]), float(noisy.sum()))
 
 
 def exponential_quantile(values: np.ndarray, *, quantile: float, lower: float, upper: float,
@@ -118,18 +130,32 @@ def exponential_quantile(values: np.ndarray, *, quantile: float, lower: float, u
     return float(measurement(clipped.tolist()))
 
 
+QUANTILE_RANK_ERROR_SHARE = 0.05  # refine the coarse bounds only if the quantiles are this precise
+_QUANTILE_FAILURE = 0.05  # the rank error bound below holds with probability 1 - this
+
+
+def quantile_rank_error(epsilon: float) -> float:
+    """Ranks by which `exponential_quantile` misses its quantile with probability at most
+    5 %: scale · ln(candidates / 0.05), with OpenDP's scale ≈ 2/ε."""
+    return 2.0 / epsilon * math.log(QUANTILE_CANDIDATES / _QUANTILE_FAILURE)
+
+
 def dp_bounds(values: np.ndarray, *, epsilon: float,
               quantiles: Sequence[float] = (0.005, 0.995)) -> tuple[float, float] | None:
     """ε-DP (lower, upper) bounds: ε/2 for `approximate_bounds`, ε/4 per quantile; None when
-    the coarse histogram finds no bin above its threshold (the budget is too small)."""
+    the coarse histogram finds no bin above its threshold (the budget is too small).
+
+    The quantiles refine the coarse bounds only when they can be precise: when their rank
+    error (`quantile_rank_error`) exceeds `QUANTILE_RANK_ERROR_SHARE` of the noisy count,
+    they would clip a large share of the data, and the coarse bounds are returned instead
+    (a decision on DP outputs only; the quantiles' ε stays charged)."""
     coarse = approximate_bounds(values, epsilon=epsilon / 2)
     if coarse is None:
         return None
-    coarse_low, coarse_high = coarse
-    low = exponential_quantile(values, quantile=quantiles[0], lower=coarse_low, upper=coarse_high,
-                               epsilon=epsilon / 4)
-    high = exponential_quantile(values, quantile=quantiles[1], lower=coarse_low, upper=coarse_high,
-                                epsilon=epsilon / 4)
+    if quantile_rank_error(epsilon / 4) > QUANTILE_RANK_ERROR_SHARE * coarse.noisy_total:
+        return coarse.lower, coarse.upper
+    low, high = (exponential_quantile(values, quantile=q, lower=coarse.lower, upper=coarse.upper,
+                                      epsilon=epsilon / 4) for q in quantiles)
     if high <= low:
         low, high = min(low, high), max(low, high) + 1e-6 * max(1.0, abs(high))
     return low, high
