@@ -141,3 +141,11 @@ def test_refuses_non_public_schema_and_bad_sigma():
         ImageCodec(make_schema(public=False))
     with pytest.raises(ValueError, match="sigma must be positive"):
         ImageCodec(make_schema(), sigma=0)
+
+
+def test_rule_2_encoding_is_row_by_row():
+    """Rule 2: an image's encoding depends on it and the public pixel range only."""
+    _, data, codec = codec_and_data()
+    brighter = np.concatenate([data.images[:3], np.full_like(data.images[3:], 16.0)])
+    np.testing.assert_array_equal(codec.encode_images(brighter)[:3], codec.encode_images(data.images)[:3])
+    np.testing.assert_array_equal(codec.encode_static(data.static.iloc[:3]), codec.encode_static(data.static)[:3])

@@ -186,3 +186,11 @@ def test_a_schema_with_non_public_static_values_is_refused():
 def test_sigma_must_be_positive(sigma):
     with pytest.raises(ValueError, match="sigma must be positive"):
         SeriesCodec(make_toy_series_schema(), sigma=sigma)
+
+
+def test_rule_2_encoding_is_row_by_row():
+    """Rule 2: a window's or a subject's encoding depends on it and the public schema only."""
+    _, data, codec, windows = codec_and_windows()
+    np.testing.assert_array_equal(codec.encode_signal(windows[:5]), codec.encode_signal(windows)[:5])
+    static = codec.encode_static(data.static)
+    np.testing.assert_array_equal(codec.encode_static(data.static.iloc[:3]), static[:3])

@@ -81,3 +81,14 @@ def test_refuses_a_schema_with_non_public_values():
     schema.columns[0].public = False
     with pytest.raises(SchemaError, match="not confirmed public: age.bounds"):
         TabularCodec(schema)
+
+
+def test_rule_2_encoding_is_row_by_row():
+    """Rule 2: a row's encoding depends on that row and the public schema only — never on the
+    other private rows (e.g. bin edges fitted inside `encode` while the stored edges stay)."""
+    schema, frame = conformed()
+    codec = TabularCodec(schema)
+    whole = codec.encode(frame)
+    np.testing.assert_array_equal(codec.encode(frame.iloc[:40]), whole[:40])
+    extreme = frame.iloc[40:].assign(age=109.9, heart_rate=299.0, lab=49.0)
+    np.testing.assert_array_equal(codec.encode(pd.concat([frame.iloc[:40], extreme]))[:40], whole[:40])

@@ -121,3 +121,33 @@ def test_unit_mean_averages_each_rows_draws_then_the_units_present_rows():
     torch.testing.assert_close(unit_mean(per_draw, mask, draws=3), torch.tensor([11.0, 4.0]))
     torch.testing.assert_close(unit_mean(per_draw[:, :2], mask), torch.tensor([1.5, 4.0]))
     assert unit_mean(per_draw, torch.zeros(2, 2), draws=3).tolist() == [0.0, 0.0]  # no rows: 0, not NaN
+
+
+class UnitsSeen(nn.Module):
+    """A per-unit loss over one-row units numbered 0..n-1 that records which units each step saw."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(1, 1)
+        self.seen: list[set[int]] = []
+
+    def forward(self, x):
+        self.seen.append({int(v) for v in x[:, 0]})
+        return self.lin(x).sum(-1)
+
+
+def test_rule_3_batches_are_poisson_samples_of_the_units():
+    """Rule 3: each step includes every unit independently with probability q, so the batch
+    size is Binomial(n, q) and one step's units say nothing about the next step's. Fixed
+    shuffled batches behind the Poisson flag (sizes all n·q, no unit twice per epoch) fail."""
+    n, q, steps = 200, 0.1, 400
+    plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=q, steps=steps, max_grad_norm=1.0, accountant="rdp",
+                     delta=1e-5, epsilon=0.0, batch_size=int(n * q), n_units=n)
+    module = UnitsSeen()
+    train_dpsgd(module, (torch.arange(n, dtype=torch.float32)[:, None],), plan, lr=1e-3, progress=False)
+    sizes = torch.tensor([len(s) for s in module.seen], dtype=torch.float64)
+    assert len(sizes) == steps
+    assert abs(sizes.mean() - n * q) < 1.0  # E = 20, s.e. 0.21
+    assert 12 < sizes.var() < 26  # Var = n·q·(1-q) = 18, s.e. 1.3
+    again = [len(a & b) / max(len(a), 1) for a, b in zip(module.seen, module.seen[1:])]
+    assert abs(sum(again) / len(again) - q) < 0.03  # a unit in this step is in the next with probability q

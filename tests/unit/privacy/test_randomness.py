@@ -137,3 +137,19 @@ def test_secret_generators_differ_each_time():
         first = torch.initial_seed()
     with secret_torch_rng(torch.device("cpu")):
         assert torch.initial_seed() != first
+
+
+def test_rule_9_the_unit_row_subsample_is_drawn_in_secret(monkeypatch):
+    """Which rows of a large unit are kept (max_rows_per_unit) is a private draw: its generator
+    differs in every fit and is not the one the seed would give."""
+    states = []
+    original = TabularGenerator._unit_tensors
+
+    def spy(self, frame, codec, groups, schema, rng):
+        states.append(rng.bit_generator.state["state"])
+        return original(self, frame, codec, groups, schema, rng)
+
+    monkeypatch.setattr(TabularGenerator, "_unit_tensors", spy)
+    fit(), fit()
+    assert states[0] != states[1]
+    assert np.random.default_rng(SEED).bit_generator.state["state"] not in states

@@ -1,0 +1,145 @@
+"""Mutation check of the privacy contract: break each rule on purpose, run the tests that must
+catch it, and print the scoreboard as JSON.
+
+A rule without a test that fails when the rule is broken is not kept. Each entry of
+`MUTATIONS` is one deliberate break (a one-spot edit of the source) and the tests that must
+fail under it. The script first runs every listed test on the unchanged tree (they must
+pass), then applies one break at a time, runs its tests, and restores the file — also on
+Ctrl-C or an error. Run it on a clean working tree; it edits files in place while it runs.
+
+    python benchmarks/privacy_mutations.py > benchmarks/results/privacy_mutations.json
+
+About 5–10 minutes on 2 CPU cores. Exit status 1 if a break goes uncaught.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutation:
+    rule: str
+    breaks: str  # what the edit does, in words
+    path: str  # file edited, relative to the repository root
+    old: str  # the exact source it replaces (must occur once)
+    new: str
+    tests: tuple[str, ...]  # pytest arguments selecting the tests that must fail
+
+
+RANDOMNESS = "tests/unit/privacy/test_randomness.py"
+MUTATIONS = [
+    Mutation("9 secret randomness", "DP-SGD noise from a fixed seed", "dpsynth/families/training.py",
+             "noise = None if secure_mode else secret_torch_generator(module_device(module))",
+             "noise = None if secure_mode else torch.Generator(device=module_device(module)).manual_seed(0)",
+             (RANDOMNESS, "-k", "opacus_noise")),
+    Mutation("9 secret randomness", "Poisson sampling from torch's global generator", "dpsynth/families/training.py",
+             "batch_size=plan.batch_size, generator=sampling)", "batch_size=plan.batch_size, generator=None)",
+             (RANDOMNESS, "-k", "opacus_noise")),
+    Mutation("9 secret randomness", "training draws (loss noise, keep_rows) from the user's seed",
+             "dpsynth/generator.py", "with secret_torch_rng(device):", "with public_torch_rng(seed, device):",
+             (RANDOMNESS, "-k", "inside_training")),
+    Mutation("9 secret randomness", "condition-count noise from a seeded numpy generator",
+             "dpsynth/privacy/mechanisms.py",
+             "return np.asarray(measurement(counts.ravel().tolist()), dtype=float).reshape(counts.shape)",
+             "return counts + np.random.default_rng(0).laplace(0.0, 1.0 / epsilon, counts.shape)",
+             (RANDOMNESS, "-k", "replaying")),
+    Mutation("9 secret randomness", "a unit's row subsample drawn from the seed", "dpsynth/generator.py",
+             "self._unit_tensors(frame, codec, groups, schema, secret_numpy_generator())",
+             "self._unit_tensors(frame, codec, groups, schema, np.random.default_rng(seed))",
+             (RANDOMNESS, "-k", "row_subsample")),
+    Mutation("2 public bounds and domains", "bin edges fitted on the private data inside encode "
+             "(stored edges unchanged)", "dpsynth/codecs/tabular.py",
+             "            edges = self._bin_edges[col.name]\n            k = blocks[\"bin\"].size\n",
+             "            edges = np.quantile(x, np.linspace(0, 1, len(self._bin_edges[col.name]))) if len(x) "
+             "else self._bin_edges[col.name]\n            k = blocks[\"bin\"].size\n",
+             ("tests/unit/codecs/test_tabular.py", "-k", "rule_2")),
+    Mutation("2 public bounds and domains", "a learned column keeps the nullable/integer flags drafted from data",
+             "dpsynth/privacy/domain.py", "        col.nullable, col.integer = True, False", "        pass",
+             ("tests/unit/privacy/test_domain.py", "-k", "rule_2")),
+    Mutation("2 public bounds and domains", "the draft's kind follows the number of distinct values",
+             "dpsynth/schema.py", "        if numeric and name != target:",
+             "        if numeric and name != target and series.nunique(dropna=True) > 2:",
+             ("tests/unit/privacy/test_domain.py", "-k", "rule_2")),
+    Mutation("1 every read is a ledger entry", "condition counts computed without a ledger charge",
+             "dpsynth/privacy/conditions.py", "    ledger.charge(LedgerEntry(\n        mechanism=\"laplace-histogram\"",
+             "    (LedgerEntry(\n        mechanism=\"laplace-histogram\"",
+             ("tests/unit/generators/test_tabular_vae.py", "-k", "ledger_holds")),
+    Mutation("3 Poisson sampling, σ fixed before training", "fixed shuffled batches behind the Poisson flag",
+             "dpsynth/families/training.py", "        for batch in private.loader:",
+             "        for batch in DataLoader(private.loader.dataset, batch_size=plan.batch_size, shuffle=True):",
+             ("tests/unit/families/test_training.py", "-k", "poisson")),
+    Mutation("3 Poisson sampling, σ fixed before training", "half the planned noise multiplier",
+             "dpsynth/families/training.py", "noise_multiplier=plan.noise_multiplier, max_grad_norm",
+             "noise_multiplier=plan.noise_multiplier / 2, max_grad_norm",
+             ("tests/unit/generators/test_tabular_vae.py", "-k", "ledger_holds")),
+    Mutation("5 δ sanity", "default δ = 1/n^1.1 to full precision (gives n back)", "dpsynth/privacy/budget.py",
+             "return min(1e-5, 10.0 ** math.floor(-1.1 * math.log10(n_units)))",
+             "return min(1e-5, 1.0 / n_units**1.1)",
+             ("tests/unit/privacy/test_budget.py", "-k", "exact_count")),
+    Mutation("6 what is released is DP", "the default synthetic row count is the exact n", "dpsynth/pipeline.py",
+             "rows = max(1, int(round(float(model.condition_table_[NOISY].sum()))))", "rows = len(frame)",
+             ("tests/unit/test_pipeline.py",)),
+    Mutation("6 what is released is DP", "the GAN's non-private generator step fed the real batch's conditions",
+             "dpsynth/families/gan.py", "g_c = sample_conditions(plan.batch_size).to(device)",
+             "g_c = c.reshape(-1, c.shape[-1]).to(device)", ("tests/unit/families/test_gan.py",)),
+    Mutation("8 the privacy unit is the patient", "each row its own unit although the schema names a subject",
+             "dpsynth/generator.py", "        if schema.subject_id is None:\n            return (torch.from_numpy(x[:, None, :])",
+             "        if True:\n            return (torch.from_numpy(x[:, None, :])",
+             ("tests/unit/generators/test_tabular_vae.py", "-k", "subject_is_the_privacy_unit")),
+]
+
+
+def run_tests(args: tuple[str, ...]) -> tuple[int, float, str]:
+    """pytest's exit status, seconds, and the first failing test's line."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *args],
+                          cwd=ROOT, capture_output=True, text=True)
+    failed = next((line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))), "")
+    return done.returncode, round(time.perf_counter() - start, 1), failed
+
+
+def mutated(mutation: Mutation) -> tuple[Path, str]:
+    path = ROOT / mutation.path
+    source = path.read_text()
+    if source.count(mutation.old) != 1:
+        raise SystemExit(f"mutation '{mutation.breaks}': its source text occurs {source.count(mutation.old)} "
+                         f"times in {mutation.path} (must be once); update MUTATIONS")
+    return path, source
+
+
+def main() -> int:
+    for mutation in MUTATIONS:
+        mutated(mutation)  # every break applies before anything runs
+    for args in sorted({m.tests for m in MUTATIONS}):
+        status, _, failed = run_tests(args)
+        if status != 0:
+            raise SystemExit(f"the unchanged tree fails {' '.join(args)}: {failed}; fix that first")
+    board = []
+    for mutation in MUTATIONS:
+        path, source = mutated(mutation)
+        try:
+            path.write_text(source.replace(mutation.old, mutation.new))
+            status, seconds, failed = run_tests(mutation.tests)
+        finally:
+            path.write_text(source)
+        board.append(asdict(mutation) | {"caught": status != 0, "seconds": seconds, "failed": failed})
+        print(f"{'caught' if status else 'MISSED'}: {mutation.breaks}", file=sys.stderr)
+    caught = sum(row["caught"] for row in board)
+    for row in board:
+        del row["old"], row["new"]
+    print(json.dumps({"benchmark": "privacy_mutations", "date": date.today().isoformat(),
+                      "caught": caught, "total": len(board), "mutations": board}, indent=2))
+    return 0 if caught == len(board) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
