@@ -153,3 +153,12 @@ def test_rule_9_the_unit_row_subsample_is_drawn_in_secret(monkeypatch):
     fit(), fit()
     assert states[0] != states[1]
     assert np.random.default_rng(SEED).bit_generator.state["state"] not in states
+
+
+def test_rule_9_the_card_says_what_the_seed_drives_and_holds_no_secret_seed():
+    card = fit().privacy_card()
+    note = card["randomness"]
+    assert note["public_seed"] == SEED == card["seed"]
+    assert "OS entropy" in note["private_randomness"] and "not stored" in note["private_randomness"]
+    text = json.dumps(card)
+    assert "noise_seed" not in text and "generator_seed" not in text
