@@ -1,5 +1,5 @@
 """Audits of synthetic data against real data: utility, subgroup fairness, fidelity,
-representation and memorisation, collected in an `AuditReport`.
+representation, memorisation and membership inference, collected in an `AuditReport`.
 
 `audit` audits tabular data; `audit_series` audits time series (`dpsynth.series`) and
 `audit_images` images (`dpsynth.images`), with the same utility, fairness and

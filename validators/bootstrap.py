@@ -30,6 +30,7 @@ _CHUNK = 64       # resamples scored per array operation (bounds memory at 64 x 
 
 INVALID_CONFIDENCE = "confidence must be in (0, 1); got {confidence!r}"
 INVALID_N_BOOTSTRAP = "n_bootstrap must be an integer >= 0; got {n_bootstrap!r}"
+INVALID_FPR = "max_fpr must be in [0, 1]; got {max_fpr!r}"
 LENGTH_MISMATCH = "paired replicates need the same resamples: got {a} and {b} replicates"
 
 
@@ -204,6 +205,36 @@ def auroc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
     neg_below = np.cumsum(neg, axis=1) - neg
     concordant = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
     return _ratio(concordant, pos.sum(axis=1) * neg.sum(axis=1))
+
+
+def tpr_at_fpr(max_fpr: float) -> WeightedMetric:
+    """The weighted metric "TPR at FPR ``max_fpr``": the height of the ROC curve at that false-
+    positive rate, linear between the curve's vertices (one per distinct score). Between two
+    vertices the curve is what the best *randomised* threshold test reaches (accept the tied
+    block of scores at the threshold with some probability), which tied scores need: without
+    it, a block of tied members and non-members straddling the FPR would count as TPR 0.
+    NaN without both classes. Used for membership inference, where the low-FPR end of the
+    ROC curve is what matters (Carlini et al. 2022)."""
+    if not 0 <= max_fpr <= 1:
+        raise ValueError(INVALID_FPR.format(max_fpr=max_fpr))
+
+    def metric(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        if len(y) == 0:
+            return np.full(len(weights), np.nan)
+        pos, neg = _block_sums(y, score, weights, descending=True)
+        start = np.zeros((len(weights), 1))
+        tp, fp = np.hstack([start, np.cumsum(pos, axis=1)]), np.hstack([start, np.cumsum(neg, axis=1)])
+        tpr, fpr = _ratio(tp, tp[:, -1:]), _ratio(fp, fp[:, -1:])
+        rows = np.arange(len(weights))
+        j = np.maximum((fpr <= max_fpr * (1 + 1e-12)).sum(axis=1) - 1, 0)  # last vertex within the FPR
+        k = np.minimum(j + 1, fpr.shape[1] - 1)                               # the next one, beyond it
+        f0, f1, t0, t1 = fpr[rows, j], fpr[rows, k], tpr[rows, j], tpr[rows, k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(f1 > f0, np.clip((max_fpr - f0) / np.where(f1 > f0, f1 - f0, 1), 0, 1), 0.0)
+        return np.where((tp[:, -1] > 0) & (fp[:, -1] > 0), t0 + (t1 - t0) * share, np.nan)
+
+    metric.__name__ = f"tpr_at_fpr_{max_fpr:g}"
+    return metric
 
 
 def average_precision(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:

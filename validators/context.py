@@ -17,13 +17,13 @@ from dpsynth.schema import TabularSchema
 
 # Columns of the tidy result frame: one row per (validator, model, metric, attribute, group).
 RESULT_COLUMNS = [
-    "validator",   # "utility" | "fairness" | "fidelity" | "representation" | "memorisation"
-    "model",       # downstream model ("logreg", "gboost"), detector, or "" when not applicable
+    "validator",   # "utility" | "fairness" | "fidelity" | "representation" | "memorisation" | "membership"
+    "model",       # downstream model ("logreg", "gboost"), detector, attack ("domias", ...), or "" ...
     "source",      # "TSTR" (trained on synthetic), "TRTR" (trained on real), "change", or "" ...
     "metric",      # e.g. "auroc", "tpr", "equalized_odds_difference", "tvd", "dcr_ratio"
     "attribute",   # sensitive attribute name, "a×b" for an intersection, or "overall"
     "group",       # group label, or "" for whole-population / between-group metrics
-    "feature",     # column name for per-column fidelity metrics, else ""
+    "feature",     # column name for per-column fidelity metrics; "members=m,nonmembers=k" for membership; else ""
     "value",
     "ci_low",      # bootstrap percentile interval (NaN when not computed)
     "ci_high",

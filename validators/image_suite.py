@@ -15,6 +15,8 @@ images scaled to [0, 1] by the *public* pixel range (`ImageAuditContext`). Then:
   downloaded here, so the values are not comparable with published FID), a detection
   classifier's AUC and pixel-histogram distances, overall and per subgroup;
 - the tabular ``representation`` validator (group shares, synthetic vs real);
+- membership inference (`membership`) on a fixed feature map that no real data shapes
+  (`membership_features`: the attributes and the pixels averaged over an 8 × 8 grid);
 - plots: real vs synthetic image grids overall, per class and per subgroup.
 
 Not run for images: the tabular memorisation signals (DCR on attribute rows alone would
@@ -43,9 +45,11 @@ from dpsynth.images.schema import ImageData, ImageSchema
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import Replicated
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext, result_frame
+from dpsynth.validators.membership import MembershipFeatures
 from dpsynth.validators.models import SINGLE_CLASS, SOURCES, TRAINING_FRAME, join_flags, training_flag
 from dpsynth.validators.report import AuditReport, privacy_summary
 from dpsynth.validators.suite import AuditInputError, check_holdout_classes, conform_tables
+from dpsynth.validators.tabular_encoding import encode
 
 MODALITY = "image"
 MODEL = "cnn"
@@ -59,6 +63,11 @@ AUDIT_NOT_DP = "the audit reads real data and is not differentially private; kee
 FEATURE_NOTE = ("Fréchet distance and precision/recall use the features of a small CNN trained on the real training "
                 "images (no pretrained network can be downloaded here): compare generators on the same data, not "
                 "with published FID values")
+POOLED_GRID = 8  # membership features: pixels averaged over at most POOLED_GRID × POOLED_GRID cells per channel
+MEMBERSHIP_FEATURES = (
+    f"one row per image: its attributes (target included; encoded as for tables) and its pixels, scaled to [0, 1] by "
+    f"the public range, averaged over a {POOLED_GRID} × {POOLED_GRID} grid of cells per channel (a fixed map: the "
+    "audit's CNN features are not used, as that network was trained on the members)")
 _SALT = 31  # seeds the downstream CNNs
 
 
@@ -105,8 +114,10 @@ def audit_images(
     config = config or AuditConfig()
     ctx = build_context(train=train, holdout=holdout, synthetic=synthetic, schema=schema, config=config,
                         device=str(resolve_device(device)))
+    metadata = metadata or {}
+    privacy = privacy_summary(metadata.get("privacy_card"))
     tables: list[pd.DataFrame] = []
-    with tqdm(total=5, desc="image audit", unit="step", disable=not progress, leave=False) as bar:
+    with tqdm(total=6, desc="image audit", unit="step", disable=not progress, leave=False) as bar:
         bar.set_postfix_str("models")
         predictions, probabilities = downstream_predictions(ctx)
         bar.update(1)
@@ -121,9 +132,12 @@ def audit_images(
         bar.set_postfix_str("representation")
         tables.append(_validator("representation", "evaluate")(ctx))
         bar.update(1)
+        bar.set_postfix_str("membership")
+        tables.append(_validator("membership", "evaluate")(ctx, membership_features(ctx), privacy=privacy))
+        bar.update(1)
     tables = [t for t in tables if len(t)]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=RESULT_COLUMNS)
-    return AuditReport(table=table, metadata=_metadata(ctx, metadata or {}), extra_plots=partial(write_grids, ctx))
+    return AuditReport(table=table, metadata=_metadata(ctx, metadata, privacy), extra_plots=partial(write_grids, ctx))
 
 
 def _validator(module: str, function: str):
@@ -206,6 +220,30 @@ def _share(correct: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return weights @ correct / weights.sum(axis=1)
 
 
+# ------------------------------------------------------------------------ membership
+def membership_features(ctx: ImageAuditContext) -> MembershipFeatures:
+    """The image features of the membership attacks (`MEMBERSHIP_FEATURES`); a holdout image's
+    privacy unit is its patient (`ImageSchema.units`)."""
+    attributes = encode([ctx.train, ctx.holdout, ctx.synthetic], schema=ctx.schema, missing="indicator")
+    train, holdout, synthetic = (np.hstack([a, pooled_pixels(ctx.images[frame])])
+                                 for a, frame in zip(attributes, FRAMES))
+    return MembershipFeatures(train, holdout, synthetic, holdout_units=ctx.units("holdout"))
+
+
+def pooled_pixels(images: np.ndarray, *, grid: int = POOLED_GRID) -> np.ndarray:
+    """[N, H, W, C] images -> [N, h · w · C] cell means over an h × w grid (h = min(grid, H),
+    w = min(grid, W)); cell i spans rows ``floor(i·H/h)`` to ``ceil((i+1)·H/h)``, as torch's
+    adaptive average pooling."""
+    n, height, width, _ = images.shape
+    rows, cols = _cells(height, min(grid, height)), _cells(width, min(grid, width))
+    cells = [images[:, r0:r1, c0:c1].mean(axis=(1, 2)) for r0, r1 in rows for c0, c1 in cols]
+    return np.stack(cells, axis=1).reshape(n, -1).astype(np.float64)
+
+
+def _cells(length: int, count: int) -> list[tuple[int, int]]:
+    return [(i * length // count, -(-(i + 1) * length // count)) for i in range(count)]
+
+
 # -------------------------------------------------------------------------- fidelity
 def _groups(ctx: ImageAuditContext, frame: str) -> dict[str, np.ndarray]:
     return {a: ctx.groups_of(frame, a).to_numpy(dtype=str) for a in ctx.attributes}
@@ -242,14 +280,16 @@ def write_grids(ctx: ImageAuditContext, plot_dir) -> dict[str, Any]:
                                    group_order=_group_order(ctx), seed=ctx.config.random_state)
 
 
-def _metadata(ctx: ImageAuditContext, given: dict[str, Any]) -> dict[str, Any]:
-    """Report metadata: what was given (minus the raw card), the card's ε/δ, sizes, settings."""
+def _metadata(ctx: ImageAuditContext, given: dict[str, Any], privacy: dict[str, Any]) -> dict[str, Any]:
+    """Report metadata: what was given (minus the raw card), the card's ε/δ (``privacy``), sizes,
+    settings."""
     meta = {k: v for k, v in given.items() if k != "privacy_card"}
-    meta.update(privacy_summary(given.get("privacy_card")))
+    meta.update(privacy)
     schema = ctx.image_schema
     meta.update(
         modality=MODALITY, unit="image" if schema.subject_id is None else "subject",
         audit_differentially_private=False, audit_notice=AUDIT_NOT_DP, feature_network_note=FEATURE_NOTE,
+        membership_features=MEMBERSHIP_FEATURES,
         n_train=len(ctx.train), n_holdout=len(ctx.holdout), n_synthetic=len(ctx.synthetic),
         image_shape=list(schema.shape), classes=ctx.classes, audit_device=ctx.device,
         schema_fingerprint=schema.fingerprint(), config=asdict(ctx.config), dpsynth_version=dpsynth.__version__,

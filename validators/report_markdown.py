@@ -2,9 +2,11 @@
 
 Layout: the not-DP notice (first line, always), what was audited, a headline table (utility
 TSTR vs TRTR per model, worst-group AUROC and equalized-odds change per attribute, marginal
-fidelity, detection AUC, memorisation signals with their caveat), one section per sensitive
-attribute (per-group table, between-group gaps, plots), the small groups called out, fidelity
-per column and the memorisation details. Validators that did not run are simply left out.
+fidelity, detection AUC, memorisation signals with their caveat, membership inference), one
+section per sensitive attribute (per-group table, between-group gaps, plots), the small groups
+called out, fidelity per column, the memorisation details and the membership-inference section
+(`report_membership`: the attacks' power, the card's bound, per-subgroup exposure). Validators
+that did not run are simply left out.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def render(report: AuditReport, *, plots: dict[str, str]) -> str:
     """Markdown text of ``report``; ``plots`` maps plot names to links relative to report.md."""
+    from dpsynth.validators import report_membership  # it imports this module's helpers
+
     look = _Lookup(report.table)
     meta = report.metadata
     title = meta.get("synthetic_name") or "synthetic data"
@@ -97,6 +101,7 @@ def render(report: AuditReport, *, plots: dict[str, str]) -> str:
     lines += _small_groups(report.table)
     lines += _fidelity_section(look, plots)
     lines += _memorisation_section(look, meta)
+    lines += report_membership.section(report.table, meta)
     lines += _reading_notes()
     return "\n".join(lines).rstrip() + "\n"
 
@@ -200,6 +205,11 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
         base = look.get("memorisation", "exact_match_share", source="holdout")
         rows.append(["Exact-match share*", "rows equal to a train row", _cell(exact), _cell(base), "",
                      "holdout column = base rate of fresh real rows"])
+    from dpsynth.validators.report_membership import headline_row
+
+    membership = headline_row(look.table)
+    if membership is not None:
+        rows.append(membership)
     if not rows:
         return []
     out = ["## Headline", ""]
@@ -218,8 +228,11 @@ def _caveat(meta: dict[str, Any]) -> str:
 def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> list[str]:
     from dpsynth.validators.report_plots import slug
 
-    table = look.table[(look.table.attribute == attribute) & (look.table.group != "")]
+    table = look.table[(look.table.attribute == attribute) & (look.table.group != "")
+                       & (look.table.validator != "membership")]  # membership: its own section
     groups = list(pd.unique(table.group))
+    if not groups:
+        return []
     models = look.models("fairness")
     header = ["Group", "n holdout", "n train", "share real", "share synthetic"]
     for model in models:

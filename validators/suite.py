@@ -3,8 +3,8 @@
 Steps: conform the three tables to the schema (only the schema's columns are required, so a
 synthetic table written by another tool works), label subgroups once (`AuditContext`), train
 the downstream models (TSTR and TRTR, scored on the holdout), then utility, fairness,
-fidelity, representation and memorisation; the tidy tables are concatenated into one
-`AuditReport`.
+fidelity, representation, memorisation and membership inference (`membership`, on the
+features of `membership_features`); the tidy tables are concatenated into one `AuditReport`.
 
 The audit reads real data and is **not differentially private** (privacy contract, rule 7):
 write its report apart from the release bundle.
@@ -23,7 +23,9 @@ import dpsynth
 from dpsynth.errors import DpsynthError, SchemaError
 from dpsynth.schema import TabularSchema
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext
+from dpsynth.validators.membership import MembershipFeatures
 from dpsynth.validators.report import AuditReport, privacy_summary
+from dpsynth.validators.tabular_encoding import encode
 
 SINGLE_CLASS_HOLDOUT = (
     "the holdout has only one target class ({target}={value!r} in all {n} rows); AUROC and the "
@@ -33,6 +35,8 @@ EMPTY_TABLE = "the {name} table has no rows; the audit needs real train, real ho
 NOT_A_FRAME = "{name} must be a pandas DataFrame (got {kind})"
 NOT_A_SCHEMA = "schema must be a TabularSchema (got {kind}); load one with TabularSchema.load(path)"
 CONFORM_FAILED = "{name} table does not fit the schema: {error}"
+MEMBERSHIP_FEATURES = ("every schema column (target included): numeric scaled by its public range, a missing "
+                       "value as mid-range plus an is-missing column; categorical one-hot (`tabular_encoding`)")
 
 # (validator module under dpsynth.validators, whether its `evaluate` takes the predictions)
 STEPS: list[tuple[str, bool]] = [
@@ -67,8 +71,10 @@ def audit(
     """
     config = config or AuditConfig()
     ctx = _context(train=train, holdout=holdout, synthetic=synthetic, schema=schema, config=config)
+    metadata = metadata or {}
+    privacy = privacy_summary(metadata.get("privacy_card"))
     tables: list[pd.DataFrame] = []
-    with tqdm(total=len(STEPS) + 1, desc="audit", unit="step", disable=not progress, leave=False) as bar:
+    with tqdm(total=len(STEPS) + 2, desc="audit", unit="step", disable=not progress, leave=False) as bar:
         bar.set_postfix_str("models")
         predictions = _validator("models", "downstream_predictions")(ctx)
         bar.update(1)
@@ -77,9 +83,22 @@ def audit(
             evaluate = _validator(name, "evaluate")
             tables.append(evaluate(ctx, predictions) if takes_predictions else evaluate(ctx))
             bar.update(1)
+        bar.set_postfix_str("membership")
+        tables.append(_validator("membership", "evaluate")(ctx, membership_features(ctx), privacy=privacy))
+        bar.update(1)
     tables = [t for t in tables if len(t)]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=RESULT_COLUMNS)
-    return AuditReport(table=table, metadata=_metadata(ctx, metadata or {}))
+    return AuditReport(table=table, metadata=_metadata(ctx, metadata, privacy))
+
+
+def membership_features(ctx: AuditContext) -> MembershipFeatures:
+    """The tabular features of the membership attacks (`MEMBERSHIP_FEATURES`); the holdout's
+    privacy units are the schema's subject ids when it names them, else its rows."""
+    train, holdout, synthetic = encode([ctx.train, ctx.holdout, ctx.synthetic], schema=ctx.schema,
+                                       missing="indicator")
+    subject = ctx.schema.subject_id
+    units = ctx.holdout[subject].to_numpy(dtype=object) if subject and subject in ctx.holdout else None
+    return MembershipFeatures(train, holdout, synthetic, holdout_units=units)
 
 
 def _validator(module: str, function: str) -> Callable:
@@ -125,11 +144,13 @@ def check_holdout_classes(holdout: pd.DataFrame, schema: Any) -> None:
                                                           n=len(target)))
 
 
-def _metadata(ctx: AuditContext, given: dict[str, Any]) -> dict[str, Any]:
-    """Report metadata: what was given (minus the raw card), the card's ε/δ, sizes, settings."""
+def _metadata(ctx: AuditContext, given: dict[str, Any], privacy: dict[str, Any]) -> dict[str, Any]:
+    """Report metadata: what was given (minus the raw card), the card's ε/δ (``privacy``), sizes,
+    settings."""
     meta = {k: v for k, v in given.items() if k != "privacy_card"}
-    meta.update(privacy_summary(given.get("privacy_card")))
+    meta.update(privacy)
     meta.update(
+        membership_features=MEMBERSHIP_FEATURES,
         n_train=len(ctx.train), n_holdout=len(ctx.holdout), n_synthetic=len(ctx.synthetic),
         schema_fingerprint=ctx.schema.fingerprint(), config=asdict(ctx.config),
         dpsynth_version=dpsynth.__version__,

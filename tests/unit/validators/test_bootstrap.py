@@ -161,3 +161,36 @@ def test_intervals_need_a_defined_value_and_two_resamples():
         Replicated(0.5, np.array([0.4, 0.6])).estimate(confidence=95)
     with pytest.raises(ValueError, match="same resamples"):
         Replicated(0.5, np.zeros(3)) - Replicated(0.5, np.zeros(4))
+
+
+def roc_height(y, score, fpr_at):
+    """Reference: the height of scikit-learn's ROC curve at ``fpr_at``, linear between vertices."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y, score, drop_intermediate=False)
+    heights = [tpr[i] + (tpr[i + 1] - tpr[i]) * (fpr_at - fpr[i]) / (fpr[i + 1] - fpr[i]) if fpr[i + 1] > fpr[i]
+               else max(tpr[i], tpr[i + 1])
+               for i in range(len(fpr) - 1) if fpr[i] <= fpr_at <= fpr[i + 1]]
+    return max(heights)
+
+
+@pytest.mark.parametrize("ties", [True, False])
+@pytest.mark.parametrize("max_fpr", [0.0, 0.001, 0.01, 0.1, 0.5, 1.0])
+def test_tpr_at_fpr_is_the_roc_curves_height(ties, max_fpr):
+    y, score = scored_rows(ties=ties)
+    kernel = bs.tpr_at_fpr(max_fpr)
+    assert kernel(y, score, np.ones((1, len(y))))[0] == pytest.approx(roc_height(y, score, max_fpr), abs=1e-12)
+    idx = np.random.default_rng(1).integers(0, len(y), len(y))
+    counts = np.bincount(idx, minlength=len(y))[None, :].astype(float)
+    assert kernel(y, score, counts)[0] == pytest.approx(roc_height(y[idx], score[idx], max_fpr), abs=1e-12)
+
+
+def test_tpr_at_fpr_randomises_over_a_tied_block():
+    """300 members and 5 non-members tied at the top: at FPR 1 % (3 of 300 non-members) the best
+    test accepts the tied block with probability 3/5, catching 60 % of members."""
+    y = np.r_[np.ones(300, int), np.zeros(300, int)]
+    score = np.r_[np.ones(305), np.linspace(0, 0.5, 295)]
+    assert bs.tpr_at_fpr(0.01)(y, score, np.ones((1, 600)))[0] == pytest.approx(0.6)
+    assert np.isnan(bs.tpr_at_fpr(0.01)(np.ones(4, int), np.arange(4.0), np.ones((1, 4))))[0]
+    with pytest.raises(ValueError, match="max_fpr must be in"):
+        bs.tpr_at_fpr(1.5)

@@ -44,12 +44,13 @@ def report() -> AuditReport:
 def test_every_validator_runs_with_the_image_cnn(report):
     t = report.table
     assert list(t.columns) == RESULT_COLUMNS
-    assert list(pd.unique(t.validator)) == ["utility", "fairness", "fidelity", "representation"]
+    assert list(pd.unique(t.validator)) == ["utility", "fairness", "fidelity", "representation", "membership"]
+    assert report.value(validator="membership", metric="dp_bound_auc") > 0.5  # the card's ε = 1 bounds the attacks
     assert set(t[t.validator.isin(["utility", "fairness"])].model) == {"cnn"}
     # the lesion blob is easy: real and (here: also real-like) synthetic images both teach the CNN
     assert report.value(validator="utility", model="cnn", source="TRTR", metric="auroc") > 0.9
     assert report.value(validator="utility", model="cnn", source="TSTR", metric="auroc") > 0.9
-    for validator in ("fairness", "fidelity", "representation"):
+    for validator in ("fairness", "fidelity", "representation", "membership"):
         rows = t[(t.validator == validator) & (t.attribute == "sex") & (t.group != "")]
         assert set(rows.group) == {"female", "male"}, validator
     assert "class_accuracy" not in set(t.metric)  # a binary target: `accuracy` already is that

@@ -43,12 +43,13 @@ def written(report, tmp_path_factory):
 def test_every_validator_runs_with_the_series_models(report):
     t = report.table
     assert list(t.columns) == RESULT_COLUMNS
-    assert list(pd.unique(t.validator)) == ["utility", "fairness", "fidelity", "representation"]
+    assert list(pd.unique(t.validator)) == ["utility", "fairness", "fidelity", "representation", "membership"]
+    assert report.value(validator="membership", metric="dp_bound_auc") > 0.5  # the card's ε = 1 bounds the attacks
     assert set(t[t.validator.isin(["utility", "fairness"])].model) == {"cnn", "features"}
     for model in ("cnn", "features"):
         assert report.value(validator="utility", model=model, source="TRTR", metric="auroc") > 0.9
         assert report.value(validator="utility", model=model, source="TSTR", metric="auroc") > 0.9
-    for validator in ("fairness", "fidelity", "representation"):
+    for validator in ("fairness", "fidelity", "representation", "membership"):
         rows = t[(t.validator == validator) & (t.attribute == "sex") & (t.group != "")]
         assert set(rows.group) == {"female", "male"}, validator
 

@@ -63,9 +63,9 @@ def fake_models(monkeypatch):
             return fakes[(module, function)]
         real = original(module, function)
 
-        def wrapped(ctx):
+        def wrapped(ctx, *args, **kwargs):
             calls.append(module)
-            return real(ctx)
+            return real(ctx, *args, **kwargs)
         return wrapped
 
     original = AUDIT_MODULE._validator
@@ -76,10 +76,11 @@ def fake_models(monkeypatch):
 def test_runs_every_step_in_order(fake_models):
     report = audit(train=patients(300, 1), holdout=patients(200, 2), synthetic=patients(300, 3),
                    schema=SCHEMA, config=FAST, progress=False)
-    assert fake_models == ["models", "utility", "fairness", "fidelity", "representation", "memorisation"]
+    assert fake_models == ["models", "utility", "fairness", "fidelity", "representation", "memorisation",
+                           "membership"]
     assert isinstance(report, AuditReport) and list(report.table.columns) == RESULT_COLUMNS
     assert list(pd.unique(report.table.validator)) == ["utility", "fairness", "fidelity", "representation",
-                                                       "memorisation"]
+                                                       "memorisation", "membership"]
     meta = report.metadata
     assert (meta["n_train"], meta["n_holdout"], meta["n_synthetic"]) == (300, 200, 300)
     assert meta["schema_fingerprint"] == SCHEMA.fingerprint() and meta["config"]["max_rows"] == 300
@@ -148,8 +149,8 @@ def test_end_to_end_with_the_real_models(tmp_path):
                   config=FAST, progress=False)
     report = audit(**kwargs)
     t = report.table
-    assert set(t.validator) == {"utility", "fairness", "fidelity", "representation", "memorisation"}
-    for validator in ("fairness", "fidelity", "representation"):
+    assert set(t.validator) == {"utility", "fairness", "fidelity", "representation", "memorisation", "membership"}
+    for validator in ("fairness", "fidelity", "representation", "membership"):
         assert set(t[(t.validator == validator) & (t.attribute == "sex")].group) >= {"F", "M"}, validator
     tstr = report.value(validator="utility", model="logreg", source="TSTR", metric="auroc")
     assert 0.6 < tstr <= 1.0
