@@ -23,6 +23,7 @@ schema_app = typer.Typer(help="Write and check schema files.", no_args_is_help=T
 app.add_typer(schema_app, name="schema")
 console = Console(stderr=True)
 SYNTHETIC_NAMES = {None: None, "png": "synthetic_images"}  # png: a folder of PNG files + manifest.csv
+CONTRADICTS_CARD = 3  # exit code of `privacy-audit` when the lower bound exceeds the card's ε (rule 10)
 
 
 def clear_errors(command):
@@ -157,6 +158,64 @@ def audit(
                                       "synthetic": synthetic_static})
     typer.echo(f"audit report : {out / 'report.md'}  (uses real data; not differentially private; do not release)")
     typer.echo(f"audit table  : {out / 'audit.csv'}")
+
+
+@app.command("privacy-audit")
+@clear_errors
+def privacy_audit(
+    data: Annotated[Path, typer.Option(help="private training data (the same kinds `generate` reads)")],
+    schema: Annotated[Path, typer.Option(help="public schema (.yaml or .json)")],
+    epsilon: Annotated[Optional[float], typer.Option(help="the privacy budget ε whose claim is audited")] = None,
+    generator: Annotated[str, typer.Option(help="registered DP generator name (`dpsynth generators`)")] = "dp-vae",
+    delta: Annotated[Optional[float], typer.Option(help="δ; default as for generate, for N = units + canaries")] = None,
+    canaries: Annotated[Optional[int], typer.Option(
+        help="canaries m (each included with probability 1/2, secretly); default 1000, or the number of "
+             "privacy units if fewer")] = None,
+    draws: Annotated[int, typer.Option(help="score draws per canary (VAE latents, diffusion time steps)")] = 16,
+    seed: Annotated[int, typer.Option(help="public seed: canary content, initial weights, score draws")] = 0,
+    static: Annotated[Optional[Path], typer.Option(
+        help="series given as a long signal table: its static table (one row per subject)")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help="generator parameter key=value (repeatable)")] = None,
+    device: Annotated[str, typer.Option(help="where to train: auto, cpu, cuda or cuda:N")] = "auto",
+    out: Annotated[Optional[Path], typer.Option(
+        help="write the result as JSON here (keep it apart from release bundles)")] = None,
+):
+    """One-run privacy audit of DP training (Steinke, Nasr & Jagielski 2023): insert canaries, train once,
+    report the empirical ε lower bound (95 % confidence) beside the card's ε.
+
+    Exit code 0: the bound does not contradict the card; 2: bad input; 3: the bound exceeds the
+    card's ε — a privacy bug, do not release. Uses real data; the audit is not a release.
+    """
+    from dpsynth.privacy_audit import NOT_A_RELEASE, one_run_audit
+
+    params = _parse_params(param)
+    if device != "auto" or "device" in params:
+        params.setdefault("device", device)
+    typer.echo(NOT_A_RELEASE)
+    result = one_run_audit(data=data, schema=schema, generator=generator, epsilon=epsilon, delta=delta,
+                           canaries=canaries, params=params, draws=draws, seed=seed, static=static)
+    typer.echo(f"generator      : {result.generator}")
+    typer.echo(f"canaries       : {result.canaries} (each included with probability 1/2, secretly; "
+               f"{result.canaries_included} were)")
+    typer.echo(f"card           : ε = {result.card_epsilon:.3f}, δ = {result.card_delta:.2g}")
+    typer.echo(f"ε lower bound  : {result.epsilon_lower_bound:.3f} at {result.confidence:.0%} confidence "
+               f"({result.correct} of {result.guesses} guesses right, side '{result.side}'; the most "
+               f"{result.canaries} canaries can show: {result.best_possible:.2f})")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        typer.echo(f"audit result   : {out}")
+    if result.contradicts_card:
+        console.print("[bold red]PRIVACY BUG:[/] [red]the empirical lower bound ε ≥ "
+                      f"{result.epsilon_lower_bound:.3f} exceeds the card's ε = {result.card_epsilon:.3f} for "
+                      f"'{generator}': the DP training does not give the privacy its card claims. "
+                      "Do not release; report it.[/]",
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(CONTRADICTS_CARD)
+    typer.echo("result         : consistent with the card (the lower bound does not exceed its ε)")
+    if result.best_possible <= result.card_epsilon:
+        typer.echo(f"note: {result.canaries} canaries cannot show a bound above {result.best_possible:.2f}, "
+                   "the card's ε or less; more canaries make the audit stronger")
 
 
 @schema_app.command("draft")

@@ -17,10 +17,16 @@ how data is checked, encoded per privacy unit and decoded; families only say how
 their module (`_build_module`; `_generate` defaults to the module's own ``generate``).
 Saved models are a JSON config + a
 ``state_dict`` loaded with ``weights_only=True`` — never pickle — and hold only DP outputs.
+
+For the one-run privacy audit (`dpsynth.privacy_audit`) every generator makes canaries
+inside the public schema (`canary_units`), adds them to data (`with_units`) and scores units
+under the fitted model (`membership_scores`), through three small modality hooks
+(`_as_units`, `_select`, `_concat`) and one family hook (`_unit_scores`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from abc import ABC, abstractmethod
@@ -36,7 +42,7 @@ from torch import nn
 
 from dpsynth import errors
 from dpsynth.codecs.tabular import TabularCodec
-from dpsynth.errors import BudgetError, DataReadError, NotFittedError
+from dpsynth.errors import BudgetError, DataReadError, NotFittedError, SchemaError
 from dpsynth.families.training import TrainingLog, check_ema_decay, check_rows_per_step, train_dpsgd
 from dpsynth.devices import module_device, resolve_device
 from dpsynth.privacy.budget import PrivacyBudget
@@ -58,6 +64,10 @@ from dpsynth.schema import TabularSchema
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
 BUNDLE_FORMAT = 1
+CANARY_ID = "canary-{:06d}"
+CANARY_ID_CLASH = ("the data already has privacy units named like the audit's canaries ('canary-000001', ...); "
+                   "rename those subject/image ids in the data")
+SCORE_BATCH = 256  # units per forward pass when scoring
 
 
 @dataclass
@@ -161,6 +171,18 @@ class DPGenerator(Generator):
     def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> Any:
         """Synthetic data from decoder outputs [n, codec.width] and their condition cells."""
 
+    @abstractmethod
+    def _as_units(self, records: Any, ids: list[str]) -> Any:
+        """Decoded ``records`` (from `_decode`), record i made its own privacy unit named ``ids[i]``."""
+
+    @abstractmethod
+    def _select(self, data: Any, index: np.ndarray) -> Any:
+        """The records of ``data`` at positions ``index`` (rows; series: subjects; images: images)."""
+
+    @abstractmethod
+    def _concat(self, data: Any, other: Any) -> Any:
+        """``data`` followed by the records of ``other`` (same modality)."""
+
     def _learn_public_values(self, data: Any, schema: Any, *, epsilon: float, delta: float,
                              ledger: PrivacyLedger) -> Any:
         """A schema whose non-public values are learned with charged DP mechanisms.
@@ -188,6 +210,13 @@ class DPGenerator(Generator):
         return train_dpsgd(module, tensors, plan, lr=settings.lr, grad_sample_mode=settings.grad_sample_mode,
                            secure_mode=settings.secure_mode, rows_per_step=settings.rows_per_step,
                            ema_decay=settings.ema_decay, progress=progress, desc=f"fit {self.registered_name}")
+
+    def _unit_scores(self, module: nn.Module, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor, *,
+                     draws: int) -> torch.Tensor:
+        """Membership score per unit [B] (higher: more like a training unit): minus the family's
+        per-unit training loss, averaged over ``draws`` draws of its randomness (a VAE's latents,
+        a diffusion model's time steps and noise). A GAN scores with its discriminator instead."""
+        return -torch.stack([module(x, c, row_mask) for _ in range(draws)]).mean(0)
 
     def _family_params(self) -> dict[str, Any]:
         """The family's parameters (`family_defaults`) as set, JSON-ready for the bundle config."""
@@ -322,6 +351,55 @@ class DPGenerator(Generator):
         out = np.concatenate(outputs)[: int(n)] if n else np.zeros((0, self.codec_.width), np.float32)
         return self._decode(out, cells, rng)
 
+    # -------------------------------------------------------------- privacy audit
+    def canary_units(self, n: int, *, random_state: int = 0) -> Any:
+        """``n`` records of random content inside the public schema, each its own privacy unit
+        (ids ``canary-000001``, ...): condition cells drawn uniformly from the public domains and
+        standard-normal decoder outputs, decoded by the modality's codec. Built from the schema and
+        ``random_state`` only (no data, no fit needed); the canaries of the one-run privacy audit
+        (`dpsynth.privacy_audit`)."""
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer (got {n!r})")
+        self.schema.require_public()  # canaries live inside public domains only
+        rng = np.random.default_rng(random_state)
+        decoder = copy.copy(self)  # `_decode` reads the fitted schema and codec; the public ones serve
+        decoder.schema_, decoder.codec_ = self.schema, self._make_codec(self.schema)
+        cells = pd.DataFrame({name: rng.choice(np.asarray(domain, dtype=object), int(n))
+                              for name, domain in decoder.codec_.condition_domains.items()})
+        outputs = rng.standard_normal((int(n), decoder.codec_.width)).astype(np.float32)
+        return decoder._as_units(decoder._decode(outputs, cells, rng), [CANARY_ID.format(i + 1) for i in range(n)])
+
+    def with_units(self, data: Any, extra: Any, *, keep: np.ndarray) -> Any:
+        """``data`` followed by the records of ``extra`` where ``keep`` is true (e.g. the included
+        canaries). A clear error if a kept unit's id is already a unit of ``data``."""
+        keep = np.asarray(keep, dtype=bool)
+        added = self._select(extra, np.flatnonzero(keep))
+        combined = self._concat(data, added)
+        expected = self.schema.count_units(data) + self.schema.count_units(added)
+        if self.schema.count_units(combined) != expected:
+            raise SchemaError(CANARY_ID_CLASH)
+        return combined
+
+    def membership_scores(self, units: Any, *, draws: int = 16, random_state: int = 0) -> np.ndarray:
+        """One membership score per privacy unit of ``units`` (in their order), higher meaning
+        "looks more like a training unit" under the fitted model (`_unit_scores`: minus the
+        family's per-unit loss, or a GAN discriminator's realness). For auditing only: the scores
+        of real records are not DP and must not be released."""
+        self._require_fitted()
+        if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+            raise ValueError(f"draws must be a whole number >= 1 (got {draws!r})")
+        frame, _ = self._conform(units, self.schema_)
+        groups, _ = self._condition_groups(frame, self.schema_)
+        tensors = self._unit_tensors(frame, self.codec_, groups, self.schema_, np.random.default_rng(random_state))
+        device = module_device(self.module_)
+        self.module_.eval()
+        scores = []
+        with public_torch_rng(int(random_state), device), torch.no_grad():
+            for i in range(0, len(tensors[0]), SCORE_BATCH):
+                x, c, row_mask = (t[i:i + SCORE_BATCH].to(device) for t in tensors)
+                scores.append(self._unit_scores(self.module_, x, c, row_mask, draws=draws).float().cpu())
+        return torch.cat(scores).numpy().astype(float)
+
     # ------------------------------------------------------------------- privacy
     def privacy_spent(self) -> tuple[float, float]:
         self._require_fitted()
@@ -418,6 +496,17 @@ class TabularGenerator(DPGenerator):
 
     def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         return self.codec_.decode(output, cells, rng=rng)
+
+    def _as_units(self, records: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+        if self.schema_.subject_id is None:  # one row is one patient already
+            return records
+        return records.assign(**{self.schema_.subject_id: ids})
+
+    def _select(self, frame: pd.DataFrame, index: np.ndarray) -> pd.DataFrame:
+        return frame.iloc[index]
+
+    def _concat(self, frame: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([frame, other], ignore_index=True)
 
     def _unit_tensors(self, frame: pd.DataFrame, codec: TabularCodec, groups: pd.DataFrame,
                       schema: TabularSchema, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:

@@ -80,8 +80,8 @@ def _as_schema(schema: SchemaType | str | Path) -> SchemaType:
     return schema if isinstance(schema, (TabularSchema, SeriesSchema, ImageSchema)) else load_schema(schema)
 
 
-def _as_data(data: Any, schema: SchemaType, *,
-             static: str | Path | None = None) -> pd.DataFrame | SeriesData | ImageData:
+def load_data(data: Any, schema: SchemaType, *,
+              static: str | Path | None = None) -> pd.DataFrame | SeriesData | ImageData:
     """The table (tabular), the subjects (series) or the images in ``data``: in memory already, or a path."""
     if isinstance(schema, ImageSchema):
         if isinstance(data, ImageData):
@@ -185,7 +185,7 @@ def generate(
     if info.private and epsilon is None:
         references = [i.name for i in registry.available() if not i.private]
         raise BudgetError(EPSILON_REQUIRED.format(name=generator, references=", ".join(references) or "none"))
-    frame = _as_data(data, schema, static=static)
+    frame = load_data(data, schema, static=static)
     if len(frame) == 0:
         raise SchemaError("the data has no rows")
     if rows is not None and rows <= 0:
@@ -272,7 +272,7 @@ def run_audit(
     for name, value in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
         if isinstance(value, (str, Path)):
             metadata[f"{name}_name"] = Path(value).name
-        tables[name] = _as_data(value, schema, static=statics.get(name))
+        tables[name] = load_data(value, schema, static=statics.get(name))
     if isinstance(schema, ImageSchema):
         from dpsynth.validators import audit_images as audit
     elif isinstance(schema, SeriesSchema):

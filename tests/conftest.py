@@ -145,3 +145,26 @@ def pinned_private_randomness(start: int = 0) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(randomness, "os_entropy_seed", lambda bits=randomness.SEED_BITS: next(counter))
         yield
+
+
+@contextmanager
+def dpsgd_noise_off() -> Iterator[None]:
+    """Test-only: DP-SGD's Gaussian noise replaced by zeros in every opacus optimizer, while
+    clipping, Poisson sampling and the accountant (so the card's ε) stay as they are — a broken
+    mechanism that still claims its ε, for checking that the one-run audit can see it. The
+    product has no such switch."""
+    import importlib
+    import pkgutil
+
+    import opacus.optimizers
+    import torch
+
+    def no_noise(std, reference, generator=None, secure_mode=False):
+        return torch.zeros_like(reference)
+
+    with pytest.MonkeyPatch.context() as patch:
+        for info in pkgutil.iter_modules(opacus.optimizers.__path__):
+            module = importlib.import_module(f"opacus.optimizers.{info.name}")
+            if hasattr(module, "_generate_noise"):
+                patch.setattr(module, "_generate_noise", no_noise)
+        yield

@@ -133,6 +133,16 @@ class ConditionalGAN(nn.Module):
         return self.soften(self.generator(torch.cat([z, c], dim=-1)))
 
     @torch.no_grad()
+    def realness(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
+        """D's logit ("real") averaged over each unit's present rows [B], rows seen as D sees real
+        rows in training (through ``real_view``, paired with fresh fakes). Only the discriminator
+        read the training data, so this is the GAN's membership score in the one-run audit."""
+        disc = self.discriminator
+        if disc.real_view is not None:
+            x = disc.real_view(x, self.fake(c))
+        return unit_mean(disc.logits(x, c), row_mask)
+
+    @torch.no_grad()
     def generate(self, c: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
         """Generator logits for conditions ``c`` [n, C]; the codec samples from them."""
         z = torch.randn(c.shape[0], self.latent_dim, generator=generator, device=c.device)
@@ -225,6 +235,13 @@ class GANTraining:
                            grad_sample_mode=settings.grad_sample_mode, secure_mode=settings.secure_mode,
                            rows_per_step=settings.rows_per_step, progress=progress,
                            desc=f"fit {self.registered_name}")
+
+    def _unit_scores(self, module: nn.Module, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor, *,
+                     draws: int) -> torch.Tensor:
+        """Membership score per unit: the discriminator's realness (`ConditionalGAN.realness`),
+        averaged over ``draws`` draws of the fakes a ``real_view`` pairs real rows with."""
+        draws = draws if module.discriminator.real_view is not None else 1  # otherwise deterministic
+        return torch.stack([module.realness(x, c, row_mask) for _ in range(draws)]).mean(0)
 
     def _condition_sampler(self) -> Callable[[int], torch.Tensor]:
         """n condition one-hots drawn from the DP condition table (set by `fit` before `_train`)."""

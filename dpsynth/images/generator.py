@@ -97,3 +97,14 @@ class ImageGenerator(DPGenerator):
             static.insert(0, self.schema_.subject_id, ids)
         static.insert(0, self.schema_.image_id, ids)
         return ImageData(static.reset_index(drop=True), images.astype(np.float32))
+
+    def _as_units(self, records: ImageData, ids: list[str]) -> ImageData:
+        names = [self.schema_.image_id] + ([self.schema_.subject_id] if self.schema_.subject_id else [])
+        return ImageData(records.static.assign(**{name: ids for name in names}), records.images)
+
+    def _select(self, data: ImageData, index: np.ndarray) -> ImageData:
+        return ImageData(data.static.iloc[index], data.images[index])
+
+    def _concat(self, data: ImageData, other: ImageData) -> ImageData:
+        images = np.concatenate([data.images.astype(np.float32), other.images.astype(np.float32)])
+        return ImageData(pd.concat([data.static, other.static], ignore_index=True), images)

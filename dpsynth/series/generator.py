@@ -90,3 +90,19 @@ class SeriesGenerator(DPGenerator):
         ids = [SYNTHETIC_ID.format(i + 1) for i in range(len(static))]
         static.insert(0, self.schema_.subject_id, ids)
         return SeriesData(static, {s: signals[i] for i, s in enumerate(ids)})
+
+    def _as_units(self, records: SeriesData, ids: list[str]) -> SeriesData:
+        column = self.schema_.subject_id
+        signals = [records.signals[s] for s in records.static[column]]
+        return SeriesData(records.static.assign(**{column: ids}), dict(zip(ids, signals)))
+
+    def _select(self, data: SeriesData, index: np.ndarray) -> SeriesData:
+        static = data.static.iloc[index]
+        return SeriesData(static, {s: data.signals[s] for s in static[self.schema.subject_id]})
+
+    def _concat(self, data: SeriesData, other: SeriesData) -> SeriesData:
+        clash = sorted(set(map(str, data.signals)) & set(map(str, other.signals)))
+        if clash:  # a merged dict would silently keep one of the two signals
+            raise SchemaError(f"the data already has privacy units named like the added ones ({clash[:3]}); "
+                              "rename those subject ids in the data")
+        return SeriesData(pd.concat([data.static, other.static], ignore_index=True), data.signals | other.signals)

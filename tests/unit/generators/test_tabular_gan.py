@@ -177,3 +177,17 @@ def test_extra_generator_steps_leave_the_private_steps_and_epsilon_unchanged(spi
     assert more.log_.steps == model.log_.steps == model.plan_.steps
     assert more.privacy_spent() == model.privacy_spent()
     assert more.privacy_card()["dp_sgd"][0]["history"] == model.privacy_card()["dp_sgd"][0]["history"]
+
+
+def test_membership_score_is_the_discriminators_mean_logit_over_a_units_rows():
+    """The audit's GAN score (`ConditionalGAN.realness`): D's logit per row, averaged over the
+    unit's present rows only; padding rows do not count."""
+    model = fit_tiny(epochs=1)
+    module = model.module_
+    x, c = torch.randn(3, 2, model.codec_.width), torch.zeros(3, 2, model.codec_.condition_width)
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    logits = module.discriminator.logits(x, c)
+    expected = torch.stack([logits[0].mean(), logits[1, 0], logits[2, 1]])
+    torch.testing.assert_close(module.realness(x, c, mask), expected)
+    scores = model.membership_scores(model.canary_units(60), draws=3)
+    assert scores.shape == (60,) and torch.isfinite(torch.from_numpy(scores)).all()
