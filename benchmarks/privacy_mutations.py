@@ -95,6 +95,12 @@ MUTATIONS = [
              "dpsynth/generator.py", "        if schema.subject_id is None:\n            return (torch.from_numpy(x[:, None, :])",
              "        if True:\n            return (torch.from_numpy(x[:, None, :])",
              ("tests/unit/generators/test_tabular_vae.py", "-k", "subject_is_the_privacy_unit")),
+    Mutation("10 empirical checks never contradict the card", "membership rows above the card's bound go unflagged",
+             "validators/membership.py", "                flag = CONTRADICTS_CARD", "                flag = \"\"",
+             ("tests/unit/validators/test_membership.py", "-k", "contradict")),
+    Mutation("10 empirical checks never contradict the card", "the one-run audit never reports a contradiction",
+             "dpsynth/privacy_audit.py", "return self.epsilon_lower_bound > self.card_epsilon", "return False",
+             ("tests/unit/test_privacy_audit.py", "-k", "noise_switched_off")),
 ]
 
 
