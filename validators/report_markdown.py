@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from dpsynth.validators.markdown import DASH, cell, flag_names, number, table_lines
 from dpsynth.validators.report import NOTICE, attributes
 
 if TYPE_CHECKING:
     from dpsynth.validators.report import AuditReport
 
 FIRST_LINE = f"> **{NOTICE}**"
-DASH = "—"
 SMALL_FLAGS = ("small_group", "empty", "absent_in_synthetic", "absent_in_real")
 SERIES_CHANNEL_METRICS = ("wasserstein", "ks", "acf_distance", "psd_distance")
 SERIES_ABOUT = ("series: one static record and one signal per subject; models and fidelity use the "
@@ -61,34 +61,9 @@ class _Lookup:
         return list(pd.unique(sel.model))
 
 
-def _num(value: float | None, digits: int = 3, signed: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return DASH
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def _cell(row: Any, digits: int = 3, *, ci: bool = True, signed: bool = False) -> str:
-    if row is None:
-        return DASH
-    text = _num(row.value, digits, signed)
-    if ci and text != DASH and math.isfinite(row.ci_low) and math.isfinite(row.ci_high):
-        text += f" [{_num(row.ci_low, digits)}, {_num(row.ci_high, digits)}]"
-    return text
-
-
-def _esc(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(_esc(h) for h in header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(_esc(c) for c in row) + " |" for row in rows]
-    return out + [""]
-
-
 def render(report: AuditReport, *, plots: dict[str, str]) -> str:
     """Markdown text of ``report``; ``plots`` maps plot names to links relative to report.md."""
-    from dpsynth.validators import report_membership  # it imports this module's helpers
+    from dpsynth.validators import report_membership
 
     look = _Lookup(report.table)
     meta = report.metadata
@@ -141,7 +116,7 @@ def _about(meta: dict[str, Any]) -> list[str]:
         rows.append(["settings", ", ".join(f"{k}={v}" for k, v in cfg.items())])
     if meta.get("schema_fingerprint"):
         rows.append(["schema fingerprint", f"`{str(meta['schema_fingerprint'])[:16]}`"])
-    return _table(["", ""], rows)
+    return table_lines(["", ""], rows)
 
 
 def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
@@ -152,12 +127,12 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
             continue
         trtr = look.get("utility", "auroc", model=model, source="TRTR")
         ratio = look.get("utility", "auroc", model=model, source="ratio")
-        rows.append(["AUROC", model, _cell(tstr), _cell(trtr), f"ratio {_cell(ratio, ci=False)}",
+        rows.append(["AUROC", model, cell(tstr), cell(trtr), f"ratio {cell(ratio, ci=False)}",
                      "1 = synthetic as useful as real"])
         accuracy = [look.get("utility", "class_accuracy", model=model, source=s) for s in ("TSTR", "TRTR", "ratio")]
         if accuracy[0] is not None:
-            rows.append(["Class accuracy (all classes)", model, _cell(accuracy[0]), _cell(accuracy[1]),
-                         f"ratio {_cell(accuracy[2], ci=False)}", "1 = synthetic as useful as real"])
+            rows.append(["Class accuracy (all classes)", model, cell(accuracy[0]), cell(accuracy[1]),
+                         f"ratio {cell(accuracy[2], ci=False)}", "1 = synthetic as useful as real"])
     fair_attrs = [a for a in pd.unique(look.table[look.table.validator == "fairness"].attribute) if a != "overall"]
     for attribute in fair_attrs:
         for model in look.models("fairness"):
@@ -166,12 +141,12 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
             eo = [look.get("fairness", "equalized_odds_difference", model=model, source=s, attribute=attribute)
                   for s in ("TSTR", "TRTR", "change")]
             if any(r is not None for r in wg):
-                rows.append(["Worst-group AUROC", f"{model}, {attribute}", _cell(wg[0], ci=False),
-                             _cell(wg[1], ci=False), f"change {_cell(wg[2], ci=False, signed=True)}",
+                rows.append(["Worst-group AUROC", f"{model}, {attribute}", cell(wg[0], ci=False),
+                             cell(wg[1], ci=False), f"change {cell(wg[2], ci=False, signed=True)}",
                              "higher is better"])
             if any(r is not None for r in eo):
-                rows.append(["Equalized-odds difference", f"{model}, {attribute}", _cell(eo[0]), _cell(eo[1]),
-                             f"change {_cell(eo[2], signed=True)}", "change > 0: synthesis widens the gap"])
+                rows.append(["Equalized-odds difference", f"{model}, {attribute}", cell(eo[0]), cell(eo[1]),
+                             f"change {cell(eo[2], signed=True)}", "change > 0: synthesis widens the gap"])
     series = meta.get("modality") == "series"
     for metric, label, reading in (
         ("mean_tvd", "Mean TVD, categorical columns", "0 = identical marginals"),
@@ -188,22 +163,22 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
     ):
         row = look.get("fidelity", metric) or look.get("fidelity", metric, model="feature_network")
         if row is not None:
-            rows.append([label, "overall", _cell(row), "", "", reading])
+            rows.append([label, "overall", cell(row), "", "", reading])
     det = look.get("fidelity", "detection_auc", model="detector")
     if det is not None:
         scope = {"series": " windows", "image": " images"}.get(meta.get("modality"), "")
-        rows.append(["Detection AUC", "real train vs synthetic" + scope, _cell(det), "", "",
+        rows.append(["Detection AUC", "real train vs synthetic" + scope, cell(det), "", "",
                      "0.5 = indistinguishable, 1 = fully separable"])
     ratio = look.get("memorisation", "dcr_ratio")
     if ratio is not None:
         syn = look.get("memorisation", "dcr_median", source="synthetic")
         hold = look.get("memorisation", "dcr_median", source="holdout")
-        rows.append(["DCR median (to train)*", "synthetic vs holdout rows", _cell(syn), _cell(hold),
-                     f"ratio {_cell(ratio)}", "≈ 1 expected; ≪ 1 signals memorisation"])
+        rows.append(["DCR median (to train)*", "synthetic vs holdout rows", cell(syn), cell(hold),
+                     f"ratio {cell(ratio)}", "≈ 1 expected; ≪ 1 signals memorisation"])
     exact = look.get("memorisation", "exact_match_share", source="synthetic")
     if exact is not None:
         base = look.get("memorisation", "exact_match_share", source="holdout")
-        rows.append(["Exact-match share*", "rows equal to a train row", _cell(exact), _cell(base), "",
+        rows.append(["Exact-match share*", "rows equal to a train row", cell(exact), cell(base), "",
                      "holdout column = base rate of fresh real rows"])
     from dpsynth.validators.report_membership import headline_row
 
@@ -213,7 +188,7 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     out = ["## Headline", ""]
-    out += _table(["Measure", "Scope", "Synthetic (TSTR)", "Real (TRTR / holdout)", "Ratio / change", "Reading"],
+    out += table_lines(["Measure", "Scope", "Synthetic (TSTR)", "Real (TRTR / holdout)", "Ratio / change", "Reading"],
                   rows)
     if ratio is not None or exact is not None:
         out += ["\\* " + _caveat(meta), ""]
@@ -245,20 +220,20 @@ def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> 
         n_hold = next((r.n for r in fair if r is not None and math.isfinite(r.n)), None)
         real = look.get("representation", "share_real", attribute=attribute, group=group)
         syn = look.get("representation", "share_synthetic", attribute=attribute, group=group)
-        row = [group, _num(n_hold, 0), _num(real.n if real is not None else None, 0),
-               _cell(real, 3, ci=False), _cell(syn, 3, ci=False)]
+        row = [group, number(n_hold, 0), number(real.n if real is not None else None, 0),
+               cell(real, 3, ci=False), cell(syn, 3, ci=False)]
         for model in models:
             for metric in ("auroc", "tpr", "fpr"):
                 pair = [look.get("fairness", metric, model=model, source=s, attribute=attribute, group=group)
                         for s in ("TSTR", "TRTR")]
-                row.append(" / ".join(_cell(r, 2, ci=metric == "auroc") for r in pair))
-        row += [_cell(look.get("fidelity", "detection_auc", model="detector", attribute=attribute, group=group), 2),
-                _cell(look.get("fidelity", "mean_tvd", attribute=attribute, group=group), 3),
-                _cell(look.get("fidelity", "mean_psd_distance", attribute=attribute, group=group), 3)]
-        row.append(", ".join(_flags(table[table.group == group].flag)))
+                row.append(" / ".join(cell(r, 2, ci=metric == "auroc") for r in pair))
+        row += [cell(look.get("fidelity", "detection_auc", model="detector", attribute=attribute, group=group), 2),
+                cell(look.get("fidelity", "mean_tvd", attribute=attribute, group=group), 3),
+                cell(look.get("fidelity", "mean_psd_distance", attribute=attribute, group=group), 3)]
+        row.append(", ".join(flag_names(table[table.group == group].flag)))
         rows.append(row)
     header, rows = _drop_empty_columns(header, rows)
-    out = [f"## Subgroups by {attribute}", ""] + _table(header, rows)
+    out = [f"## Subgroups by {attribute}", ""] + table_lines(header, rows)
     for model in models:
         parts = []
         for metric, label in (("equalized_odds_difference", "equalized-odds difference"),
@@ -267,8 +242,8 @@ def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> 
             r = {s: look.get("fairness", metric, model=model, source=s, attribute=attribute)
                  for s in ("TSTR", "TRTR", "change")}
             if any(v is not None for v in r.values()):
-                parts.append(f"{label} TSTR {_cell(r['TSTR'])} vs TRTR {_cell(r['TRTR'])} "
-                             f"(change {_cell(r['change'], ci=False, signed=True)})")
+                parts.append(f"{label} TSTR {cell(r['TSTR'])} vs TRTR {cell(r['TRTR'])} "
+                             f"(change {cell(r['change'], ci=False, signed=True)})")
         if parts:
             out += [f"- **{model}**: " + "; ".join(parts)]
     if models:
@@ -281,11 +256,6 @@ def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> 
         if name in plots:
             out += [f"![{alt}]({plots[name]})", ""]
     return out
-
-
-def _flags(values: Any) -> list[str]:
-    """Distinct flags of some rows; a row's flag may join several with ";"."""
-    return sorted({f for value in values for f in str(value).split(";") if f})
 
 
 def _drop_empty_columns(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
@@ -305,13 +275,13 @@ def _small_groups(table: pd.DataFrame) -> list[str]:
         return []
     rows = []
     for (attribute, group), part in sel.groupby(["attribute", "group"], sort=False):
-        flags = ", ".join(f for f in _flags(part.flag) if f in SMALL_FLAGS)
+        flags = ", ".join(f for f in flag_names(part.flag) if f in SMALL_FLAGS)
         where = ", ".join(pd.unique(part.validator))
         rows.append([attribute, group, flags, where])
     return (["## Small or missing groups", "",
              "Results for these groups rest on few rows (or none): read their intervals, and do not "
              "treat a missing difference as evidence of fairness.", ""]
-            + _table(["Attribute", "Group", "Flags", "Validators"], rows))
+            + table_lines(["Attribute", "Group", "Flags", "Validators"], rows))
 
 
 def _fidelity_section(look: _Lookup, plots: dict[str, str]) -> list[str]:
@@ -325,10 +295,10 @@ def _fidelity_section(look: _Lookup, plots: dict[str, str]) -> list[str]:
     rows = []
     for r in sel.itertuples(index=False):
         miss = look.get("fidelity", "missing_rate_difference", feature=r.feature)
-        rows.append([r.feature, "TVD" if r.metric == "tvd" else "Wasserstein-1 / range", _num(r.value),
-                     _cell(miss, 3, ci=False, signed=True)])
+        rows.append([r.feature, "TVD" if r.metric == "tvd" else "Wasserstein-1 / range", number(r.value),
+                     cell(miss, 3, ci=False, signed=True)])
     out = ["## Fidelity per column (overall)", ""]
-    out += _table(["Column", "Distance", "Value", "Missing-rate difference (synthetic − real)"], rows)
+    out += table_lines(["Column", "Distance", "Value", "Missing-rate difference (synthetic − real)"], rows)
     for name in ("fidelity_columns", "equalized_odds"):
         if name in plots:
             out += [f"![{name.replace('_', ' ')}]({plots[name]})", ""]
@@ -340,11 +310,11 @@ def _series_fidelity_section(look: _Lookup, plots: dict[str, str]) -> list[str]:
     sel = t[(t.validator == "fidelity") & (t.attribute == "overall") & (t.feature != "")]
     rows = []
     for channel in pd.unique(sel.feature):
-        cells = [_cell(look.get("fidelity", m, feature=channel), 3, ci=False) for m in SERIES_CHANNEL_METRICS]
+        cells = [cell(look.get("fidelity", m, feature=channel), 3, ci=False) for m in SERIES_CHANNEL_METRICS]
         miss = look.get("fidelity", "missing_rate_difference", feature=channel)
-        rows.append([channel, *cells, _cell(miss, 3, ci=False, signed=True)])
+        rows.append([channel, *cells, cell(miss, 3, ci=False, signed=True)])
     out = ["## Fidelity per channel (overall)", "", SERIES_FIDELITY_NOTE, ""]
-    out += _table(["Channel", "Wasserstein-1 / range", "KS", "ACF difference", "PSD distance",
+    out += table_lines(["Channel", "Wasserstein-1 / range", "KS", "ACF difference", "PSD distance",
                    "Missing-rate difference (synthetic − real)"], rows)
     for name, alt in (("series_examples_overall", "real (patient data) vs synthetic example windows"),
                       ("series_spectra_overall", "mean power spectra, real vs synthetic"),
@@ -358,9 +328,9 @@ def _memorisation_section(look: _Lookup, meta: dict[str, Any]) -> list[str]:
     t = look.table[look.table.validator == "memorisation"]
     if t.empty:
         return []
-    rows = [[r.metric, r.source or DASH, _num(r.value), _num(r.n, 0)] for r in t.itertuples(index=False)]
+    rows = [[r.metric, r.source or DASH, number(r.value), number(r.n, 0)] for r in t.itertuples(index=False)]
     return (["## Memorisation signals", "", _caveat(meta), ""]
-            + _table(["Metric", "Rows", "Value", "n"], rows))
+            + table_lines(["Metric", "Rows", "Value", "n"], rows))
 
 
 def _reading_notes() -> list[str]:

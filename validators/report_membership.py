@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from dpsynth.validators.membership import ATTACKS, CONTRADICTS_CARD, CONTROL_SHIFT, FEW_NONMEMBERS, FPRS, VALIDATOR
-from dpsynth.validators.report_markdown import DASH, _cell, _flags, _num, _table
+from dpsynth.validators.markdown import DASH, cell, flag_names, number, table_lines
 
 TPR_METRICS = tuple(f"tpr_at_fpr_{fpr:g}" for fpr in FPRS)
 TPR_LABELS = tuple(f"TPR at {fpr * 100:g} % FPR" for fpr in FPRS)
@@ -65,7 +65,7 @@ def _counts(row: Any, joiner: str) -> str:
 def _marked(row: Any, digits: int = 3) -> str:
     """The value with its interval, marked † (too few non-members) or ▲ (above the card's bound)."""
     flags = str(getattr(row, "flag", "")).split(";")
-    return _cell(row, digits) + "".join(mark for flag, mark in MARKS.items() if flag in flags)
+    return cell(row, digits) + "".join(mark for flag, mark in MARKS.items() if flag in flags)
 
 
 def _attacks(t: pd.DataFrame) -> list[str]:
@@ -86,8 +86,8 @@ def headline_row(table: pd.DataFrame) -> list[str] | None:
     if best is None:
         return None
     control = _value(_get(t, model=best, source="control", metric="auc"))
-    return ["Membership-inference AUC (strongest attack)", best, _cell(_get(t, model=best, metric="auc")), "", "",
-            f"0.5 = attack at chance; {_num(control)} on noisy copies of the train records"]
+    return ["Membership-inference AUC (strongest attack)", best, cell(_get(t, model=best, metric="auc")), "", "",
+            f"0.5 = attack at chance; {number(control)} on noisy copies of the train records"]
 
 
 def section(table: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
@@ -115,8 +115,8 @@ def section(table: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
 def _power(t: pd.DataFrame, attacks: list[str]) -> list[str]:
     """What the attacks can see on this data: the noisy-copy control, the AUC interval width and
     the card's bound."""
-    control = ", ".join(f"`{a}` AUC {_num(_value(_get(t, model=a, source='control', metric='auc')))} / "
-                        f"{_num(_value(_get(t, model=a, source='control', metric=TPR_METRICS[0])))}"
+    control = ", ".join(f"`{a}` AUC {number(_value(_get(t, model=a, source='control', metric='auc')))} / "
+                        f"{number(_value(_get(t, model=a, source='control', metric=TPR_METRICS[0])))}"
                         for a in attacks)
     text = (f"**Power.** Attacked: {_counts(_get(t, model=attacks[0], metric='auc'), ' members against ')} "
             f"non-members. On a release that leaks by construction — noisy copies of every train record, each "
@@ -130,8 +130,8 @@ def _power(t: pd.DataFrame, attacks: list[str]) -> list[str]:
     lines = [text, ""]
     bound = [_value(_get(t, source="", metric=f"dp_bound_{m}")) for m in ("auc",) + TPR_METRICS]
     if bound[0] is not None:
-        limits = ", ".join(f"{label} {_num(b, 4)}" for label, b in zip(TPR_LABELS, bound[1:]))
-        lines += [f"**DP bound from the privacy card**: no attack can exceed AUC {_num(bound[0])}, {limits} (the "
+        limits = ", ".join(f"{label} {number(b, 4)}" for label, b in zip(TPR_LABELS, bound[1:]))
+        lines += [f"**DP bound from the privacy card**: no attack can exceed AUC {number(bound[0])}, {limits} (the "
                   "hypothesis-testing region of (ε, δ)-DP); a row whose interval lies entirely above it is flagged "
                   "`contradicts_card` (checked on rows with enough records; a TPR against the bound at the upper "
                   "confidence limit of its FPR).", ""]
@@ -144,11 +144,11 @@ def _overall_table(t: pd.DataFrame, attacks: list[str]) -> list[str]:
     for a in attacks:
         metrics = [_get(t, model=a, metric=m) for m in ("auc",) + TPR_METRICS]
         control = [_value(_get(t, model=a, source="control", metric=m)) for m in ("auc", TPR_METRICS[0])]
-        rows.append([f"`{a}`", *(_marked(r) for r in metrics), *(_num(v) for v in control)])
+        rows.append([f"`{a}`", *(_marked(r) for r in metrics), *(number(v) for v in control)])
     bound = [_value(_get(t, source="", metric=f"dp_bound_{m}")) for m in ("auc",) + TPR_METRICS]
     if bound[0] is not None:
-        rows.append(["DP bound (card)", *(_num(b, 4) for b in bound), "", ""])
-    return _table(header, rows) + [LEGEND, ""]
+        rows.append(["DP bound (card)", *(number(b, 4) for b in bound), "", ""])
+    return table_lines(header, rows) + [LEGEND, ""]
 
 
 def _group_table(t: pd.DataFrame, attribute: str, attacks: list[str]) -> list[str]:
@@ -162,11 +162,11 @@ def _group_table(t: pd.DataFrame, attribute: str, attacks: list[str]) -> list[st
         aucs = [_marked(_get(t, model=a, metric="auc", attribute=attribute, group=group), 2) for a in attacks]
         tpr = _marked(_get(t, model=best, metric=TPR_METRICS[0], attribute=attribute, group=group), 2)
         counts = _counts(_get(t, model=attacks[0], metric="auc", attribute=attribute, group=group), " / ")
-        flags = [f for f in _flags(sel[sel.group == group].flag) if f not in MARKS]
+        flags = [f for f in flag_names(sel[sel.group == group].flag) if f not in MARKS]
         rows.append([group, counts, *aucs, tpr, ", ".join(flags)])
-    gaps = [f"`{a}` {_cell(r)}" for a in attacks
+    gaps = [f"`{a}` {cell(r)}" for a in attacks
             if (r := _get(t, model=a, metric="auc_gap", attribute=attribute)) is not None]
-    out = [f"### Membership exposure by {attribute}", ""] + _table(header, rows)
+    out = [f"### Membership exposure by {attribute}", ""] + table_lines(header, rows)
     if gaps:
         out += [f"AUC gap (highest − lowest group AUC, groups of at least the minimum size): {'; '.join(gaps)}. "
                 "A gap between noisy estimates is above 0 even when every group is equally exposed: read the "
