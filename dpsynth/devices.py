@@ -3,8 +3,9 @@ else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
 
 The device changes speed, not privacy: the units are Poisson-sampled on the CPU by opacus'
 data loader whatever the device, each batch is then moved to the device, and the clipping
-and noise are the same arithmetic there. Results are reproducible for a given seed *on a
-given device*; a GPU and the CPU draw different random numbers.
+and noise are the same arithmetic there. Sampling a trained model is reproducible for a given
+seed *on a given device*; a GPU and the CPU draw different random numbers. (A fit is never
+reproducible: its private draws come from OS entropy, `dpsynth.privacy.randomness`.)
 """
 
 from __future__ import annotations
