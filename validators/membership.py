@@ -69,13 +69,15 @@ from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import Replicated
 from dpsynth.validators.context import AuditConfig, AuditContext, result_frame
 from dpsynth.validators.models import join_flags
+from dpsynth.validators.tabular_encoding import sample_positions
 
 VALIDATOR = "membership"
 SALT = 41                 # this validator's stream: ctx.rng(SALT)
 DENSITY_COMPONENTS = 10   # PCA dimensions of the density-ratio attack (fixed a priori)
 CONTROL_SHIFT = 0.1       # positive control: expected displacement / median reference NN distance
 FPRS = (0.01, 0.001)
-METRICS = ("auc",) + tuple(f"tpr_at_fpr_{fpr:g}" for fpr in FPRS)
+TPR_METRICS = {f"tpr_at_fpr_{fpr:g}": fpr for fpr in FPRS}  # metric name -> its FPR
+METRICS = ("auc", *TPR_METRICS)
 KDE_CHUNK = 256           # evaluation points per block of kernel sums (bounds memory)
 _TINY = 1e-12             # added to distances before their logarithm (exact copies)
 
@@ -187,14 +189,18 @@ def dp_tpr_bound(fpr: float, epsilon: float, delta: float) -> float:
     """The highest TPR any test at false-positive rate ``fpr`` can reach against an (ε, δ)-DP
     mechanism: ``min(1, e^ε·fpr + δ, 1 - e^-ε·(1 - δ - fpr))`` (the hypothesis-testing region
     of Kairouz et al. 2015; the first term is the one that binds at low FPR)."""
-    return float(np.clip(min(np.exp(epsilon) * fpr + delta, 1 - np.exp(-epsilon) * (1 - delta - fpr)), 0, 1))
+    return float(_tpr_curve(np.asarray(fpr, dtype=float), epsilon, delta))
+
+
+def _tpr_curve(fpr: np.ndarray, epsilon: float, delta: float) -> np.ndarray:
+    return np.clip(np.minimum(np.exp(epsilon) * fpr + delta, 1 - np.exp(-epsilon) * (1 - delta - fpr)), 0, 1)
 
 
 def dp_auc_bound(epsilon: float, delta: float, *, grid: int = 20001) -> float:
     """The largest AUC any attack can reach against an (ε, δ)-DP mechanism: the area under
     `dp_tpr_bound` over FPR in [0, 1] (trapezoids on a fine grid; the curve is piecewise linear)."""
     fpr = np.linspace(0.0, 1.0, grid)
-    tpr = np.clip(np.minimum(np.exp(epsilon) * fpr + delta, 1 - np.exp(-epsilon) * (1 - delta - fpr)), 0, 1)
+    tpr = _tpr_curve(fpr, epsilon, delta)
     return float(np.sum((tpr[1:] + tpr[:-1]) / 2 * np.diff(fpr)))
 
 
@@ -222,7 +228,7 @@ class CardBound:
     def nominal(self) -> dict[str, float]:
         """metric -> the bound at its nominal FPR (the ``dp_bound_*`` rows)."""
         return {"auc": dp_auc_bound(self.epsilon, self.delta),
-                **{f"tpr_at_fpr_{fpr:g}": dp_tpr_bound(fpr, self.epsilon, self.delta) for fpr in FPRS}}
+                **{name: dp_tpr_bound(fpr, self.epsilon, self.delta) for name, fpr in TPR_METRICS.items()}}
 
     def limit(self, metric: str, n_nonmembers: int, confidence: float) -> float:
         """What a row's interval is checked against: the AUC bound, or for TPR at FPR α the
@@ -230,7 +236,7 @@ class CardBound:
         ``n_nonmembers`` non-members (at ``confidence``)."""
         if metric == "auc":
             return dp_auc_bound(self.epsilon, self.delta)
-        fpr = {f"tpr_at_fpr_{f:g}": f for f in FPRS}[metric]
+        fpr = TPR_METRICS[metric]
         false_positives = int(np.floor(fpr * n_nonmembers))
         upper = float(beta.ppf(confidence, false_positives + 1, n_nonmembers - false_positives)) \
             if false_positives < n_nonmembers else 1.0
@@ -261,15 +267,9 @@ def _split(n_train: int, n_holdout: int, n_synthetic: int, units: np.ndarray | N
     members = np.sort(rng.choice(n_train, size=n_eval, replace=False))
     if max_rows is not None and len(reference) > max_rows:
         reference = np.sort(rng.choice(reference, size=max_rows, replace=False))
-    synthetic = _cap(n_synthetic, max_rows, rng)
-    control = _cap(n_train, max_rows, rng)
+    synthetic = sample_positions(n_synthetic, max_rows=max_rows, rng=rng)
+    control = sample_positions(n_train, max_rows=max_rows, rng=rng)
     return _Split(members, nonmembers, reference, synthetic, control)
-
-
-def _cap(n: int, max_rows: int | None, rng: np.random.Generator) -> np.ndarray:
-    if max_rows is None or n <= max_rows:
-        return np.arange(n)
-    return np.sort(rng.choice(n, size=max_rows, replace=False))
 
 
 # ---------------------------------------------------------------------------- scoring
@@ -297,12 +297,12 @@ def _control_sigma(reference: np.ndarray) -> float:
 
 
 def _kernels() -> dict[str, bs.WeightedMetric]:
-    return {"auc": bs.auroc, **{f"tpr_at_fpr_{fpr:g}": bs.tpr_at_fpr(fpr) for fpr in FPRS}}
+    return {"auc": bs.auroc, **{name: bs.tpr_at_fpr(fpr) for name, fpr in TPR_METRICS.items()}}
 
 
 def _flags(metric: str, n_members: int, n_nonmembers: int, min_group_size: int | None) -> str:
     small = min_group_size is not None and min(n_members, n_nonmembers) < min_group_size
-    fpr = {f"tpr_at_fpr_{f:g}": f for f in FPRS}.get(metric)
+    fpr = TPR_METRICS.get(metric)
     few = fpr is not None and n_nonmembers < round(1 / fpr)
     return join_flags(SMALL_GROUP if small else "", FEW_NONMEMBERS if few else "")
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from dpsynth.validators.membership import ATTACKS, CONTRADICTS_CARD, CONTROL_SHIFT, FEW_NONMEMBERS, FPRS, VALIDATOR
+from dpsynth.validators.membership import (
+    ATTACKS, CONTRADICTS_CARD, CONTROL_SHIFT, FEW_NONMEMBERS, FPRS, TPR_METRICS, VALIDATOR)
 from dpsynth.validators.markdown import DASH, cell, flag_names, number, table_lines
 
-TPR_METRICS = tuple(f"tpr_at_fpr_{fpr:g}" for fpr in FPRS)
+TPR_NAMES = tuple(TPR_METRICS)  # the TPR-at-FPR metrics, lowest FPR last
 TPR_LABELS = tuple(f"TPR at {fpr * 100:g} % FPR" for fpr in FPRS)
 ABOUT = (
     "Can someone who holds the synthetic data tell the generator's training records (members) from "
@@ -116,7 +117,7 @@ def _power(t: pd.DataFrame, attacks: list[str]) -> list[str]:
     """What the attacks can see on this data: the noisy-copy control, the AUC interval width and
     the card's bound."""
     control = ", ".join(f"`{a}` AUC {number(_value(_get(t, model=a, source='control', metric='auc')))} / "
-                        f"{number(_value(_get(t, model=a, source='control', metric=TPR_METRICS[0])))}"
+                        f"{number(_value(_get(t, model=a, source='control', metric=TPR_NAMES[0])))}"
                         for a in attacks)
     text = (f"**Power.** Attacked: {_counts(_get(t, model=attacks[0], metric='auc'), ' members against ')} "
             f"non-members. On a release that leaks by construction — noisy copies of every train record, each "
@@ -128,7 +129,7 @@ def _power(t: pd.DataFrame, attacks: list[str]) -> list[str]:
         text += (f" With these sample sizes an AUC interval is up to ±{max(widths):.3f} wide: a leak weaker than "
                  f"AUC {0.5 + max(widths):.3f} can go unnoticed.")
     lines = [text, ""]
-    bound = [_value(_get(t, source="", metric=f"dp_bound_{m}")) for m in ("auc",) + TPR_METRICS]
+    bound = [_value(_get(t, source="", metric=f"dp_bound_{m}")) for m in ("auc", *TPR_NAMES)]
     if bound[0] is not None:
         limits = ", ".join(f"{label} {number(b, 4)}" for label, b in zip(TPR_LABELS, bound[1:]))
         lines += [f"**DP bound from the privacy card**: no attack can exceed AUC {number(bound[0])}, {limits} (the "
@@ -142,10 +143,10 @@ def _overall_table(t: pd.DataFrame, attacks: list[str]) -> list[str]:
     header = ["Attack", "AUC", *TPR_LABELS, "control AUC", f"control {TPR_LABELS[0]}"]
     rows = []
     for a in attacks:
-        metrics = [_get(t, model=a, metric=m) for m in ("auc",) + TPR_METRICS]
-        control = [_value(_get(t, model=a, source="control", metric=m)) for m in ("auc", TPR_METRICS[0])]
+        metrics = [_get(t, model=a, metric=m) for m in ("auc", *TPR_NAMES)]
+        control = [_value(_get(t, model=a, source="control", metric=m)) for m in ("auc", TPR_NAMES[0])]
         rows.append([f"`{a}`", *(_marked(r) for r in metrics), *(number(v) for v in control)])
-    bound = [_value(_get(t, source="", metric=f"dp_bound_{m}")) for m in ("auc",) + TPR_METRICS]
+    bound = [_value(_get(t, source="", metric=f"dp_bound_{m}")) for m in ("auc", *TPR_NAMES)]
     if bound[0] is not None:
         rows.append(["DP bound (card)", *(number(b, 4) for b in bound), "", ""])
     return table_lines(header, rows) + [LEGEND, ""]
@@ -160,7 +161,7 @@ def _group_table(t: pd.DataFrame, attribute: str, attacks: list[str]) -> list[st
     rows = []
     for group in pd.unique(sel.group):
         aucs = [_marked(_get(t, model=a, metric="auc", attribute=attribute, group=group), 2) for a in attacks]
-        tpr = _marked(_get(t, model=best, metric=TPR_METRICS[0], attribute=attribute, group=group), 2)
+        tpr = _marked(_get(t, model=best, metric=TPR_NAMES[0], attribute=attribute, group=group), 2)
         counts = _counts(_get(t, model=attacks[0], metric="auc", attribute=attribute, group=group), " / ")
         flags = [f for f in flag_names(sel[sel.group == group].flag) if f not in MARKS]
         rows.append([group, counts, *aucs, tpr, ", ".join(flags)])

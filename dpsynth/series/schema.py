@@ -41,6 +41,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from dpsynth import errors
 from dpsynth.errors import SchemaError
 from dpsynth.schema import (
     SCHEMA_VERSION,
@@ -196,8 +197,10 @@ class SeriesSchema(StaticAttributes):
         return self.static.subject_id  # type: ignore[return-value]
 
     def count_units(self, data: SeriesData) -> int:
-        """Number of privacy units: subjects."""
-        return len(data.static)
+        """Number of privacy units: distinct subjects."""
+        if self.subject_id not in data.static.columns:
+            raise SchemaError(errors.MISSING_COLUMNS.format(columns=[self.subject_id]))
+        return int(data.static[self.subject_id].nunique())
 
     # -------------------------------------------------------------- data checks
     def conform(self, data: SeriesData) -> tuple[SeriesData, SeriesReport]:

@@ -397,3 +397,13 @@ def test_conform_keeps_the_static_tables_markers():
     data.static.attrs["simulated"] = True
     conformed, _ = make_toy_series_schema().conform(data)
     assert conformed.static.attrs["simulated"] is True
+
+
+def test_count_units_counts_distinct_subjects_and_names_a_missing_id_column():
+    schema = make_toy_series_schema()
+    data = make_toy_series(n=5)
+    assert schema.count_units(data) == 5
+    doubled = SeriesData(pd.concat([data.static, data.static], ignore_index=True), data.signals)
+    assert schema.count_units(doubled) == 5
+    with pytest.raises(SchemaError, match=r"missing column\(s\) \['subject'\]"):
+        schema.count_units(SeriesData(data.static.drop(columns="subject"), data.signals))
