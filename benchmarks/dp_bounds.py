@@ -28,7 +28,7 @@ import numpy as np
 from dpsynth.data import DATASETS, get_dataset
 from dpsynth.errors import SchemaError
 from dpsynth.privacy.budget import PrivacyBudget
-from dpsynth.privacy.domain import learn_public_values
+from dpsynth.tabular.domain import learn_public_values
 from dpsynth.privacy.ledger import PrivacyLedger
 from dpsynth.schema import NumericColumn
 

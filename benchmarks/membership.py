@@ -47,11 +47,13 @@ from threadpoolctl import threadpool_limits
 from dpsynth import registry
 from dpsynth.data import get_dataset
 from dpsynth.privacy.budget import PrivacyBudget
-from dpsynth.schema import NumericColumn, TabularSchema
+from dpsynth.schema import NumericColumn
+from dpsynth.tabular.schema import TabularSchema
 from dpsynth.validators import membership
 from dpsynth.validators.context import AuditConfig, AuditContext
 from dpsynth.validators.report import privacy_summary
-from dpsynth.validators.suite import MEMBERSHIP_FEATURES, NOT_A_FRAME, conform_tables, membership_features
+from dpsynth.validators.suite import conform_tables
+from dpsynth.validators.tabular_suite import MEMBERSHIP_FEATURES, NOT_A_FRAME, membership_features
 
 DELTA = 1e-5
 NOISE = 0.01            # noisy-copy: numeric noise as a share of the public range

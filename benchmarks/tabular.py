@@ -32,7 +32,7 @@ from dpsynth import registry
 from dpsynth.data import DATASETS, get_dataset
 from dpsynth.devices import module_device
 from dpsynth.families.training import PerUnitLoss, keep_rows, train_dpsgd
-from dpsynth.generator import TabularGenerator
+from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.dpsgd import DPSGDPlan
 from dpsynth.privacy.rebalance import describe, parse_rebalance

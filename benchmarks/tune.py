@@ -1,4 +1,4 @@
-"""Development runs for choosing a family's defaults without touching a benchmark holdout. Prints JSON.
+"""Settings studies for choosing a family's defaults without touching a benchmark holdout. Prints JSON.
 
 The benchmark (benchmarks/tabular.py) audits against the holdout of the fixed split
 (seed 0, 30 %). Choosing defaults on that holdout would make the benchmark an optimistic

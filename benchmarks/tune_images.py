@@ -1,4 +1,4 @@
-"""Development runs for choosing image-generator settings without touching a benchmark holdout.
+"""Settings studies for choosing image-generator settings without touching a benchmark holdout.
 Prints JSON lines, one per (generator, setting, seed), then the best setting per generator.
 
 `benchmarks/images.py` audits against the holdout of the fixed split (seed 0, 30 %). This

@@ -1,3 +1,3 @@
 """dpsynth: differentially private synthetic medical data with a per-subgroup audit."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the single source: pyproject.toml reads it (dynamic = ["version"])

@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dpsynth.errors import DpsynthError
@@ -22,8 +23,10 @@ app = typer.Typer(help="Differentially private synthetic medical data, with a pe
 schema_app = typer.Typer(help="Write and check schema files.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 console = Console(stderr=True)
-SYNTHETIC_NAMES = {None: None, "png": "synthetic_images"}  # png: a folder of PNG files + manifest.csv
 CONTRADICTS_CARD = 3  # exit code of `privacy-audit` when the lower bound exceeds the card's ε (rule 10)
+BAD_CONDITION = "--conditions expects name=value, e.g. sex=female (got {item!r})"
+REPEATED_CONDITION = "--conditions gives '{key}' twice; a condition fixes one value"
+BAD_CONFIDENCE = "--confidence must be strictly between 0 and 1, e.g. 0.95 (got {confidence!r})"
 
 
 def clear_errors(command):
@@ -34,18 +37,40 @@ def clear_errors(command):
         try:
             return command(*args, **kwargs)
         except DpsynthError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escape: messages hold brackets rich would eat as markup, e.g. pip install 'dpsynth[parquet]'
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from dpsynth import __version__
+
+        typer.echo(f"dpsynth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print dpsynth's version and exit")] = False,
+):
+    """Differentially private synthetic medical data, with a per-subgroup audit."""
+
+
 def _parse_params(items: list[str] | None) -> dict:
+    """``--param name=value`` items as keywords: each value read as JSON (2, 1e-3, [64, 64], null,
+    true), else kept as text (rdp). The generator checks names and values (`dpsynth.params`)."""
     params = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise DpsynthError(f"--param expects key=value (got {item!r})")
+        key = key.strip()
+        if not sep or not key:
+            raise DpsynthError(f"--param expects name=value, e.g. --param epochs=10 (got {item!r})")
+        if key in params:
+            raise DpsynthError(f"--param {key} is given twice")
         try:
             params[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -89,45 +114,97 @@ def generate(
     synthetic data and a card saying "private": false, for comparison only.
     """
     from dpsynth.pipeline import generate as run
+    from dpsynth.pipeline import load_schema
     from dpsynth.privacy.rebalance import parse_rebalance
 
-    if fmt not in (None, "csv", "parquet", "npz", "png"):
-        raise DpsynthError(f"--format must be csv, parquet, npz or png (got {fmt!r})")
+    synthetic_name = _synthetic_name(fmt)
+    loaded = load_schema(schema)
     params = _parse_params(param)
     if device != "auto" or "device" in params:
         params.setdefault("device", device)
-    result = run(data=data, schema=schema, generator=generator, epsilon=epsilon, delta=delta, rows=rows,
-                 seed=seed, out_dir=out, synthetic_name=SYNTHETIC_NAMES.get(fmt, f"synthetic.{fmt}"),
+    result = run(data=data, schema=loaded, generator=generator, epsilon=epsilon, delta=delta, rows=rows,
+                 seed=seed, out_dir=out, synthetic_name=synthetic_name,
                  learn_domain_share=learn_domain_share, params=params,
                  rebalance=parse_rebalance(rebalance), static=static)
     card = result.card
     typer.echo(f"synthetic data : {result.synthetic_path}")
-    if card.get("private") is False:
+    if not card.private:
         typer.echo(f"privacy card   : {result.card_path}  (NOT PRIVATE: ε = ∞)")
         typer.echo("model bundle   : none (references are not saved; refit with the same seed)")
-        _report_data_changes(result.data_report)
+        _report_data_changes(result.data_report, loaded)
         console.print(f"[bold red]NOT PRIVATE:[/] [red]'{generator}' was trained without differential privacy, "
                       "ε = ∞ — for comparison only, do not release[/]", highlight=False, soft_wrap=True)
         return
-    typer.echo(f"privacy card   : {result.card_path}  (ε = {card['epsilon']:.3f}, δ = {card['delta']:.2g}, "
-               f"accountant: {', '.join(card['accountant'] or [])})")
+    typer.echo(f"privacy card   : {result.card_path}  (ε = {card.epsilon:.3f}, δ = {card.delta:.2g}, "
+               f"accountant: {', '.join(card.accountant or ())}; `dpsynth card {result.card_path}` says it in words)")
     typer.echo(f"model bundle   : {result.model_dir}")
-    _report_data_changes(result.data_report)
+    _report_data_changes(result.data_report, loaded)
 
 
-def _report_data_changes(report) -> None:
+def _synthetic_name(fmt: str | None) -> str | None:
+    """The synthetic file name for ``--format`` (None: the modality's default); every modality's
+    formats are accepted here, and the pipeline refuses one its modality cannot write."""
+    from dpsynth.modality import modalities
+
+    names = {key: name for modality in modalities() for key, name in modality.formats.items()}
+    if fmt is not None and fmt not in names:
+        raise DpsynthError(f"--format must be {', '.join(list(names)[:-1])} or {list(names)[-1]} (got {fmt!r})")
+    return names.get(fmt)
+
+
+def _report_data_changes(report, schema) -> None:
     """Tell the operator (console only; never in the release) what the schema's rules changed."""
-    clipped = {**getattr(report, "static_clipped", {}), **getattr(report, "clipped", {})}
-    if getattr(report, "clipped_pixels", 0):
-        typer.echo(f"note: clipped {report.clipped_pixels} pixel(s) to the public pixel range (out_of_bounds: clip)")
-    unseen = getattr(report, "unseen_to_missing", None) or getattr(report, "static_unseen_to_missing", {})
-    for column, count in clipped.items():
-        typer.echo(f"note: clipped {count} value(s) of '{column}' to its public bounds (out_of_bounds: clip)")
-    for column, count in unseen.items():
-        typer.echo(f"note: {count} unseen categor(y/ies) of '{column}' treated as missing (unseen: missing)")
-    for channel, count in getattr(report, "missing", {}).items():
-        if count:
-            typer.echo(f"note: {count} missing sample(s) in channel '{channel}' (masked, not filled)")
+    from dpsynth.modality import modality_of
+
+    for note in modality_of(schema).data_notes(report):
+        typer.echo(note)
+
+
+@app.command()
+@clear_errors
+def sample(
+    model: Annotated[Path, typer.Option(help="a saved model bundle: the model/ folder `dpsynth generate` wrote")],
+    rows: Annotated[int, typer.Option(help="synthetic records to sample (rows, subjects or images)")],
+    out: Annotated[Path, typer.Option(
+        help="new file (or folder, for PNG images) to write; its extension picks the format; never overwritten")],
+    conditions: Annotated[Optional[list[str]], typer.Option(
+        "--conditions", help="fix a condition (the target or a sensitive attribute), e.g. sex=female "
+                             "(repeatable)")] = None,
+    rebalance: Annotated[Optional[list[str]], typer.Option(
+        help="subgroup shares, as for `generate --rebalance` (repeatable): race=equal, "
+             "race=white:0.5,black:0.3,other:0.2, or sex*race=equal")] = None,
+    seed: Annotated[int, typer.Option(help="public seed of the sampling (same seed: same output)")] = 0,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="csv or parquet (tabular); npz, csv or parquet (series); npz or png (images); "
+                         "default: by the extension of --out")] = None,
+    device: Annotated[Optional[str], typer.Option(
+        help="where to sample: auto, cpu, cuda or cuda:N (default: the bundle's setting)")] = None,
+):
+    """Sample a saved DP model again: post-processing, no new privacy cost; the model is only read."""
+    from dpsynth.privacy.rebalance import parse_rebalance
+    from dpsynth.sampling import sample_bundle
+
+    result = sample_bundle(model_dir=model, rows=rows, out=out, conditions=_parse_conditions(conditions),
+                           rebalance=parse_rebalance(rebalance), seed=seed, fmt=fmt, device=device)
+    typer.echo(f"synthetic data : {result.synthetic_path}  ({rows} records from '{result.generator}', seed {seed})")
+    for note in result.notes:
+        typer.echo(note)
+    source = "" if result.epsilon_source == "the model's ledger" else f" (its card: {result.epsilon_source})"
+    typer.echo(f"privacy        : sampled from a model released at ε = {result.epsilon:.3f}, "
+               f"δ = {result.delta:.2g}{source}; no new privacy cost")
+
+
+def _parse_conditions(items: list[str] | None) -> dict[str, str]:
+    """``["sex=female", "race=black"]`` -> ``{"sex": "female", "race": "black"}``; values stay text."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not value:
+            raise DpsynthError(BAD_CONDITION.format(item=item))
+        if key in out:
+            raise DpsynthError(REPEATED_CONDITION.format(key=key))
+        out[key] = value
+    return out
 
 
 @app.command()
@@ -146,13 +223,20 @@ def audit(
         help="series as long tables: the synthetic static table")] = None,
     min_group_size: Annotated[int, typer.Option(help="groups smaller than this are flagged")] = 30,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for confidence intervals")] = 200,
+    confidence: Annotated[float, typer.Option(help="level of the bootstrap confidence intervals, in (0, 1)")] = 0.95,
+    intersections: Annotated[bool, typer.Option(
+        "--intersections/--no-intersections",
+        help="also audit pairs of sensitive attributes (e.g. sex×race), not only each one")] = True,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
 ):
     """Audit synthetic data against real train and holdout: utility, fairness, fidelity, memorisation."""
     from dpsynth.pipeline import run_audit
     from dpsynth.validators.context import AuditConfig
 
-    config = AuditConfig(min_group_size=min_group_size, n_bootstrap=bootstrap, random_state=seed)
+    if not 0 < confidence < 1:
+        raise DpsynthError(BAD_CONFIDENCE.format(confidence=confidence))
+    config = AuditConfig(min_group_size=min_group_size, n_bootstrap=bootstrap, confidence=confidence,
+                         intersections=intersections, random_state=seed)
     run_audit(train=train, holdout=holdout, synthetic=synthetic, schema=schema, out_dir=out, card=card,
               config=config, statics={"train": train_static, "holdout": holdout_static,
                                       "synthetic": synthetic_static})
@@ -229,8 +313,8 @@ def schema_draft(
     subject_id: Annotated[Optional[str], typer.Option(help="column identifying the patient")] = None,
 ):
     """Draft a schema from data; every data-derived value is marked public: false for review."""
-    from dpsynth.io import read_table
-    from dpsynth.schema import draft_schema
+    from dpsynth.table_io import read_table
+    from dpsynth.tabular.schema import draft_schema
 
     frame = read_table(data)
     names = [s.strip() for s in sensitive.split(",") if s.strip()]
@@ -248,46 +332,17 @@ def schema_check(
     data: Annotated[Optional[Path], typer.Option(help="data file to check against the schema")] = None,
 ):
     """Validate a schema file (and optionally a data file against it)."""
-    from dpsynth.images.schema import ImageSchema
-    from dpsynth.io import read_table
-    from dpsynth.pipeline import load_schema
-    from dpsynth.series.schema import SeriesSchema
+    from dpsynth.modality import modality_of
+    from dpsynth.pipeline import load_data, load_schema
 
     loaded = load_schema(schema)
-    if isinstance(loaded, ImageSchema):
-        typer.echo(f"image schema ok: {loaded.height}x{loaded.width}x{loaded.channels} pixels in "
-                   f"[{loaded.lower:g}, {loaded.upper:g}], target '{loaded.target}', sensitive "
-                   f"{[a.name for a in loaded.sensitive]}, unit: {loaded.subject_id or 'the image'}, "
-                   f"sha256 {loaded.fingerprint()[:12]}")
-        if loaded.not_public():
-            typer.echo(f"not public yet: {', '.join(loaded.not_public())}")
-        if data is not None:
-            from dpsynth.images.io import read_images
-
-            _, report = loaded.conform(read_images(data, loaded))
-            typer.echo(f"data ok: {report.n_images} images of {report.n_units} privacy units; clipped pixels "
-                       f"{report.clipped_pixels}")
-        return
-    if isinstance(loaded, SeriesSchema):
-        typer.echo(f"series schema ok: channels {loaded.channel_names} at {loaded.sampling_rate:g} Hz, windows of "
-                   f"{loaded.window} samples, target '{loaded.target}', sensitive "
-                   f"{[a.name for a in loaded.sensitive]}, sha256 {loaded.fingerprint()[:12]}")
-        if loaded.not_public():
-            typer.echo(f"not public yet: {', '.join(loaded.not_public())}")
-        if data is not None:
-            from dpsynth.series.io import read_series
-
-            _, report = loaded.conform(read_series(data, loaded))
-            typer.echo(f"data ok: {report.n_subjects} subjects, {report.n_samples} samples; clipped "
-                       f"{report.clipped or 'none'}; missing {report.missing}")
-        return
-    typer.echo(f"schema ok: {len(loaded.columns)} columns, target '{loaded.target}', "
-               f"sensitive {[a.name for a in loaded.sensitive]}, sha256 {loaded.fingerprint()[:12]}")
+    modality = modality_of(loaded)
+    typer.echo(modality.describe_schema(loaded))
     if loaded.not_public():
         typer.echo(f"not public yet: {', '.join(loaded.not_public())}")
     if data is not None:
-        _, report = loaded.conform(read_table(data))
-        typer.echo(f"data ok: {report.n_rows} rows; clipped {report.clipped or 'none'}")
+        _, report = loaded.conform(load_data(data, loaded))
+        typer.echo(modality.describe_data(report))
 
 
 @app.command()
@@ -305,18 +360,47 @@ def demo(
     result = run_demo(out, epsilon=epsilon, seed=seed)
     card = result.release.card
     typer.echo(f"synthetic data : {result.release.synthetic_path}")
-    typer.echo(f"privacy card   : {result.release.card_path}  (ε = {card['epsilon']:.3f}, δ = {card['delta']:.0e})")
+    typer.echo(f"privacy card   : {result.release.card_path}  (ε = {card.epsilon:.3f}, δ = {card.delta:.0e})")
     typer.echo(f"model bundle   : {result.release.model_dir}")
     typer.echo(f"audit report   : {result.report_path}  (real data; not DP; keep apart from the release)")
     for key, value in result.headline.items():
         typer.echo(f"  {key:58s} {value}")
 
 
-@app.command("generators")
-def list_generators():
-    """List the registered generators with their family and modality."""
-    from dpsynth import registry
+@app.command("card")
+@clear_errors
+def show_card(
+    path: Annotated[Path, typer.Argument(help="a privacy_card.json, or the release folder that holds it")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the card's normalised JSON instead")] = False,
+):
+    """Say in words what a release's privacy card guarantees (ε, δ, unit, what is and is not covered)."""
+    from dpsynth.privacy.card import PrivacyCard
 
+    loaded = PrivacyCard.read(path)
+    typer.echo(loaded.to_json() if as_json else loaded.describe())
+    if not loaded.private and not as_json:
+        console.print("[bold red]NOT PRIVATE (ε = ∞):[/] [red]do not release[/]", highlight=False)
+
+
+@app.command("generators")
+@clear_errors
+def list_generators(
+    params: Annotated[Optional[str], typer.Option(
+        "--params", metavar="NAME", help="list the parameters of generator NAME: name, default, description")] = None,
+):
+    """List the registered generators with their family and modality (or one generator's parameters)."""
+    from dpsynth import registry
+    from dpsynth.params import shown
+
+    if params is not None:
+        info = registry.get(params)
+        table = Table("parameter", "default", "description", title=f"{info.name} ({info.family}, {info.modality})",
+                      caption="set with --param name=value; values are read as JSON: 0.01, [128, 128], null, true")
+        table.columns[0].no_wrap = True
+        for row in registry.parameters(params):
+            table.add_row(row.name, escape(shown(row.default)), escape(row.help))
+        Console().print(table)
+        return
     table = Table("name", "family", "modality", "private", "description")
     for info in registry.available():
         table.add_row(info.name, info.family, info.modality, "yes" if info.private else "NO (ε = ∞)",

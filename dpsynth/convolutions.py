@@ -11,9 +11,9 @@ samplers (`conv_norm_sample`, `conv_grad_sample`) lay the patches of all of a un
 along one axis, [units, rows·positions, k^d·C_in], and take the per-unit gradient of
 that Linear — exact, a chunk of units at a time, so memory stays bounded.
 
-Why not unfold + Linear in the forward pass (the first version): the unfolded patches of
-a batch are gigabytes for 32×32 images, and their backward (a scatter) dominated the step
-(a 32×32 VAE step went from 23 s to 6 s on 2 CPU cores with this layout).
+Unfolding patches in the forward pass would take gigabytes for 32×32 batches (and their
+backward, a scatter, would dominate the step); here they are laid out only inside the opacus
+samplers.
 """
 
 from __future__ import annotations

@@ -27,6 +27,11 @@ class DataReadError(DpsynthError, OSError):
     """A data or schema file could not be read."""
 
 
+class ParameterError(DpsynthError, ValueError, TypeError):
+    """A generator parameter is unknown, or its value is not allowed (`dpsynth.params`).
+    A ValueError and a TypeError too, like Python's own errors for bad keyword arguments."""
+
+
 MISSING_COLUMNS = (
     "data is missing column(s) {columns} that the schema declares; "
     "add them to the data or remove them from the schema"
@@ -94,7 +99,7 @@ BUDGET_TOO_SMALL = (
 )
 PRV_EPSILON_TOO_LARGE = (
     "epsilon={epsilon:g} is beyond what the PRV accountant handles (its grid grows with epsilon: at "
-    "epsilon=1000 it took minutes and 7 GB); epsilon above {max_epsilon:g} is no meaningful privacy "
+    "epsilon=1000 it needs minutes and about 7 GB); epsilon above {max_epsilon:g} is no meaningful privacy "
     "guarantee. Lower epsilon, or account with RDP: accountant='rdp' (CLI: --param accountant=rdp)"
 )
 NOT_FITTED = "this {name} is not fitted yet; call fit(data, budget=...) first"

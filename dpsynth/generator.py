@@ -12,7 +12,8 @@
 The seed sets only public randomness (initial weights, sampling); every draw in steps 2–5
 comes from OS entropy and is never stored (`dpsynth.privacy.randomness`).
 
-Modalities (`TabularGenerator` here, `SeriesGenerator` in `dpsynth.series.generator`) say
+Modalities (`dpsynth.tabular.generator.TabularGenerator`, `dpsynth.series.generator.SeriesGenerator`,
+`dpsynth.images.generator.ImageGenerator`) say
 how data is checked, encoded per privacy unit and decoded; families only say how to build
 their module (`_build_module`; `_generate` defaults to the module's own ``generate``).
 Saved models are a JSON config + a
@@ -30,8 +31,8 @@ import copy
 import json
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,12 +42,22 @@ import torch
 from torch import nn
 
 from dpsynth import errors
-from dpsynth.codecs.tabular import TabularCodec
-from dpsynth.errors import BudgetError, DataReadError, NotFittedError, SchemaError
+from dpsynth.errors import BudgetError, DataReadError, NotFittedError, ParameterError, SchemaError
 from dpsynth.families.training import TrainingLog, check_ema_decay, check_rows_per_step, train_dpsgd
 from dpsynth.devices import module_device, resolve_device
+from dpsynth.params import (
+    SET_AFTER_FIT,
+    ModelParams,
+    ParamSpec,
+    TrainingSettings,
+    check_params,
+    collect_specs,
+    docstring,
+    json_ready,
+    signature,
+)
 from dpsynth.privacy.budget import PrivacyBudget
-from dpsynth.privacy.card import privacy_card
+from dpsynth.privacy.card import PrivacyCard, privacy_card
 from dpsynth.privacy.conditions import (
     check_conditions,
     indistinguishable_from_empty,
@@ -54,12 +65,10 @@ from dpsynth.privacy.conditions import (
     sample_condition_cells,
     uniform_condition_table,
 )
-from dpsynth.privacy.domain import learn_public_values
 from dpsynth.privacy.dpsgd import DPSGDPlan, plan_dpsgd
 from dpsynth.privacy.ledger import PrivacyLedger
 from dpsynth.privacy.randomness import public_torch_rng, secret_numpy_generator, secret_torch_rng
 from dpsynth.privacy.rebalance import ShareSpec, check_no_conflict, rebalance_table
-from dpsynth.schema import TabularSchema
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
@@ -68,24 +77,6 @@ CANARY_ID = "canary-{:06d}"
 CANARY_ID_CLASH = ("the data already has privacy units named like the audit's canaries ('canary-000001', ...); "
                    "rename those subject/image ids in the data")
 SCORE_BATCH = 256  # units per forward pass when scoring
-
-
-@dataclass
-class TrainingSettings:
-    """DP-SGD settings shared by the families; defaults fixed a priori (rule 4)."""
-
-    epochs: float = 30.0
-    batch_size: int = 512
-    lr: float = 5e-3
-    max_grad_norm: float = 1.0
-    accountant: str = "prv"
-    grad_sample_mode: str = "ghost"
-    condition_share: float = 0.05  # share of ε for the noisy condition counts (0 = uniform mix)
-    max_rows_per_unit: int = 16  # rows kept per privacy unit (a secret random subsample beyond)
-    rows_per_step: int | None = None  # rows of a sampled unit each private step uses (None: all)
-    secure_mode: bool = False
-    device: str = "auto"  # where to train and sample: a CUDA GPU when present (dpsynth.devices)
-    ema_decay: float | None = None  # end with the moving average of the weights (training.WeightAverage)
 
 
 class Generator(ABC):
@@ -111,34 +102,63 @@ class Generator(ABC):
 class DPGenerator(Generator):
     """The fit/sample/save pipeline every DP generator shares, for every modality.
 
-    A modality subclass (`TabularGenerator`, `dpsynth.series.generator.SeriesGenerator`)
+    A modality subclass (`dpsynth.tabular.generator.TabularGenerator`, `dpsynth.series.generator.SeriesGenerator`)
     says how its data is checked, conformed, encoded into per-unit tensors and decoded
     (the ``_modality`` hooks below); a family subclass says how to build and train its
     module (`_build_module`, optionally `_generate` and `_train`).
     """
 
     schema_type: ClassVar[type]  # the modality's schema class (bundles load through it)
-    family_defaults: ClassVar[Mapping[str, Any]] = {}
-    """The family's own parameters and their defaults. Declared once per family
-    (`VAE_DEFAULTS`, `GAN_DEFAULTS`, `DIFFUSION_DEFAULTS`) and refined per generator, e.g.
-    ``GAN_DEFAULTS | {"conv_channels": (16, 32)}``: the constructor takes each as a keyword
-    and keeps it as an attribute (a tuple default keeps sequences as tuples), and the
-    bundle config saves them — so no generator repeats them in a constructor of its own."""
-    training_defaults: ClassVar[Mapping[str, Any]] = {}  # a generator's own `TrainingSettings` defaults
-    default_hidden: ClassVar[tuple[int, ...]] = (256, 256)  # the MLP widths when ``hidden`` is not given
 
-    def __init__(self, schema: Any, *, n_bins: int = 16, hidden: Sequence[int] | None = None, **params: Any):
+    # Parameters (`dpsynth.params`): declared once as dataclass fields, refined per class.
+    family_params: ClassVar[type | None] = None
+    """The family's parameter dataclass, set by each generator: `VAEParams`, `GANParams`,
+    `DiffusionParams`, or a variant adding its backbone's widths (e.g. `ConvVAEParams`)."""
+    model_params: ClassVar[type] = ModelParams
+    """The codec's and networks' shape: ``n_bins``, ``hidden`` (series and images add ``sigma``)."""
+    param_defaults: ClassVar[Mapping[str, Any]] = {}
+    """This class's defaults where they differ from the declarations, for any parameter
+    (family, model or `TrainingSettings`), e.g. ``{"lr": 1e-3, "aux_weight": 3.0}``; merged
+    down the class hierarchy (a modality's, then a generator's). The only place a default is
+    refined: the signature, ``get_params`` and ``dpsynth generators --params`` follow it."""
+    param_specs: ClassVar[dict[str, ParamSpec]] = {}  # every parameter of the class (`__init_subclass__`)
+
+    def __init_subclass__(cls, **kwargs: Any):
+        """Resolve the class's parameters once: specs, keyword signature, Parameters section of the docstring."""
+        super().__init_subclass__(**kwargs)
+        defaults: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            defaults |= klass.__dict__.get("param_defaults", {})
+        cls.param_specs = collect_specs(cls.__name__, {"family": cls.family_params, "model": cls.model_params,
+                                                       "training": TrainingSettings}, defaults)
+        cls.__signature__ = signature(cls.param_specs)
+        cls.__doc__ = docstring(cls.__doc__, cls.param_specs)
+
+    def __init__(self, schema: Any, **params: Any):
+        """Store ``schema`` and the parameters (keyword-only; the class signature and docstring list
+        them), each checked here, before any data is read: a `ParameterError` (one line) names an
+        unknown parameter (and the closest valid one) or a value that is not allowed."""
         self.schema = schema
-        self.n_bins = n_bins
-        self.hidden = tuple(self.default_hidden if hidden is None else hidden)
-        for name, default in self.family_defaults.items():
-            value = params.pop(name, default)
-            setattr(self, name, tuple(value) if isinstance(default, tuple) else value)
-        unknown = sorted(set(params) - set(TrainingSettings.__dataclass_fields__))
-        if unknown:
-            known = sorted([*TrainingSettings.__dataclass_fields__, *self.family_defaults, "hidden", "n_bins"])
-            raise TypeError(f"unknown generator parameter(s) {unknown} for {self.registered_name}; known: {known}")
-        self.training = TrainingSettings(**(dict(self.training_defaults) | params))
+        self._store(self._checked(params, base={name: s.default for name, s in self.param_specs.items()}))
+
+    def _owner(self) -> str:
+        return self.registered_name if self.registered_name != "unregistered" else type(self).__name__
+
+    def _checked(self, params: Mapping[str, Any], *, base: Mapping[str, Any]) -> dict[str, Any]:
+        combined = getattr(self.family_params, "combined", None)
+        return check_params(self._owner(), self.param_specs, params, base=base, combined=combined)
+
+    def _store(self, values: Mapping[str, Any]) -> None:
+        """`TrainingSettings` as ``self.training``, every other parameter as an attribute."""
+        groups = {name: spec.group for name, spec in self.param_specs.items()}
+        self.training = TrainingSettings(**{n: v for n, v in values.items() if groups[n] == "training"})
+        for name, value in values.items():
+            if groups[name] != "training":
+                setattr(self, name, value)
+
+    def _param_values(self) -> dict[str, Any]:
+        return {name: getattr(self.training if spec.group == "training" else self, name)
+                for name, spec in self.param_specs.items()}
 
     # -------------------------------------------------------------- modality API
     @abstractmethod
@@ -217,11 +237,6 @@ class DPGenerator(Generator):
         per-unit training loss, averaged over ``draws`` draws of its randomness (a VAE's latents,
         a diffusion model's time steps and noise). A GAN scores with its discriminator instead."""
         return -torch.stack([module(x, c, row_mask) for _ in range(draws)]).mean(0)
-
-    def _family_params(self) -> dict[str, Any]:
-        """The family's parameters (`family_defaults`) as set, JSON-ready for the bundle config."""
-        values = {name: getattr(self, name) for name in self.family_defaults}
-        return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
 
     # ----------------------------------------------------------------------- fit
     def fit(
@@ -405,16 +420,25 @@ class DPGenerator(Generator):
         self._require_fitted()
         return self.ledger_.spent()
 
-    def privacy_card(self) -> dict[str, Any]:
+    def privacy_card(self) -> PrivacyCard:
+        """The typed privacy card of this fit (`PrivacyCard.to_dict` is its JSON)."""
         self._require_fitted()
         return privacy_card(
             ledger=self.ledger_, generator=self.registered_name, schema_fingerprint=self.schema_.fingerprint(),
-            seed=self.seed_, secure_mode=self.training.secure_mode, extra={"training": asdict(self.training)})
+            seed=self.seed_, secure_mode=self.training.secure_mode, training=asdict(self.training))
 
     # --------------------------------------------------------------- persistence
     def get_params(self) -> dict[str, Any]:
-        return {"n_bins": self.n_bins, "hidden": list(self.hidden), **asdict(self.training),
-                **self._family_params()}
+        """Every parameter's value, JSON-ready (sequences as lists): what the bundle config saves;
+        ``type(self)(schema, **get_params())`` builds the same generator again."""
+        return {name: json_ready(value) for name, value in self._param_values().items()}
+
+    def set_params(self, **params: Any) -> DPGenerator:
+        """Change parameters before `fit`, checked as in the constructor; returns ``self``."""
+        if hasattr(self, "module_"):
+            raise ParameterError(SET_AFTER_FIT.format(owner=self._owner()))
+        self._store(self._checked(params, base=self._param_values()))
+        return self
 
     def save(self, path: str | Path) -> Path:
         """Write ``config.json`` (schema, params, DP condition table, ledger) and ``weights.pt``.
@@ -465,67 +489,3 @@ class DPGenerator(Generator):
         model.seed_ = int(config["seed"])
         model.n_units_ = model.data_report_ = None  # exact counts are never saved (operator-only)
         return model
-
-
-
-class TabularGenerator(DPGenerator):
-    """DP generators for tabular EHR: rows of a conformed table, grouped per patient."""
-
-    schema_type = TabularSchema
-
-    def _count_units(self, data: pd.DataFrame, schema: TabularSchema) -> int:
-        schema.check_columns(data)
-        return schema.count_units(data)
-
-    def _unit_label(self, schema: TabularSchema) -> str:
-        return (f"subject ('{schema.subject_id}'): all rows of a subject are one unit"
-                if schema.subject_id else "row (one row = one patient)")
-
-    def _learn_public_values(self, data: pd.DataFrame, schema: TabularSchema, *, epsilon: float, delta: float,
-                             ledger: PrivacyLedger) -> TabularSchema:
-        return learn_public_values(data, schema, epsilon=epsilon, delta=delta, ledger=ledger)
-
-    def _conform(self, data: pd.DataFrame, schema: TabularSchema) -> tuple[pd.DataFrame, Any]:
-        return schema.conform(data)
-
-    def _make_codec(self, schema: TabularSchema) -> TabularCodec:
-        return TabularCodec(schema, n_bins=self.n_bins)
-
-    def _condition_groups(self, frame: pd.DataFrame, schema: TabularSchema) -> tuple[pd.DataFrame, pd.Series | None]:
-        return schema.group_labels(frame), (frame[schema.subject_id] if schema.subject_id else None)
-
-    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-        return self.codec_.decode(output, cells, rng=rng)
-
-    def _as_units(self, records: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
-        if self.schema_.subject_id is None:  # one row is one patient already
-            return records
-        return records.assign(**{self.schema_.subject_id: ids})
-
-    def _select(self, frame: pd.DataFrame, index: np.ndarray) -> pd.DataFrame:
-        return frame.iloc[index]
-
-    def _concat(self, frame: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
-        return pd.concat([frame, other], ignore_index=True)
-
-    def _unit_tensors(self, frame: pd.DataFrame, codec: TabularCodec, groups: pd.DataFrame,
-                      schema: TabularSchema, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-        """x [U, R, width], c [U, R, C], row mask [U, R]: rows grouped by privacy unit."""
-        x = codec.encode(frame)
-        c = codec.encode_conditions(groups)
-        if schema.subject_id is None:
-            return (torch.from_numpy(x[:, None, :]), torch.from_numpy(c[:, None, :]),
-                    torch.ones(len(x), 1))
-        codes, _ = pd.factorize(frame[schema.subject_id])
-        order = np.argsort(codes, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-        members = np.split(order, starts[1:])
-        cap = self.training.max_rows_per_unit
-        members = [m if len(m) <= cap else np.sort(rng.choice(m, cap, replace=False)) for m in members]
-        width = max(len(m) for m in members)
-        xs = np.zeros((len(members), width, codec.width), np.float32)
-        cs = np.zeros((len(members), width, codec.condition_width), np.float32)
-        mask = np.zeros((len(members), width), np.float32)
-        for u, m in enumerate(members):
-            xs[u, : len(m)], cs[u, : len(m)], mask[u, : len(m)] = x[m], c[m], 1.0
-        return torch.from_numpy(xs), torch.from_numpy(cs), torch.from_numpy(mask)

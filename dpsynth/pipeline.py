@@ -29,12 +29,14 @@ import pandas as pd
 from dpsynth import registry
 from dpsynth.errors import BudgetError, SchemaError
 from dpsynth.images.schema import ImageData, ImageSchema
-from dpsynth.io import read_table, table_format, write_table
+from dpsynth.modality import is_schema, modality_named, modality_of
+from dpsynth.table_io import write_table
 from dpsynth.privacy.budget import DEFAULT_DELTA, PrivacyBudget, default_delta
-from dpsynth.privacy.card import write_card
+from dpsynth.privacy.card import CARD_FILE, PrivacyCard, SamplingNote
 from dpsynth.privacy.conditions import NOISY, uniform_condition_table
 from dpsynth.privacy.rebalance import describe, rebalance_table
-from dpsynth.schema import TabularSchema, read_schema_spec
+from dpsynth.schema import read_schema_spec
+from dpsynth.tabular.schema import TabularSchema
 from dpsynth.series.schema import SeriesData, SeriesSchema
 
 NO_ROWS = ("--rows is required when the condition mix is uniform (condition_share=0): the number "
@@ -46,8 +48,6 @@ REBALANCE_REFERENCE = ("--rebalance re-weights a DP generator's noisy condition 
 REFERENCE_ROWS = "number of training rows (exact; the reference is not private)"
 WRONG_MODALITY = ("generator '{name}' is for {generator} data, but the schema describes {schema} data; "
                   "choose one of: {choices}")
-SERIES_FORMATS = (".npz", ".csv", ".parquet", ".pq")
-IMAGE_FORMATS = (".npz", "")  # an archive, or a folder of PNG files with a manifest
 SchemaType = TabularSchema | SeriesSchema | ImageSchema
 
 
@@ -56,46 +56,27 @@ class GenerateResult:
     synthetic_path: Path
     card_path: Path
     model_dir: Path | None  # None for NOT PRIVATE references (never saved)
-    card: dict[str, Any]
+    card: PrivacyCard
     synthetic: pd.DataFrame
     data_report: Any  # clips and unseen-to-missing counts: for the operator, not for release
-
-
-def _as_frame(data: pd.DataFrame | str | Path) -> pd.DataFrame:
-    return data if isinstance(data, pd.DataFrame) else read_table(data)
 
 
 def load_schema(path: str | Path) -> SchemaType:
     """A schema file of any modality (its ``modality`` key; tabular when absent)."""
     spec = read_schema_spec(path)
-    modality = spec.get("modality") if isinstance(spec, dict) else None
-    if modality == "series":
-        return SeriesSchema.from_dict(spec)
-    if modality == "image":
-        return ImageSchema.from_dict(spec)
-    return TabularSchema.from_dict(spec)
+    name = spec.get("modality") if isinstance(spec, dict) else None
+    return modality_named(name).schema_type.from_dict(spec)
 
 
 def _as_schema(schema: SchemaType | str | Path) -> SchemaType:
-    return schema if isinstance(schema, (TabularSchema, SeriesSchema, ImageSchema)) else load_schema(schema)
+    return schema if is_schema(schema) else load_schema(schema)
 
 
 def load_data(data: Any, schema: SchemaType, *,
               static: str | Path | None = None) -> pd.DataFrame | SeriesData | ImageData:
     """The table (tabular), the subjects (series) or the images in ``data``: in memory already, or a path."""
-    if isinstance(schema, ImageSchema):
-        if isinstance(data, ImageData):
-            return data
-        from dpsynth.images.io import read_images
-
-        return read_images(data, schema)
-    if isinstance(schema, SeriesSchema):
-        if isinstance(data, SeriesData):
-            return data
-        from dpsynth.series.io import read_series
-
-        return read_series(data, schema, static_path=static)
-    return _as_frame(data)
+    modality = modality_of(schema)
+    return data if isinstance(data, modality.data_type) else modality.read(data, schema, static=static)
 
 
 def _check_modality(generator: str, schema: SchemaType) -> None:
@@ -107,23 +88,11 @@ def _check_modality(generator: str, schema: SchemaType) -> None:
 
 
 def write_synthetic(synthetic: pd.DataFrame | SeriesData | ImageData, path: Path, schema: SchemaType) -> Path:
-    """Write synthetic data by the file extension: a table (tabular); for series a ``.npz``
-    archive, or a long signal table plus ``<stem>_static<suffix>`` beside it; for images a
-    ``.npz`` archive, or (no extension) a folder of PNG files with ``manifest.csv``."""
-    if isinstance(schema, ImageSchema):
-        from dpsynth.images.io import write_image_folder, write_images_npz
-
-        if path.suffix.lower() == ".npz":
-            return write_images_npz(synthetic, path, schema)
-        return write_image_folder(synthetic, path, schema)
-    if not isinstance(schema, SeriesSchema):
-        return write_table(synthetic, path)
-    from dpsynth.series.io import write_long, write_npz
-
-    if path.suffix.lower() == ".npz":
-        return write_npz(synthetic, path, schema)
-    table_format(path, action="write")
-    return write_long(synthetic, path, path.with_name(f"{path.stem}_static{path.suffix}"), schema)[0]
+    """Write synthetic data in its modality's format, chosen by the file extension: a table
+    (tabular); for series a ``.npz`` archive, or a long signal table plus
+    ``<stem>_static<suffix>`` beside it; for images a ``.npz`` archive, or (no extension) a
+    folder of PNG files with ``manifest.csv``."""
+    return modality_of(schema).write(synthetic, path, schema)
 
 
 def generate(
@@ -170,41 +139,32 @@ def generate(
     info = registry.get(generator)
     schema = _as_schema(schema)
     _check_modality(generator, schema)
-    if synthetic_name is None:
-        synthetic_name = "synthetic.npz" if isinstance(schema, (SeriesSchema, ImageSchema)) else "synthetic.csv"
-    if isinstance(schema, ImageSchema):
-        if Path(synthetic_name).suffix.lower() not in IMAGE_FORMATS:
-            raise SchemaError(f"synthetic images are written as an .npz archive or a folder of PNG files "
-                              f"(a name without extension), not '{synthetic_name}'")
-    elif isinstance(schema, SeriesSchema):
-        if Path(synthetic_name).suffix.lower() not in SERIES_FORMATS:
-            raise SchemaError(f"series synthetic data is written as .npz, .csv or .parquet, not "
-                              f"'{synthetic_name}'")
-    else:
-        table_format(synthetic_name)  # fail on a bad extension before any training
+    modality = modality_of(schema)
+    synthetic_name = synthetic_name or modality.default_synthetic_name
+    modality.check_synthetic_name(synthetic_name)  # fail on a name it cannot write before any training
     if info.private and epsilon is None:
         references = [i.name for i in registry.available() if not i.private]
         raise BudgetError(EPSILON_REQUIRED.format(name=generator, references=", ".join(references) or "none"))
-    frame = load_data(data, schema, static=static)
-    if len(frame) == 0:
-        raise SchemaError("the data has no rows")
-    if rows is not None and rows <= 0:
-        raise SchemaError(f"--rows must be a positive integer (got {rows})")
     if rebalance:
         if not info.private:
             raise SchemaError(REBALANCE_REFERENCE.format(name=generator))
         domains = schema.condition_domains()
         rebalance_table(uniform_condition_table(domains), rebalance, domains)  # errors before training
+    model = registry.create(generator, schema, **(params or {}))  # bad parameters fail before any data is read
+    frame = load_data(data, schema, static=static)
+    if len(frame) == 0:
+        raise SchemaError("the data has no rows")
+    if rows is not None and rows <= 0:
+        raise SchemaError(f"--rows must be a positive integer (got {rows})")
     if not info.private:
-        return _generate_reference(frame=frame, schema=schema, generator=generator, epsilon=epsilon, delta=delta,
-                                   rows=rows, seed=seed, out_dir=out_dir, synthetic_name=synthetic_name,
-                                   learn_domain_share=learn_domain_share, params=params, progress=progress)
+        return _generate_reference(model, frame=frame, schema=schema, epsilon=epsilon, delta=delta, rows=rows,
+                                   seed=seed, out_dir=out_dir, synthetic_name=synthetic_name,
+                                   learn_domain_share=learn_domain_share, progress=progress)
     delta_source = "user"
     if delta is None:
         delta = default_delta(schema.count_units(frame))
         delta_source = f"default: {DEFAULT_DELTA} (a power of ten: no exact count)"
     budget = PrivacyBudget(epsilon, delta)
-    model = registry.create(generator, schema, **(params or {}))
     model.fit(frame, budget=budget, learn_domain_share=learn_domain_share, random_state=seed, progress=progress)
     if rows is None:
         if model.training.condition_share == 0:
@@ -216,24 +176,20 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     synthetic_path = write_synthetic(synthetic, out / synthetic_name, schema)
     model_dir = model.save(out / "model")
-    card = model.privacy_card() | {"delta_source": delta_source, "rows_released": int(rows),
-                                   "synthetic_file": synthetic_path.name}
-    if rebalance:
-        card["sampling"] = {"rebalance": describe(rebalance),
-                            "note": "subgroup shares set by re-weighting the DP condition counts (post-processing)"}
-    card_path = write_card(card, out / "privacy_card.json")
+    card = model.privacy_card().with_release(
+        delta_source=delta_source, rows_released=rows, synthetic_file=synthetic_path.name,
+        sampling=SamplingNote(rebalance=describe(rebalance)) if rebalance else None)
+    card_path = card.write(out / CARD_FILE)
     return GenerateResult(synthetic_path, card_path, model_dir, card, synthetic, model.data_report_)
 
 
-def _generate_reference(*, frame: pd.DataFrame, schema: TabularSchema, generator: str, epsilon: float | None,
+def _generate_reference(model: Any, *, frame: pd.DataFrame, schema: TabularSchema, epsilon: float | None,
                         delta: float | None, rows: int | None, seed: int, out_dir: str | Path,
-                        synthetic_name: str, learn_domain_share: float | None, params: dict[str, Any] | None,
-                        progress: bool) -> GenerateResult:
+                        synthetic_name: str, learn_domain_share: float | None, progress: bool) -> GenerateResult:
     """A NOT PRIVATE reference: fit, sample, write the rows and the not-private card; no model."""
     budget = None
     if epsilon is not None:  # checked as for a private run, then ignored (the model warns)
         budget = PrivacyBudget(epsilon, delta if delta is not None else default_delta(schema.count_units(frame)))
-    model = registry.create(generator, schema, **(params or {}))
     model.fit(frame, budget=budget, learn_domain_share=learn_domain_share, random_state=seed, progress=progress)
     rows_source = "user"
     if rows is None:
@@ -242,9 +198,9 @@ def _generate_reference(*, frame: pd.DataFrame, schema: TabularSchema, generator
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     synthetic_path = write_table(synthetic, out / synthetic_name)
-    card = model.privacy_card() | {"rows_released": int(rows), "rows_source": rows_source,
-                                   "synthetic_file": synthetic_path.name, "model": "not saved (not private)"}
-    card_path = write_card(card, out / "privacy_card.json")
+    card = model.privacy_card().with_release(rows_released=rows, rows_source=rows_source,
+                                             synthetic_file=synthetic_path.name, model="not saved (not private)")
+    card_path = card.write(out / CARD_FILE)
     return GenerateResult(synthetic_path, card_path, None, card, synthetic, model.data_report_)
 
 
@@ -255,7 +211,7 @@ def run_audit(
     synthetic: pd.DataFrame | SeriesData | ImageData | str | Path,
     schema: SchemaType | str | Path,
     out_dir: str | Path,
-    card: dict[str, Any] | str | Path | None = None,
+    card: PrivacyCard | dict[str, Any] | str | Path | None = None,
     config: Any = None,
     statics: dict[str, str | Path | None] | None = None,
     progress: bool = True,
@@ -273,12 +229,8 @@ def run_audit(
         if isinstance(value, (str, Path)):
             metadata[f"{name}_name"] = Path(value).name
         tables[name] = load_data(value, schema, static=statics.get(name))
-    if isinstance(schema, ImageSchema):
-        from dpsynth.validators import audit_images as audit
-    elif isinstance(schema, SeriesSchema):
-        from dpsynth.validators import audit_series as audit
-    else:
-        from dpsynth.validators import audit
+    from dpsynth.validators import audit
+
     report = audit(**tables, schema=schema, config=config, metadata=metadata, progress=progress)
     report.write(out_dir)
     return report

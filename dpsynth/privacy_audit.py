@@ -154,7 +154,8 @@ def one_run_audit(
     model.fit(model.with_units(data, canary_records, keep=included), budget=budget, random_state=seed,
               progress=progress)
     scores = model.membership_scores(canary_records, draws=draws, random_state=seed + 1)
-    card_epsilon, card_delta = model.privacy_spent()
+    card = model.privacy_card()  # the claim under audit, as the release would state it
+    card_epsilon, card_delta = card.epsilon, card.delta
     bound, rules = audit_scores(scores, included, delta=card_delta, confidence=confidence)
     best = max(rules, key=lambda g: (g.epsilon_lower_bound, -g.guesses))
     return PrivacyAuditResult(

@@ -7,10 +7,12 @@ to import fails loudly.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 from dpsynth.errors import DpsynthError
+from dpsynth.params import ParamInfo
 
 UNKNOWN_GENERATOR = "unknown generator {name!r}; registered: {names}. `dpsynth generators` lists them"
 
@@ -60,3 +62,22 @@ def get(name: str) -> GeneratorInfo:
 def create(name: str, schema: Any, **params: Any):
     """Instantiate a registered generator for ``schema``."""
     return get(name).cls(schema, **params)
+
+
+def parameters(name: str) -> list[ParamInfo]:
+    """The parameters ``name`` takes, with their defaults for it and one line of help each
+    (what ``dpsynth generators --params NAME`` lists). A DP generator declares them
+    (``param_specs``, `dpsynth.params`); another generator is read from its signature, with
+    help from its ``param_help`` mapping where it has one."""
+    cls = get(name).cls
+    specs = getattr(cls, "param_specs", None)
+    if specs:
+        return [ParamInfo(s.name, s.default, s.help, s.rule.allowed) for s in specs.values()]
+    helps = getattr(cls, "param_help", {})
+    rows = []
+    for p in list(inspect.signature(cls).parameters.values())[1:]:  # the first is the schema
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            rows.append(ParamInfo(f"**{p.name}", "", helps.get(p.name, "other keyword parameters")))
+        elif p.default is not inspect.Parameter.empty:
+            rows.append(ParamInfo(p.name, p.default, helps.get(p.name, "")))
+    return rows

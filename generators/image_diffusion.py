@@ -16,8 +16,13 @@ from __future__ import annotations
 from torch import nn
 
 from dpsynth.codecs.image import ImageCodec
-from dpsynth.families.diffusion import DIFFUSION_DEFAULTS, BlocksThenTailX0, Denoiser, OneHotDiffusion, process_params
-from dpsynth.generators.image_vae import image_shape
+from dpsynth.families.diffusion import (
+    BlocksThenTailX0,
+    Denoiser,
+    OneHotDiffusion,
+    UNetDiffusionParams,
+    process_params,
+)
 from dpsynth.image_backbones import ImageDenoiser
 from dpsynth.images.generator import ImageGenerator
 from dpsynth.registry import register
@@ -40,12 +45,11 @@ class DPImageDiffusion(ImageGenerator):
     attribute-head MLPs, the rest as for every generator.
     """
 
-    family_defaults = DIFFUSION_DEFAULTS | {"base_channels": 32, "guidance": 1.0, "signal_scale": 1.0}
-    training_defaults = {"ema_decay": 0.999}
-    default_hidden = (128,)
+    family_params = UNetDiffusionParams
+    param_defaults = {"guidance": 1.0, "ema_decay": 0.999, "hidden": (128,)}
 
     def _build_module(self, codec: ImageCodec) -> nn.Module:
-        body = ImageDenoiser(**image_shape(codec), extra_width=codec.condition_width + self.time_dim,
+        body = ImageDenoiser(**codec.backbone_shape(), extra_width=codec.condition_width + self.time_dim,
                              base=self.base_channels, hidden=self.hidden)
         return OneHotDiffusion(Denoiser(body, time_dim=self.time_dim),
                                blocks=[(b.start, b.stop) for b in codec.static_codec.blocks],

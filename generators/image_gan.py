@@ -15,10 +15,8 @@ import torch
 from torch import nn
 
 from dpsynth.codecs.image import ImageCodec
-from dpsynth.families.gan import GAN_DEFAULTS, ConditionalGAN, GANTraining
-from dpsynth.generators.image_vae import image_shape
-from dpsynth.generators.series_gan import TanhValues
-from dpsynth.generators.tabular_gan import BlockSoftener, condition_blocks, condition_free_mask
+from dpsynth.families.gan import ConditionalGAN, ConvGANParams, GANTraining
+from dpsynth.families.gan_parts import BlockSoftener, TanhValues, condition_blocks, condition_free_mask
 from dpsynth.image_backbones import ImageDecoder, ImageEncoder
 from dpsynth.images.generator import ImageGenerator
 from dpsynth.registry import register
@@ -40,23 +38,16 @@ class ImageSoftener:
           description="Conditional DCGAN-like GAN for images (GroupNorm); only the discriminator (and its "
                       "auxiliary classifier) is trained with DP-SGD; the subject (or the image) is the unit")
 class DPImageGAN(GANTraining, ImageGenerator):
-    """Conditional convolutional GAN for images; only the discriminator sees private data.
+    """Conditional DCGAN-like GAN for images; only the (small) discriminator sees private data.
 
-    Family parameters (defaults fixed a priori): ``latent_dim`` (64), ``generator_lr``
-    (2e-4), ``generator_steps`` (1), ``tau`` (0.2, Gumbel-softmax temperature of the
-    attribute blocks), ``aux_weight`` (0.0; > 0 adds the AC-GAN condition classifier),
-    ``conv_channels`` ((16, 32): the discriminator's stride-2 convolutions; the generator
-    mirrors them) and ``disc_hidden`` ((64,): the discriminator's MLP head). The
-    discriminator is small because DP noise reaches every private parameter (the series
-    GAN's development runs found the same). Shared parameters as for every generator
-    (`TrainingSettings`: lr 5e-3 is the discriminator's; ``hidden`` (256,) for the
-    generator's MLP). Adam(betas=(0.5, 0.9)) for both networks.
+    Adam(betas=(0.5, 0.9)) for both networks. Parameters: ``dpsynth generators --params
+    dp-image-gan``.
     """
 
-    family_defaults = GAN_DEFAULTS | {"conv_channels": (16, 32), "disc_hidden": (64,)}
+    family_params = ConvGANParams
 
     def _build_module(self, codec: ImageCodec) -> nn.Module:
-        shape = image_shape(codec)
+        shape = codec.backbone_shape()
         generator = TanhValues(ImageDecoder(**shape, in_dim=self.latent_dim + codec.condition_width,
                                             conv_channels=self.conv_channels[::-1], hidden=self.hidden))
         discriminator = ImageEncoder(**shape, extra_width=codec.condition_width, out_dim=1,

@@ -36,13 +36,14 @@ import pandas as pd
 import torch
 
 from dpsynth import errors
-from dpsynth.errors import BudgetError, DpsynthError, NotFittedError, SchemaError
+from dpsynth.errors import BudgetError, DpsynthError, NotFittedError, ParameterError, SchemaError
 from dpsynth.generator import Generator
 from dpsynth.privacy.budget import PrivacyBudget
-from dpsynth.privacy.card import non_private_card
+from dpsynth.privacy.card import PrivacyCard, non_private_card
 from dpsynth.privacy.conditions import check_conditions
 from dpsynth.registry import register
-from dpsynth.schema import MISSING_GROUP, CategoricalColumn, NumericColumn, TabularSchema, canonical_category
+from dpsynth.schema import MISSING_GROUP, CategoricalColumn, NumericColumn, canonical_category
+from dpsynth.tabular.schema import TabularSchema
 
 SDV_MISSING = ("the reference generators ({name}) need SDV, which is not installed: "
                "pip install 'dpsynth[reference]' ({reason})")
@@ -137,11 +138,15 @@ class SDVReference(Generator):
     """
 
     synthesizer: ClassVar[str]
+    param_help: ClassVar[dict[str, str]] = {  # for `dpsynth generators --params` (dpsynth.registry.parameters)
+        "enforce_min_max_values": "SDV's own: keep synthetic numeric values within the range it saw in training",
+        "sdv_params": "any other keyword goes to the SDV synthesizer as given (e.g. embedding_dim, pac)",
+    }
 
     def __init__(self, schema: TabularSchema, *, enforce_min_max_values: bool = True, **sdv_params: Any):
         reserved = sorted(set(sdv_params) & _RESERVED)
         if reserved:
-            raise TypeError(f"{type(self).__name__} does not take {reserved} (set by dpsynth or not applicable)")
+            raise ParameterError(f"{type(self).__name__} does not take {reserved} (set by dpsynth or not applicable)")
         self.schema = schema
         self.enforce_min_max_values = enforce_min_max_values
         self.sdv_params = dict(sdv_params)
@@ -298,13 +303,13 @@ class SDVReference(Generator):
         """(ε, δ) = (∞, 1): no privacy guarantee at all."""
         return float("inf"), 1.0
 
-    def privacy_card(self) -> dict[str, Any]:
+    def privacy_card(self) -> PrivacyCard:
         self._require_fitted()
         return non_private_card(
             generator=self.registered_name, schema_fingerprint=self.schema.fingerprint(), seed=self.seed_,
             packages=_SDV_PACKAGES,
-            extra={"reference": {"library": "sdv", "synthesizer": self.synthesizer, "params": self.get_params(),
-                                 "sdv_parameters": self._sdv_parameters()}})
+            reference={"library": "sdv", "synthesizer": self.synthesizer, "params": self.get_params(),
+                       "sdv_parameters": self._sdv_parameters()})
 
     def _sdv_parameters(self) -> dict[str, Any]:
         """Every parameter SDV used (its defaults included), as JSON values."""
@@ -325,6 +330,11 @@ class _NeuralReference(SDVReference):
     ``batch_size`` (SDV's default 500). ``hidden`` (default: SDV's) sets the layer widths of
     both networks, as for dpsynth's own generators. CPU unless ``enable_gpu=True``, so that a
     seed gives the same model on every machine."""
+
+    param_help = SDVReference.param_help | {
+        "epochs": "training epochs (SDV's default)", "batch_size": "rows per batch (None: SDV's default, 500)",
+        "hidden": "layer widths of both networks (None: SDV's)",
+        "enable_gpu": "train on a GPU (default: the CPU, so that a seed gives the same model everywhere)"}
 
     def __init__(self, schema: TabularSchema, *, epochs: int = 300, batch_size: int | None = None,
                  hidden: tuple[int, ...] | None = None, enable_gpu: bool = False,

@@ -13,62 +13,48 @@ denoiser body; the shared pipeline gives DP-SGD with the subject as the privacy 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
 from dpsynth.backbones import SeriesDenoiser
 from dpsynth.codecs.series import SeriesCodec
-from dpsynth.families.diffusion import DIFFUSION_DEFAULTS, BlocksThenTailX0, Denoiser, OneHotDiffusion, process_params
+from dpsynth.families.diffusion import (
+    BlocksThenTailX0,
+    Denoiser,
+    OneHotDiffusion,
+    UNetDiffusionParams,
+    process_params,
+)
+from dpsynth.params import param, whole
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator
+
+
+@dataclass
+class SeriesDiffusionParams(UNetDiffusionParams):
+    """`UNetDiffusionParams` and the temporal kernels of the 1-D U-Net (`SeriesDenoiser`)."""
+
+    kernel: int = param(3, "the U-Net's temporal kernel (odd: same-length convolutions)", whole(1, odd=True))
+    mid_kernel: int = param(9, "the middle block's temporal kernel, at a quarter of the length", whole(1, odd=True))
 
 
 @register("dp-series-diffusion", family="diffusion", modality="series",
           description="Conditional diffusion for multichannel series (1-D U-Net denoiser, x0 prediction; static "
                       "record as one-hot blocks) trained with DP-SGD; the subject is the privacy unit")
 class DPSeriesDiffusion(SeriesGenerator):
-    """Conditional diffusion model for series windows, trained with DP-SGD.
+    """Conditional diffusion for series windows (1-D U-Net, x0 prediction), trained with DP-SGD.
 
-    Family parameters (defaults fixed a priori): ``timesteps`` (1000, cosine schedule),
-    ``sampling_steps`` (50 deterministic DDIM steps), ``multiplicity`` (1: K draws of
-    (t, noise) per window, averaged inside the subject's loss so the subject still gives
-    one clipped gradient; 1 because a subject already brings several windows, each with
-    its own draw, and every draw costs a full U-Net pass), ``time_dim`` (64, the timestep
-    embedding), ``base_channels`` (16: the U-Net's channels at full length, 32 below),
-    ``kernel`` (3) and ``mid_kernel`` (9, the middle block's, at a quarter of the length:
-    a receptive field of about 80 samples, 0.8 s at 100 Hz, about one heart beat),
-    ``condition_dropout`` (0.1, share of draws trained with the null condition),
-    ``guidance`` (2.0, classifier-free guidance weight at sampling: post-processing), as
-    for dp-diffusion, and ``signal_scale`` (0.1: the values, in the codec's [-1, 1] units,
-    are diffused divided by it).
-
-    ``signal_scale`` is a public prior, not a statistic of the data: public channel bounds
-    are wide (they must hold every value), so a signal spans a small part of them — the
-    simulated ECG cohort's leads have a standard deviation of about 0.04 in [-1, 1] units
-    (bounds ±5 mV) — and diffused as they are they drown in the noise at nearly every
-    timestep. In development runs on that cohort's train split (1,000 subjects, ε = 10,
-    one seed, never a holdout) the model then learned little more than the mean (loss 48,
-    synthetic lead II standard deviation 0.007 mV against 0.19 mV real), and with 0.1 it
-    learned (loss 30 after a third of the epochs, standard deviation 0.15 mV). Set it to
-    the typical magnitude of your signals in [-1, 1] units; 1 diffuses them as they are.
-
-    Size: a development run on an inner split of the cohort's train part (735 fit / 315
-    validation subjects, ε = 10, 60 epochs, one seed) gave the same training loss (30.1
-    against 30.5) with ``base_channels`` 16 and ``hidden`` (64,) (72k parameters) as
-    with 32 and (256, 256) (450k) in 158 s instead of 380 s; DP noise grows with the
-    number of parameters, so the smaller network is the default.
-
-    Shared parameters as for every series generator (`TrainingSettings`: 30 epochs, lr
-    5e-3, clip 1.0, PRV, ghost clipping; ``hidden`` — here (64,) — for the denoiser's
-    embedding and static-head MLPs; ``n_bins`` 16 for the static columns; ``sigma`` 0.1,
-    the codec's noise scale of the value loss; ``batch_size`` 256 subjects and
-    ``rows_per_step`` 2 windows per subject and step, see `SeriesGenerator`: the U-Net's
-    activations take about 1 MB per window, so all 12 windows of 512 subjects needed
-    several GB).
+    The subject is the privacy unit. Small by default because DP noise grows with parameter
+    count; the middle block's kernel (9, at a quarter of the length) gives a receptive field
+    of about 80 samples, one heart beat at 100 Hz. ``signal_scale`` (0.1) is a public prior
+    on the signals' typical magnitude in the codec's [-1, 1] units: signals diffused at
+    their raw scale drown in the noise (1 = raw scale). Parameters: ``dpsynth generators
+    --params dp-series-diffusion``; measurements: docs/benchmarks.md.
     """
 
-    family_defaults = DIFFUSION_DEFAULTS | {"multiplicity": 1, "base_channels": 16, "kernel": 3, "mid_kernel": 9,
-                                          "signal_scale": 0.1}
-    default_hidden = (64,)
+    family_params = SeriesDiffusionParams
+    param_defaults = {"multiplicity": 1, "base_channels": 16, "signal_scale": 0.1, "hidden": (64,)}
 
     def _build_module(self, codec: SeriesCodec) -> nn.Module:
         body = SeriesDenoiser(static_width=codec.static_width, window=codec.window, channels=codec.n_channels,

@@ -28,25 +28,10 @@ from torch import nn
 
 from dpsynth.backbones import SeriesDecoder, SeriesEncoder
 from dpsynth.codecs.series import SeriesCodec
-from dpsynth.families.gan import GAN_DEFAULTS, ConditionalGAN, GANTraining
-from dpsynth.generators.tabular_gan import BlockSoftener, condition_blocks, condition_free_mask
+from dpsynth.families.gan import ConditionalGAN, ConvGANParams, GANTraining
+from dpsynth.families.gan_parts import BlockSoftener, TanhValues, condition_blocks, condition_free_mask
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator
-
-
-class TanhValues(nn.Module):
-    """Wraps a `SeriesDecoder`: [static logits | values] with tanh on the values, so they lie in
-    the codec's scaled range [-1, 1] (the output `generate` returns and the codec decodes)."""
-
-    def __init__(self, decoder: SeriesDecoder):
-        super().__init__()
-        self.decoder = decoder
-        self.static_width = decoder.static_width
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        out = self.decoder(inputs)
-        s = self.static_width
-        return torch.cat([out[..., :s], torch.tanh(out[..., s:])], dim=-1)
 
 
 class SeriesSoftener:
@@ -89,31 +74,10 @@ def series_feature_mask(codec: SeriesCodec) -> torch.Tensor:
 class DPSeriesGAN(GANTraining, SeriesGenerator):
     """Conditional convolutional GAN for series windows; only the discriminator sees private data.
 
-    Family parameters (defaults fixed a priori): ``latent_dim`` (64), ``generator_lr``
-    (2e-4), ``generator_steps`` (1; more generator steps per private step cost no ε),
-    ``tau`` (0.2, the Gumbel-softmax temperature of the static blocks), ``aux_weight``
-    (0.0: a plain conditional GAN by default; > 0 adds the auxiliary condition classifier,
-    AC-GAN style, with this weight, as dp-gan does with 3.0), ``conv_channels``
-    ((8, 16, 16, 16): the discriminator's and the classifier's stride-2 convolutions; the
-    generator mirrors them) and ``disc_hidden`` ((64,): the MLP head of the discriminator
-    and of the classifier). Shared parameters as for every series generator
-    (`TrainingSettings`: 30 epochs, lr 5e-3 — the discriminator's —, clip 1.0, PRV, ghost
-    clipping; ``hidden`` (256, 256) for the generator's MLP; ``n_bins`` 16 for the static
-    columns; ``sigma`` 0.1, unused by the GAN's losses but part of the codec;
-    ``batch_size`` 256 subjects and ``rows_per_step`` 2 windows, see `SeriesGenerator`).
-    Adam(betas=(0.5, 0.9)) for both networks.
-
-    Why these values (a handful of development runs on the train split of the SIMULATED
-    ECG cohort, 1,000 subjects, ε = 10, one seed; never a holdout): DP noise reaches every
-    private parameter, so the discriminator (and classifier) is small (about 20k
-    parameters; with (32, 64) convolutions and a 256-wide head, over 1M, it stayed at
-    chance); the generator, which follows the clean gradient of a noisy discriminator,
-    drifted into tanh saturation (values pinned at the channel bounds) within 30 steps at
-    lr 1e-3 and did not at 2e-4 with a discriminator lr of 5e-3; and with the classifier
-    (weight 3, 1 or 0.3) the discriminator's loss stayed near chance and the synthetic
-    signals were 2-8× too large, while without it the discriminator learned and the
-    amplitudes came out at the real scale. Neither setting reproduced the label's effect
-    on the heart rate at this ε and size.
+    The discriminator is small (~20k parameters) because DP noise reaches every private
+    parameter; generator lr 2e-4 against discriminator lr 5e-3 avoids saturation; no
+    auxiliary classifier by default. Adam(betas=(0.5, 0.9)) for both networks. Parameters:
+    ``dpsynth generators --params dp-series-gan``; measurements: docs/benchmarks.md.
 
     Privacy: each private step is one Poisson-sampled batch of subjects; a subject's real
     windows and the fakes attached to them go through D in one call, so each subject gives
@@ -122,7 +86,8 @@ class DPSeriesGAN(GANTraining, SeriesGenerator):
     DP-trained discriminator's weights.
     """
 
-    family_defaults = GAN_DEFAULTS | {"conv_channels": (8, 16, 16, 16), "disc_hidden": (64,)}
+    family_params = ConvGANParams
+    param_defaults = {"conv_channels": (8, 16, 16, 16)}
 
     def _build_module(self, codec: SeriesCodec) -> nn.Module:
         shape = dict(static_width=codec.static_width, window=codec.window, channels=codec.n_channels)

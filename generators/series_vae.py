@@ -12,7 +12,7 @@ from torch import nn
 
 from dpsynth.backbones import SeriesDecoder, SeriesEncoder
 from dpsynth.codecs.series import SeriesCodec
-from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE, vae_params
+from dpsynth.families.vae import ConditionalVAE, ConvVAEParams, vae_params
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator
 
@@ -28,7 +28,7 @@ class DPSeriesVAE(SeriesGenerator):
     (`TrainingSettings`, ``hidden``, ``n_bins`` for the static columns, ``sigma``).
     """
 
-    family_defaults = VAE_DEFAULTS | {"conv_channels": (32, 64)}
+    family_params = ConvVAEParams
 
     def _build_module(self, codec: SeriesCodec) -> nn.Module:
         shape = dict(static_width=codec.static_width, window=codec.window, channels=codec.n_channels)

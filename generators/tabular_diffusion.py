@@ -15,8 +15,8 @@ from torch import nn
 
 from dpsynth.backbones import MLP
 from dpsynth.codecs.tabular import TabularCodec
-from dpsynth.families.diffusion import DIFFUSION_DEFAULTS, Denoiser, OneHotDiffusion, process_params
-from dpsynth.generator import TabularGenerator
+from dpsynth.families.diffusion import Denoiser, DiffusionParams, OneHotDiffusion, process_params
+from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.registry import register
 
 
@@ -31,11 +31,10 @@ class DPTabularDiffusion(TabularGenerator):
     ``condition_dropout`` (share of draws trained with the null condition, 0.1) and
     ``guidance`` (classifier-free guidance weight at sampling, 2.0: post-processing) are
     the family's parameters; the rest are shared by every tabular generator
-    (`TrainingSettings`). Guidance 0 → 2 raised TSTR AUROC by ~0.02 in development runs on
-    an inner split of SUPPORT2's training part (benchmarks/tune.py), never its holdout.
+    (`TrainingSettings`).
     """
 
-    family_defaults = DIFFUSION_DEFAULTS
+    family_params = DiffusionParams
 
     def _build_module(self, codec: TabularCodec) -> nn.Module:
         body = MLP(codec.width + codec.condition_width + self.time_dim, codec.width, self.hidden)

@@ -11,8 +11,8 @@ from torch import nn
 
 from dpsynth.backbones import MLP
 from dpsynth.codecs.tabular import TabularCodec
-from dpsynth.families.vae import VAE_DEFAULTS, ConditionalVAE, vae_params
-from dpsynth.generator import TabularGenerator
+from dpsynth.families.vae import ConditionalVAE, VAEParams, vae_params
+from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.registry import register
 
 
@@ -26,7 +26,7 @@ class DPTabularVAE(TabularGenerator):
     ``condition_share``, ...) are shared by every tabular generator (`TrainingSettings`).
     """
 
-    family_defaults = VAE_DEFAULTS
+    family_params = VAEParams
 
     def _build_module(self, codec: TabularCodec) -> nn.Module:
         encoder = MLP(codec.width + codec.condition_width, 2 * self.latent_dim, self.hidden)

@@ -14,7 +14,8 @@ import pytest
 from dpsynth.privacy import randomness
 
 from dpsynth.images.schema import ImageData, ImageSchema
-from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, TabularSchema
+from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
+from dpsynth.tabular.schema import TabularSchema
 from dpsynth.series.schema import SeriesData, SeriesSchema
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dpsynth.schema import TabularSchema
+from dpsynth.tabular.schema import TabularSchema
 
 # Columns of the tidy result frame: one row per (validator, model, metric, attribute, group).
 RESULT_COLUMNS = [

@@ -241,8 +241,8 @@ def detection_auc(x_real: np.ndarray, x_synthetic: np.ndarray, *, seed: int) -> 
         return np.nan
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     aucs = []
-    # Many small fits: OpenMP threads spin-wait and slow down ~20x when the CPUs are shared
-    # (measured), so the detector runs single-threaded.
+    # Many small fits: OpenMP threads spin-wait and slow down many times over when the CPUs
+    # are shared, so the detector runs single-threaded.
     with threadpool_limits(limits=1, user_api="openmp"):
         for train_idx, test_idx in splitter.split(x, y, groups):
             if len(np.unique(y[test_idx])) < 2 or len(np.unique(y[train_idx])) < 2:

@@ -27,7 +27,7 @@ way for every generator:
   several generators against the same real data (a benchmark, a notebook comparing
   models) then train the TRTR CNN and the feature network once per seed, not once per
   generator. At most ``CNN_MEMO_SIZE`` networks are kept (least recently used dropped).
-- Torch runs on ``CNN_THREADS`` intra-op threads (`series_models._torch_threads`: more
+- Torch runs on ``CNN_THREADS`` intra-op threads (`series_models.torch_threads`: more
   threads spin-wait on shared CPU cores), on the CPU unless ``device`` says otherwise.
 
 The **feature network** (`feature_network`) is the same CNN trained on the *real training*
@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dpsynth.validators.series_models import CNN_THREADS, _torch_threads
+from dpsynth.validators.series_models import CNN_THREADS, torch_threads
 
 # Fixed a priori (see the module docstring).
 CNN_FILTERS = (16, 32, 64)
@@ -151,7 +151,7 @@ def _seed(seed: int) -> int:
 
 
 def _threads(device: str | torch.device):
-    return _torch_threads(CNN_THREADS) if torch.device(device).type == "cpu" else nullcontext()
+    return torch_threads(CNN_THREADS) if torch.device(device).type == "cpu" else nullcontext()
 
 
 def fit_cnn(images: np.ndarray, labels: np.ndarray, *, n_classes: int, seed: int, steps: int = CNN_STEPS,

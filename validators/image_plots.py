@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from dpsynth.validators.image_models import check_images
-from dpsynth.validators.report_plots import _save, slug
+from dpsynth.validators.report_plots import save_figure, slug
 
 N_EXAMPLES = 8
 PAD = 1                # pixels of white between images in a row
@@ -87,7 +87,7 @@ def image_grid(images_by_row: dict[str, np.ndarray], path: str | Path, *, title:
             ax.imshow(np.ones((h, columns * (w + PAD) - PAD)), cmap="gray", vmin=0.0, vmax=1.0)
             ax.text(0.5, 0.5, "(none)", transform=ax.transAxes, ha="center", va="center", fontsize=8)
     axes[0].set_title(title, fontsize=9)  # an axes title, unlike suptitle, is kept clear by tight_layout
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 def _pick(images: np.ndarray, mask: np.ndarray, rng: np.random.Generator, k: int) -> np.ndarray:

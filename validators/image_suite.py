@@ -1,7 +1,7 @@
-"""`audit_images`: the audit of synthetic images against real train and holdout images.
+"""The image audit plan: the steps `suite.audit` runs on synthetic images.
 
-Steps: conform the three `ImageData` to the `ImageSchema` (errors name the table), build
-the tabular `AuditContext` on their per-image attribute tables, so group labels,
+Conform the three `ImageData` to the `ImageSchema` (errors name the table), build the
+tabular `AuditContext` on their per-image attribute tables, so group labels,
 intersections, flags and small-group handling are exactly the tabular ones, plus the
 images scaled to [0, 1] by the *public* pixel range (`ImageAuditContext`). Then:
 
@@ -22,33 +22,26 @@ images scaled to [0, 1] by the *public* pixel range (`ImageAuditContext`). Then:
 Not run for images: the tabular memorisation signals (DCR on attribute rows alone would
 say nothing about copied images). The CNNs train on a GPU when one is present (the
 report's metadata names the device).
-
-The audit reads real data and is **not differentially private** (privacy contract, rule
-7): write its report apart from the release bundle.
 """
 
 from __future__ import annotations
 
-import importlib
 import warnings
-from dataclasses import asdict, dataclass, field
-from functools import partial
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-import dpsynth
 from dpsynth.devices import resolve_device
 from dpsynth.images.schema import ImageData, ImageSchema
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import Replicated
-from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext, result_frame
+from dpsynth.validators.context import AuditConfig, AuditContext, result_frame
 from dpsynth.validators.membership import MembershipFeatures
 from dpsynth.validators.models import SINGLE_CLASS, SOURCES, TRAINING_FRAME, join_flags, training_flag
-from dpsynth.validators.report import AuditReport, privacy_summary
-from dpsynth.validators.suite import AuditInputError, check_holdout_classes, conform_tables
+from dpsynth.validators.report import AuditReport
+from dpsynth.validators.suite import AuditPlan, Step, audit, check_holdout_classes, check_schema, conform_tables
 from dpsynth.validators.tabular_encoding import encode
 
 MODALITY = "image"
@@ -94,62 +87,21 @@ class ImageAuditContext(AuditContext):
         return self.image_schema.units(getattr(self, frame))
 
 
-def audit_images(
-    *,
-    train: ImageData,
-    holdout: ImageData,
-    synthetic: ImageData,
-    schema: ImageSchema,
-    config: AuditConfig | None = None,
-    metadata: dict[str, Any] | None = None,
-    device: str = "auto",
-    progress: bool = True,
-) -> AuditReport:
-    """Audit ``synthetic`` images against real ``train`` (what the generator saw) and ``holdout``.
-
-    ``metadata`` as for `audit`. ``device`` is where the audit's CNNs train ("auto": a GPU
-    when present). Returns an `AuditReport` (``n_*`` count images); ``report.write(out_dir)``
-    writes JSON, CSV, Markdown and the plots, including the image grids.
-    """
-    config = config or AuditConfig()
-    ctx = build_context(train=train, holdout=holdout, synthetic=synthetic, schema=schema, config=config,
-                        device=str(resolve_device(device)))
-    metadata = metadata or {}
-    privacy = privacy_summary(metadata.get("privacy_card"))
-    tables: list[pd.DataFrame] = []
-    with tqdm(total=6, desc="image audit", unit="step", disable=not progress, leave=False) as bar:
-        bar.set_postfix_str("models")
-        predictions, probabilities = downstream_predictions(ctx)
-        bar.update(1)
-        for name in ("utility", "fairness"):
-            bar.set_postfix_str(name)
-            tables.append(_validator(name, "evaluate")(ctx, predictions))
-            bar.update(1)
-        tables.append(class_accuracy(ctx, probabilities))
-        bar.set_postfix_str("fidelity")
-        tables.append(fidelity(ctx))
-        bar.update(1)
-        bar.set_postfix_str("representation")
-        tables.append(_validator("representation", "evaluate")(ctx))
-        bar.update(1)
-        bar.set_postfix_str("membership")
-        tables.append(_validator("membership", "evaluate")(ctx, membership_features(ctx), privacy=privacy))
-        bar.update(1)
-    tables = [t for t in tables if len(t)]
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=RESULT_COLUMNS)
-    return AuditReport(table=table, metadata=_metadata(ctx, metadata, privacy), extra_plots=partial(write_grids, ctx))
-
-
-def _validator(module: str, function: str):
-    """``dpsynth.validators.<module>.<function>``, looked up at call time."""
-    return getattr(importlib.import_module(f"dpsynth.validators.{module}"), function)
+def audit_images(*, train: ImageData, holdout: ImageData, synthetic: ImageData, schema: ImageSchema,
+                 config: AuditConfig | None = None, metadata: dict[str, Any] | None = None, device: str = "auto",
+                 progress: bool = True) -> AuditReport:
+    """`suite.audit` for images (``n_*`` count images); ``device`` is where the audit's CNNs train
+    ("auto": a GPU when present)."""
+    return audit(train=train, holdout=holdout, synthetic=synthetic, schema=schema, config=config,
+                 metadata=metadata, progress=progress, modality=MODALITY, device=device)
 
 
 def build_context(*, train: ImageData, holdout: ImageData, synthetic: ImageData, schema: ImageSchema,
                   config: AuditConfig, device: str = "cpu") -> ImageAuditContext:
-    """Check and conform the three tables; build the shared context on their attribute tables."""
-    if not isinstance(schema, ImageSchema):
-        raise AuditInputError(NOT_AN_IMAGE_SCHEMA.format(kind=type(schema).__name__))
+    """Check and conform the three tables; build the shared context on their attribute tables
+    (``device``: where the audit's CNNs train; "auto" picks a GPU when present)."""
+    check_schema(schema, ImageSchema, NOT_AN_IMAGE_SCHEMA)
+    device = str(resolve_device(device))
     given = {"train": train, "holdout": holdout, "synthetic": synthetic}
     conformed = conform_tables({name: given[name] for name in FRAMES}, schema, data_type=ImageData,
                                not_data=NOT_IMAGE_DATA)
@@ -280,18 +232,27 @@ def write_grids(ctx: ImageAuditContext, plot_dir) -> dict[str, Any]:
                                    group_order=_group_order(ctx), seed=ctx.config.random_state)
 
 
-def _metadata(ctx: ImageAuditContext, given: dict[str, Any], privacy: dict[str, Any]) -> dict[str, Any]:
-    """Report metadata: what was given (minus the raw card), the card's ε/δ (``privacy``), sizes,
-    settings."""
-    meta = {k: v for k, v in given.items() if k != "privacy_card"}
-    meta.update(privacy)
-    schema = ctx.image_schema
-    meta.update(
+def metadata(ctx: ImageAuditContext, schema: ImageSchema) -> dict[str, Any]:
+    """What the report states about the images: unit, shape, classes, device, the schema's hash."""
+    return dict(
         modality=MODALITY, unit="image" if schema.subject_id is None else "subject",
         audit_differentially_private=False, audit_notice=AUDIT_NOT_DP, feature_network_note=FEATURE_NOTE,
         membership_features=MEMBERSHIP_FEATURES,
-        n_train=len(ctx.train), n_holdout=len(ctx.holdout), n_synthetic=len(ctx.synthetic),
         image_shape=list(schema.shape), classes=ctx.classes, audit_device=ctx.device,
-        schema_fingerprint=schema.fingerprint(), config=asdict(ctx.config), dpsynth_version=dpsynth.__version__,
+        schema_fingerprint=schema.fingerprint(),
     )
-    return meta
+
+
+PLAN = AuditPlan(
+    label="image audit",
+    context=build_context,
+    models=Step("image_suite", "downstream_predictions"),
+    model_outputs=("predictions", "probabilities"),
+    steps=(Step("utility", inputs=("predictions",)), Step("fairness", inputs=("predictions",)),
+           Step("image_suite", "class_accuracy", inputs=("probabilities",)), Step("image_suite", "fidelity"),
+           Step("representation")),
+    membership_features=membership_features,
+    metadata=metadata,
+    plot_writer=Step("image_suite", "write_grids"),
+    options=("device",),
+)

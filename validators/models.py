@@ -38,7 +38,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from dpsynth.schema import CategoricalColumn, NumericColumn, TabularSchema
+from dpsynth.schema import CategoricalColumn, NumericColumn
+from dpsynth.tabular.schema import TabularSchema
 from dpsynth.validators.context import AuditContext
 
 Source = Literal["TSTR", "TRTR"]
@@ -181,7 +182,7 @@ def downstream_predictions(ctx: AuditContext) -> dict[tuple[str, str], np.ndarra
                 continue
             pipeline = make_pipeline(ctx.schema, model, random_state=ctx.config.random_state)
             # OpenMP threads spin-wait when the CPUs are shared and slow gradient boosting
-            # ~10x (measured, as for the detector in fidelity.py): fit single-threaded.
+            # many times over (as for the detector in fidelity.py): fit single-threaded.
             with threadpool_limits(limits=1, user_api="openmp"):
                 pipeline.fit(frame[features], y)
             positive = list(pipeline.classes_).index(1)

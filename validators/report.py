@@ -26,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from dpsynth.privacy.card import INFINITY, PrivacyCard, as_card
 from dpsynth.validators import report_plots
 from dpsynth.validators.context import RESULT_COLUMNS
 
@@ -37,8 +38,6 @@ BAD_TABLE = "an audit table needs the columns {expected}; missing: {missing}"
 NOT_A_REPORT = "'{path}' is not an audit.json written by AuditReport.write (no 'records' key)"
 TEXT_COLUMNS = [c for c in RESULT_COLUMNS if c not in ("value", "ci_low", "ci_high", "n")]
 NUMBER_COLUMNS = ["value", "ci_low", "ci_high", "n"]
-# Keys looked up (anywhere in the card, shallowest first) to summarise a privacy card.
-CARD_KEYS = ("epsilon", "delta", "accountant", "private")
 
 
 @dataclass
@@ -163,27 +162,20 @@ def attributes(table: pd.DataFrame) -> list[str]:
     return [a for a in pd.unique(table.attribute) if a and a != "overall"]
 
 
-def privacy_summary(card: dict[str, Any] | str | Path | None) -> dict[str, Any]:
-    """``epsilon``, ``delta`` and ``accountant`` read from a privacy card (dict or JSON file).
-
-    The card layout is owned by the privacy module; this looks the keys up wherever they
-    are (shallowest first), so a nested ``{"budget": {"epsilon": ...}}`` works as well.
+def privacy_summary(card: PrivacyCard | dict[str, Any] | str | Path | None) -> dict[str, Any]:
+    """What the report states of a privacy card (a `PrivacyCard`, its JSON object, or the path
+    of its file): ``epsilon`` ("inf" on a NOT PRIVATE card), ``delta``, ``accountant``,
+    ``private`` and ``card_generator``. A dict or file that is not a card is a `CardError`.
     """
     if card is None:
         return {}
-    if not isinstance(card, dict):
-        card = json.loads(Path(card).read_text())
-    out: dict[str, Any] = {}
-    queue: list[Any] = [card]
-    while queue and len(out) < len(CARD_KEYS):
-        node = queue.pop(0)
-        if isinstance(node, dict):
-            for key in CARD_KEYS:
-                if key in node and key not in out and not isinstance(node[key], (dict, list)):
-                    out[key] = node[key]
-            queue += [v for v in node.values() if isinstance(v, (dict, list))]
-        elif isinstance(node, list):
-            queue += [v for v in node if isinstance(v, (dict, list))]
+    card = as_card(card, source="the audit's privacy card")
+    out: dict[str, Any] = {"epsilon": card.epsilon if math.isfinite(card.epsilon) else INFINITY,
+                           "private": card.private, "accountant": ", ".join(card.accountant or ()) or None}
+    if card.delta is not None:
+        out["delta"] = card.delta
+    if card.generator:
+        out["card_generator"] = card.generator
     return out
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from dpsynth.modality import modality_named
 from dpsynth.validators.markdown import DASH, cell, flag_names, number, table_lines
 from dpsynth.validators.report import NOTICE, attributes
 
@@ -25,12 +26,6 @@ if TYPE_CHECKING:
 FIRST_LINE = f"> **{NOTICE}**"
 SMALL_FLAGS = ("small_group", "empty", "absent_in_synthetic", "absent_in_real")
 SERIES_CHANNEL_METRICS = ("wasserstein", "ks", "acf_distance", "psd_distance")
-SERIES_ABOUT = ("series: one static record and one signal per subject; models and fidelity use the "
-                "schema's windows ({n_train_windows} / {n_holdout_windows} / {n_synthetic_windows} windows in "
-                "train / holdout / synthetic); the example-trace plots show real patients' signals")
-IMAGE_ABOUT = ("images: {shape} (height × width × channels), target classes {classes}; the audit's CNNs ran "
-               "on {device}; {note}; the image grids show real patients' images")
-UNITS = {"series": "subjects", "image": "images"}
 SERIES_FIDELITY_NOTE = (
     "Synthetic vs real train windows, each channel scaled to [0, 1] by its public bounds: Wasserstein-1 and "
     "Kolmogorov–Smirnov of the sample values, mean |difference| of the autocorrelation functions (lags 1 to "
@@ -96,21 +91,18 @@ def _about(meta: dict[str, Any]) -> list[str]:
         f", δ = {meta['delta']:g}" if meta.get("delta") and private else "")
     if meta.get("accountant"):
         privacy += f" ({meta['accountant']} accountant)"
-    unit = UNITS.get(meta.get("modality"), "rows")
+    words = modality_named(meta.get("modality")).report
+    unit = words.unit
     rows = [
-        ["generator", str(meta.get("generator") or DASH)],
+        ["generator", str(meta.get("generator") or meta.get("card_generator") or DASH)],
         ["privacy card", privacy if eps is not None else "not given (the synthetic data's ε is unknown to this report)"],
         ["real train / holdout", f"{meta.get('train_name') or 'train'} ({meta.get('n_train', DASH)} {unit}) / "
                                  f"{meta.get('holdout_name') or 'holdout'} ({meta.get('n_holdout', DASH)} {unit})"],
         ["synthetic", f"{meta.get('synthetic_name') or 'synthetic'} ({meta.get('n_synthetic', DASH)} {unit})"],
     ]
-    if meta.get("modality") == "series":
-        rows.insert(0, ["modality", SERIES_ABOUT.format(**{k: meta.get(k, DASH) for k in (
-            "n_train_windows", "n_holdout_windows", "n_synthetic_windows")})])
-    if meta.get("modality") == "image":
-        rows.insert(0, ["modality", IMAGE_ABOUT.format(
-            shape=" × ".join(str(v) for v in meta.get("image_shape", [])), classes=meta.get("classes", DASH),
-            device=meta.get("audit_device", DASH), note=meta.get("feature_network_note", DASH))])
+    about = words.about(meta)
+    if about:
+        rows.insert(0, ["modality", about])
     cfg = meta.get("config") or {}
     if cfg:
         rows.append(["settings", ", ".join(f"{k}={v}" for k, v in cfg.items())])
@@ -147,27 +139,14 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
             if any(r is not None for r in eo):
                 rows.append(["Equalized-odds difference", f"{model}, {attribute}", cell(eo[0]), cell(eo[1]),
                              f"change {cell(eo[2], signed=True)}", "change > 0: synthesis widens the gap"])
-    series = meta.get("modality") == "series"
-    for metric, label, reading in (
-        ("mean_tvd", "Mean TVD, categorical columns", "0 = identical marginals"),
-        ("mean_wasserstein", "Mean Wasserstein-1 / range, " + ("channels" if series else "numeric columns"),
-         "0 = identical marginals"),
-        ("correlation_difference", "Association difference", "0 = same pairwise associations"),
-        ("mean_ks", "Mean Kolmogorov–Smirnov statistic, channels", "0 = identical marginals"),
-        ("mean_acf_distance", "Mean autocorrelation difference, channels", "0 = same temporal correlation"),
-        ("mean_psd_distance", "Mean power-spectrum distance (TVD), channels", "0 = same spectral shape"),
-        ("frechet_distance", "Fréchet distance, CNN features (not FID)", "0 = same feature distribution"),
-        ("precision", "Precision (k-NN manifold)", "share of synthetic images among real ones"),
-        ("recall", "Recall (k-NN manifold)", "share of real images the synthetic ones cover"),
-        ("mean_pixel_tvd", "Mean pixel-histogram TVD, channels", "0 = identical intensities"),
-    ):
+    words = modality_named(meta.get("modality")).report
+    for metric, label, reading in words.fidelity_headline:
         row = look.get("fidelity", metric) or look.get("fidelity", metric, model="feature_network")
         if row is not None:
             rows.append([label, "overall", cell(row), "", "", reading])
     det = look.get("fidelity", "detection_auc", model="detector")
     if det is not None:
-        scope = {"series": " windows", "image": " images"}.get(meta.get("modality"), "")
-        rows.append(["Detection AUC", "real train vs synthetic" + scope, cell(det), "", "",
+        rows.append(["Detection AUC", "real train vs synthetic" + words.detection_scope, cell(det), "", "",
                      "0.5 = indistinguishable, 1 = fully separable"])
     ratio = look.get("memorisation", "dcr_ratio")
     if ratio is not None:

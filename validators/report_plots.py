@@ -28,7 +28,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "attribute"
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
     fig.tight_layout()
@@ -78,7 +78,7 @@ def fairness_groups(table: pd.DataFrame, attribute: str, path: Path) -> Path | N
             axes[i][j].set_ylim(0, 1.05)
     fig.suptitle(f"Per-group performance on the real holdout ({attribute}); error bars = bootstrap CI",
                  fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def equalized_odds(table: pd.DataFrame, path: Path) -> Path | None:
@@ -95,7 +95,7 @@ def equalized_odds(table: pd.DataFrame, path: Path) -> Path | None:
         sel = rows[rows.model == model]
         series = {s: sel[sel.source == s].set_index("attribute") for s in SOURCES}
         _paired_bars(axes[i][0], attributes, series, title=f"{model}: equalized-odds difference (lower is fairer)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def representation(table: pd.DataFrame, attribute: str, path: Path) -> Path | None:
@@ -111,7 +111,7 @@ def representation(table: pd.DataFrame, attribute: str, path: Path) -> Path | No
     fig = Figure(figsize=(max(4.0, 0.7 * len(groups) + 2.5), 3.2))
     ax = fig.subplots()
     _paired_bars(ax, groups, series, title=f"Share of rows by {attribute}: real train vs synthetic")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def fidelity_columns(table: pd.DataFrame, path: Path) -> Path | None:
@@ -131,4 +131,4 @@ def fidelity_columns(table: pd.DataFrame, path: Path) -> Path | None:
     ax.invert_yaxis()
     ax.set_xlabel("distance, synthetic vs real train (0 = identical)")
     ax.set_title("Marginal fidelity per column", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -70,9 +70,9 @@ CNN_MAX_DEPTH = 6
 CNN_STEPS = 300
 CNN_BATCH = 128
 CNN_LR = 3e-3
-# torch threads for the CNN. One: with 2 threads on 2 CPU cores shared with another job, fitting
-# 16,000 windows took 126-230 s instead of 6 s (threads spin-wait; measured, as for the
-# single-threaded gradient boosting in models.py and fidelity.py).
+# torch threads for the CNN. One: on CPU cores shared with another job, threads spin-wait and
+# a fit slows many times over (as for the single-threaded gradient boosting in models.py and
+# fidelity.py; docs/benchmarks.md).
 CNN_THREADS = 1
 PREDICT_BATCH = 2048
 FEATURE_LAGS = (1, 2, 4, 8, 16, 32)   # autocorrelation lags used as features (those <= window / 2)
@@ -283,7 +283,7 @@ def cnn_depth(window: int) -> int:
 class SeriesCNN(nn.Module):
     """Conv1d + BatchNorm + ReLU layers (stride 2), global average pooling, linear: one logit per
     window. BatchNorm is allowed here: this model is never trained under DP (without it,
-    training stalled on a plateau for some seeds on slow waves, measured)."""
+    training can stall on a plateau on slow waves)."""
 
     def __init__(self, in_channels: int, window: int):
         super().__init__()
@@ -311,7 +311,7 @@ def cnn_inputs(schema: SeriesSchema, values: np.ndarray) -> torch.Tensor:
 
 
 @contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
+def torch_threads(count: int) -> Iterator[None]:
     """Run torch on ``count`` intra-op threads, restoring the caller's setting afterwards."""
     old = torch.get_num_threads()
     torch.set_num_threads(count)
@@ -373,7 +373,7 @@ def fit_predict(ctx: SeriesAuditContext, source: str, model: str) -> np.ndarray:
     y = ctx.labels(getattr(ctx, frame))
     seed = int(ctx.rng(_SALT).integers(2**31 - 1))
     if model == "cnn":
-        with _torch_threads(CNN_THREADS):
+        with torch_threads(CNN_THREADS):
             net = fit_cnn(ctx.series_schema, ctx.windows(frame), y, seed=seed)
             return predict_cnn(net, ctx.series_schema, ctx.windows("holdout"))
     classifier = HistGradientBoostingClassifier(early_stopping=False, random_state=ctx.config.random_state)

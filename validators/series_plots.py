@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from dpsynth.validators.report_plots import SOURCE_COLOURS, _save, slug
+from dpsynth.validators.report_plots import SOURCE_COLOURS, save_figure, slug
 from dpsynth.validators.representation import ordered_groups
 from dpsynth.validators.series_models import SeriesAuditContext
 
@@ -126,7 +126,7 @@ def example_traces(data: SeriesPlotData, attribute: str, path: Path) -> Path:
                 ax.legend(fontsize=7)
     scope = "all subjects" if attribute == OVERALL else f"by {attribute}"
     fig.suptitle(f"Example windows, real train (real patients) vs synthetic, {scope}", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def mean_spectra(data: SeriesPlotData, attribute: str, path: Path) -> Path:
@@ -149,4 +149,4 @@ def mean_spectra(data: SeriesPlotData, attribute: str, path: Path) -> Path:
                 ax.legend(fontsize=7)
     scope = "all subjects" if attribute == OVERALL else f"by {attribute}"
     fig.suptitle(f"Mean normalised power spectrum per window, real train vs synthetic, {scope}", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -1,104 +1,150 @@
-"""`audit`: run every validator on real train, real holdout and synthetic data.
+"""`audit`: run every validator on real train, real holdout and synthetic data, for any modality.
 
-Steps: conform the three tables to the schema (only the schema's columns are required, so a
-synthetic table written by another tool works), label subgroups once (`AuditContext`), train
-the downstream models (TSTR and TRTR, scored on the holdout), then utility, fairness,
-fidelity, representation, memorisation and membership inference (`membership`, on the
-features of `membership_features`); the tidy tables are concatenated into one `AuditReport`.
+One orchestrator, with the steps of each modality in its `AuditPlan` (``tabular_suite``,
+``series_suite``, ``image_suite``), found through the schema's `dpsynth.modality.Modality`:
 
-The audit reads real data and is **not differentially private** (privacy contract, rule 7):
-write its report apart from the release bundle.
+1. check and conform the three datasets to the schema (errors name the dataset) and label
+   subgroups once (the plan's ``context``: an `AuditContext` on the per-record attributes);
+2. train the downstream models (TSTR and TRTR, scored on the holdout: the plan's ``models``);
+3. the plan's validators in order (utility, fairness, fidelity, representation, ...), each
+   returning a tidy table;
+4. membership inference (`membership`) on the plan's ``membership_features``;
+5. the plan's plots, written with the report.
+
+The tidy tables are concatenated into one `AuditReport`. The audit reads real data and is
+**not differentially private** (docs/privacy.md, rule 7): write its report apart from the
+release bundle.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 import dpsynth
 from dpsynth.errors import DpsynthError, SchemaError
-from dpsynth.schema import TabularSchema
+from dpsynth.modality import is_schema, modality_named, modality_of
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext
-from dpsynth.validators.membership import MembershipFeatures
 from dpsynth.validators.report import AuditReport, privacy_summary
-from dpsynth.validators.tabular_encoding import encode
 
 SINGLE_CLASS_HOLDOUT = (
     "the holdout has only one target class ({target}={value!r} in all {n} rows); AUROC and the "
     "fairness rates need both classes: use a larger or stratified holdout"
 )
 EMPTY_TABLE = "the {name} table has no rows; the audit needs real train, real holdout and synthetic rows"
-NOT_A_FRAME = "{name} must be a pandas DataFrame (got {kind})"
-NOT_A_SCHEMA = "schema must be a TabularSchema (got {kind}); load one with TabularSchema.load(path)"
 CONFORM_FAILED = "{name} table does not fit the schema: {error}"
-MEMBERSHIP_FEATURES = ("every schema column (target included): numeric scaled by its public range, a missing "
-                       "value as mid-range plus an is-missing column; categorical one-hot (`tabular_encoding`)")
-
-# (validator module under dpsynth.validators, whether its `evaluate` takes the predictions)
-STEPS: list[tuple[str, bool]] = [
-    ("utility", True),
-    ("fairness", True),
-    ("fidelity", False),
-    ("representation", False),
-    ("memorisation", False),
-]
 
 
 class AuditInputError(DpsynthError, ValueError):
     """The audit's inputs cannot be evaluated (empty table, single-class holdout, ...)."""
 
 
+@dataclass(frozen=True)
+class Step:
+    """``dpsynth.validators.<module>.<function>(ctx, *inputs)``; ``inputs`` names outputs of the
+    plan's models (e.g. "predictions") passed after the context."""
+
+    module: str
+    function: str = "evaluate"
+    inputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    """One modality's audit: how its context is built and which steps run on it."""
+
+    label: str  # the progress bar's name
+    context: Callable[..., AuditContext]  # (train=, holdout=, synthetic=, schema=, config=, **options)
+    models: Step  # the downstream models; returns the outputs named in ``model_outputs``
+    model_outputs: tuple[str, ...]
+    steps: tuple[Step, ...]
+    membership_features: Callable[[Any], Any]  # ctx -> MembershipFeatures
+    metadata: Callable[[Any, Any], dict[str, Any]]  # (ctx, schema) -> what the report states about the data
+    plot_data: Step | None = None  # computed inside the progress bar; passed to ``plot_writer``
+    plot_writer: Step | None = None  # (plot data or ctx, plot_dir) -> plots, written with the report
+    options: tuple[str, ...] = ()  # audit keyword options the context takes (e.g. "device")
+
+
 def audit(
     *,
-    train: pd.DataFrame,
-    holdout: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    schema: TabularSchema,
+    train: Any,
+    holdout: Any,
+    synthetic: Any,
+    schema: Any,
     config: AuditConfig | None = None,
     metadata: dict[str, Any] | None = None,
     progress: bool = True,
+    modality: str | None = None,
+    **options: Any,
 ) -> AuditReport:
     """Audit ``synthetic`` against real ``train`` (what the generator saw) and ``holdout``.
 
-    ``metadata`` may carry ``train_name``, ``holdout_name``, ``synthetic_name``, ``generator``
-    and ``privacy_card`` (a card dict or the path of its JSON file; its ε/δ/accountant are
-    copied into the report). Returns an `AuditReport`; ``report.write(out_dir)`` writes it.
-    Set ``progress=False`` to silence the progress bar.
+    Any modality: tables (`pandas.DataFrame`), series (`SeriesData`) or images (`ImageData`),
+    with their schema. ``metadata`` may carry ``train_name``, ``holdout_name``,
+    ``synthetic_name``, ``generator`` and ``privacy_card`` (a `PrivacyCard`, a card dict or the
+    path of its JSON file; its ε/δ/accountant are copied into the report). ``modality`` insists
+    on one modality (its schema type is then checked); ``options`` go to the modality's
+    context (images: ``device``, where the audit's CNNs train). Returns an `AuditReport`;
+    ``report.write(out_dir)`` writes it. ``progress=False`` silences the progress bar.
     """
+    plan = audit_plan(schema, modality)
+    unknown = sorted(set(options) - set(plan.options))
+    if unknown:
+        raise TypeError(f"audit() got unexpected keyword argument(s) {unknown} for this modality")
     config = config or AuditConfig()
-    ctx = _context(train=train, holdout=holdout, synthetic=synthetic, schema=schema, config=config)
+    ctx = plan.context(train=train, holdout=holdout, synthetic=synthetic, schema=schema, config=config, **options)
     metadata = metadata or {}
     privacy = privacy_summary(metadata.get("privacy_card"))
     tables: list[pd.DataFrame] = []
-    with tqdm(total=len(STEPS) + 2, desc="audit", unit="step", disable=not progress, leave=False) as bar:
+    total = len(plan.steps) + 2 + (plan.plot_data is not None)
+    plot_data = ctx
+    with tqdm(total=total, desc=plan.label, unit="step", disable=not progress, leave=False) as bar:
         bar.set_postfix_str("models")
-        predictions = _validator("models", "downstream_predictions")(ctx)
+        result = _run(plan.models, ctx)
+        outputs = dict(zip(plan.model_outputs, result if len(plan.model_outputs) > 1 else (result,)))
         bar.update(1)
-        for name, takes_predictions in STEPS:
-            bar.set_postfix_str(name)
-            evaluate = _validator(name, "evaluate")
-            tables.append(evaluate(ctx, predictions) if takes_predictions else evaluate(ctx))
+        for step in plan.steps:
+            bar.set_postfix_str(step.module)
+            tables.append(_run(step, ctx, *(outputs[name] for name in step.inputs)))
             bar.update(1)
         bar.set_postfix_str("membership")
-        tables.append(_validator("membership", "evaluate")(ctx, membership_features(ctx), privacy=privacy))
+        tables.append(_validator("membership", "evaluate")(ctx, plan.membership_features(ctx), privacy=privacy))
         bar.update(1)
+        if plan.plot_data is not None:
+            bar.set_postfix_str("plots")
+            plot_data = _run(plan.plot_data, ctx)
+            bar.update(1)
     tables = [t for t in tables if len(t)]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=RESULT_COLUMNS)
-    return AuditReport(table=table, metadata=_metadata(ctx, metadata, privacy))
+    extra_plots = None
+    if plan.plot_writer is not None:
+        extra_plots = partial(_validator(plan.plot_writer.module, plan.plot_writer.function), plot_data)
+    meta = {k: v for k, v in metadata.items() if k != "privacy_card"}
+    meta.update(privacy)
+    meta.update(plan.metadata(ctx, schema))
+    meta.update(n_train=len(ctx.train), n_holdout=len(ctx.holdout), n_synthetic=len(ctx.synthetic),
+                config=asdict(ctx.config), dpsynth_version=dpsynth.__version__)
+    return AuditReport(table=table, metadata=meta, extra_plots=extra_plots)
 
 
-def membership_features(ctx: AuditContext) -> MembershipFeatures:
-    """The tabular features of the membership attacks (`MEMBERSHIP_FEATURES`); the holdout's
-    privacy units are the schema's subject ids when it names them, else its rows."""
-    train, holdout, synthetic = encode([ctx.train, ctx.holdout, ctx.synthetic], schema=ctx.schema,
-                                       missing="indicator")
-    subject = ctx.schema.subject_id
-    units = ctx.holdout[subject].to_numpy(dtype=object) if subject and subject in ctx.holdout else None
-    return MembershipFeatures(train, holdout, synthetic, holdout_units=units)
+def audit_plan(schema: Any, modality: str | None = None) -> AuditPlan:
+    """The `AuditPlan` of ``schema``'s modality (or of the named ``modality``); an object that is
+    no schema gets the tabular plan, whose context names the schema type it expects."""
+    if modality is None and not is_schema(schema):
+        modality = "tabular"
+    reference = (modality_named(modality) if modality else modality_of(schema)).audit_plan
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _run(step: Step, ctx: Any, *inputs: Any) -> Any:
+    return _validator(step.module, step.function)(ctx, *inputs)
 
 
 def _validator(module: str, function: str) -> Callable:
@@ -106,16 +152,10 @@ def _validator(module: str, function: str) -> Callable:
     return getattr(importlib.import_module(f"dpsynth.validators.{module}"), function)
 
 
-def _context(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-             schema: TabularSchema, config: AuditConfig) -> AuditContext:
-    """Check and conform the three tables; build the shared context."""
-    if not isinstance(schema, TabularSchema):
-        raise AuditInputError(NOT_A_SCHEMA.format(kind=type(schema).__name__))
-    conformed = conform_tables({"train": train, "holdout": holdout, "synthetic": synthetic}, schema,
-                               data_type=pd.DataFrame, not_data=NOT_A_FRAME)
-    check_holdout_classes(conformed["holdout"], schema)
-    return AuditContext(schema=schema, train=conformed["train"], holdout=conformed["holdout"],
-                        synthetic=conformed["synthetic"], config=config)
+def check_schema(schema: Any, schema_type: type, message: str) -> None:
+    """A plan's context takes only its own schema type (``message`` has ``{kind}``)."""
+    if not isinstance(schema, schema_type):
+        raise AuditInputError(message.format(kind=type(schema).__name__))
 
 
 def conform_tables(given: dict[str, Any], schema: Any, *, data_type: type, not_data: str) -> dict[str, Any]:
@@ -142,17 +182,3 @@ def check_holdout_classes(holdout: pd.DataFrame, schema: Any) -> None:
     if (target == str(schema.positive)).nunique() < 2:
         raise AuditInputError(SINGLE_CLASS_HOLDOUT.format(target=schema.target, value=target.iloc[0],
                                                           n=len(target)))
-
-
-def _metadata(ctx: AuditContext, given: dict[str, Any], privacy: dict[str, Any]) -> dict[str, Any]:
-    """Report metadata: what was given (minus the raw card), the card's ε/δ (``privacy``), sizes,
-    settings."""
-    meta = {k: v for k, v in given.items() if k != "privacy_card"}
-    meta.update(privacy)
-    meta.update(
-        membership_features=MEMBERSHIP_FEATURES,
-        n_train=len(ctx.train), n_holdout=len(ctx.holdout), n_synthetic=len(ctx.synthetic),
-        schema_fingerprint=ctx.schema.fingerprint(), config=asdict(ctx.config),
-        dpsynth_version=dpsynth.__version__,
-    )
-    return meta

@@ -30,7 +30,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from dpsynth.schema import CategoricalColumn, NumericColumn, TabularSchema
+from dpsynth.schema import CategoricalColumn, NumericColumn
+from dpsynth.tabular.schema import TabularSchema
 
 MISSING_CATEGORY = "__missing__"
 

@@ -49,6 +49,11 @@ class ImageCodec:
         self.lower, self.upper = schema.pixel_range
 
     # ------------------------------------------------------------------ encode
+    def backbone_shape(self) -> dict[str, int]:
+        """The keyword arguments every image backbone takes from the codec."""
+        return dict(static_width=self.static_width, height=self.height, width=self.width_px,
+                    channels=self.channels)
+
     def scale(self, pixels: np.ndarray) -> np.ndarray:
         """Pixels in stored units -> [-1, 1] by the public pixel_range."""
         return 2.0 * (np.asarray(pixels, dtype=np.float64) - self.lower) / (self.upper - self.lower) - 1.0

@@ -12,11 +12,11 @@ Per column, the encoding is a list of *blocks*:
   levels in all (256 by default); decoding draws uniformly inside the fine bin. Integer
   columns with at most ``n_bins`` values get one bin per value and no fine block (exact).
 
-Every block is a softmax: measured on SUPPORT2, cross-entropy terms learn well under
-DP-SGD noise, whereas a regressed within-bin offset collapsed to the bin edge. A missing
-numeric encodes as [0, 1] with all-zero bins, so its bin terms vanish from the loss. Generators condition on the target and the
-sensitive groups (`encode_conditions`); `decode` samples rows and keeps each row
-consistent with its condition cell (e.g. an "80+" age band yields an age in [80, upper]).
+Every block is a softmax: cross-entropy terms learn well under DP-SGD noise, a regressed
+offset does not. A missing numeric encodes as [0, 1] with all-zero bins, so its bin terms
+vanish from the loss. Generators condition on the target and the sensitive groups
+(`encode_conditions`); `decode` samples rows and keeps each row consistent with its
+condition cell (e.g. an "80+" age band yields an age in [80, upper]).
 """
 
 from __future__ import annotations
@@ -29,13 +29,8 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from dpsynth.schema import (
-    MISSING_GROUP,
-    CategoricalColumn,
-    NumericColumn,
-    SensitiveAttribute,
-    TabularSchema,
-)
+from dpsynth.schema import MISSING_GROUP, CategoricalColumn, NumericColumn, SensitiveAttribute
+from dpsynth.tabular.schema import TabularSchema
 
 BlockRole = Literal["category", "missing", "bin", "fine"]
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from dpsynth.data import rhc, support2
 from dpsynth.errors import DpsynthError
-from dpsynth.schema import TabularSchema
+from dpsynth.tabular.schema import TabularSchema
 
 UNKNOWN_DATASET = "unknown data set {name!r}; known data sets: {known}"
 

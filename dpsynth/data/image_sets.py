@@ -113,6 +113,7 @@ import pandas as pd
 from dpsynth.data.survset import split_stratified
 from dpsynth.errors import DpsynthError
 from dpsynth.images.schema import ImageData, ImageSchema
+from dpsynth.optional import require
 from dpsynth.schema import canonical_category
 
 # --------------------------------------------------------------------------- digits
@@ -145,6 +146,7 @@ SKIMAGE_CHANGED = "scikit-image's {name!r} does not have the expected layout ({p
 DICOM_FILES = ("CT_small.dcm", "MR_small.dcm")
 DICOM_SCHEMA_RESOURCE = "schemas/dicom_tiles.yaml"
 DICOM_FOLDER_IN_USE = "cannot write DICOM tiles into '{path}': it exists and is not an empty folder"
+DICOM_PURPOSE = "the DICOM tiles (pydicom's real test slices)"
 DICOM_MISSING = ("pydicom's test file {name!r} was not found in the installed pydicom (it is read with "
                  "download=False; dpsynth never downloads it); reinstall pydicom >= 3.0")
 
@@ -339,8 +341,8 @@ def write_dicom_tiles(folder: str | Path, *, size: int = TILE) -> Path:
     and ``modality`` ("CT"/"MR", the target of ``schemas/dicom_tiles.yaml``). The folder
     is created; it must be new or empty. Returns the folder.
     """
-    import pydicom
-    from pydicom.uid import generate_uid
+    pydicom = require("pydicom", extra="images", purpose=DICOM_PURPOSE)
+    generate_uid = require("pydicom.uid", extra="images", purpose=DICOM_PURPOSE).generate_uid
 
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
@@ -382,7 +384,7 @@ def dicom_test_files() -> dict[str, str]:
     Looked up with ``download=False`` only (dpsynth never downloads them); a clear
     `DpsynthError` if the installed pydicom lacks one.
     """
-    from pydicom.data import get_testdata_file
+    get_testdata_file = require("pydicom.data", extra="images", purpose=DICOM_PURPOSE).get_testdata_file
 
     out = {}
     for name in DICOM_FILES:

@@ -57,7 +57,7 @@ import pandas as pd
 
 from dpsynth.data import survset
 from dpsynth.data.survset import BAD_HOLDOUT_FRACTION, NO_OUTCOME  # noqa: F401  (public names)
-from dpsynth.schema import TabularSchema
+from dpsynth.tabular.schema import TabularSchema
 
 TABLE = "rhc"
 OUTCOME = "death_30d"

@@ -90,6 +90,7 @@ import pandas as pd
 
 from dpsynth.data.survset import split_stratified
 from dpsynth.errors import DpsynthError
+from dpsynth.optional import require
 from dpsynth.schema import canonical_category
 from dpsynth.series.schema import SeriesData, SeriesSchema
 
@@ -117,6 +118,7 @@ ECG_RATE_LEAD = "II"                           # lead for the R-peak estimate of
 SAMPLING_RATE = 100                            # Hz, of the cohort's signals
 WINDOW = 256                                   # samples (2.56 s)
 ECG_SOURCE = "pydicom test file waveform_ecg.dcm (12-lead ECG, 10 s at 1000 Hz), SIMULATED cohort"
+ECG_PURPOSE = "the ECG cohort (built on a real ECG from pydicom's test files)"
 ECG_MISSING = ("pydicom's test file {name!r} was not found in the installed pydicom (it is read with "
                "download=False; dpsynth never downloads it); reinstall pydicom >= 3.0")
 ECG_CHANGED = "pydicom's {name!r} does not have the expected layout ({problem})"
@@ -264,9 +266,10 @@ def _lead_label(channel) -> str:
 
 @lru_cache(maxsize=1)
 def _ecg_base() -> EcgBase:
-    import pydicom
-    from pydicom.data import get_testdata_file
     from scipy.signal import find_peaks, resample_poly
+
+    pydicom = require("pydicom", extra="series", purpose=ECG_PURPOSE)
+    get_testdata_file = require("pydicom.data", extra="series", purpose=ECG_PURPOSE).get_testdata_file
 
     path = get_testdata_file(ECG_FILE, download=False)  # never download=True: it hangs offline
     if not path:

@@ -39,7 +39,7 @@ import pandas as pd
 
 from dpsynth.data import survset
 from dpsynth.data.survset import BAD_HOLDOUT_FRACTION, NO_OUTCOME  # noqa: F401  (public names)
-from dpsynth.schema import TabularSchema
+from dpsynth.tabular.schema import TabularSchema
 
 TABLE = "support2"
 OUTCOME = "death_180d"

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.errors import DpsynthError
-from dpsynth.schema import TabularSchema, canonical_category
+from dpsynth.schema import canonical_category
+from dpsynth.tabular.schema import TabularSchema
 
 NEGATIVE = "no"
 

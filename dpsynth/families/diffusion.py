@@ -17,8 +17,7 @@ part keeps the sampler short and deterministic given its noise, and the network 
 Linear/SiLU layers, which opacus ghost clipping supports. The x0 logits are the exact
 Gaussian likelihood of each block's own noisy values plus the network's output
 (`model_logits`), so the network learns only the log-prior term — how a block depends on
-the other columns and on c — and not the identity map at low noise (on SUPPORT2 this
-halved the DP training loss).
+the other columns and on c — and not the identity map at low noise.
 
 Privacy unit: ``forward`` draws ``multiplicity`` timesteps and noises per row and averages
 the loss over them *before* returning one loss per unit (mean over the unit's present
@@ -31,12 +30,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 from torch import nn
 
 from dpsynth.families.training import unit_mean
+from dpsynth.params import number, param, whole
 
 
 def cosine_alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
@@ -97,15 +98,44 @@ class BlocksThenTailX0:
         return torch.cat([2 * x[..., :s] - 1, x[..., s:s + w]], dim=-1)
 
 
-DIFFUSION_DEFAULTS = {"timesteps": 1000, "sampling_steps": 50, "multiplicity": 4, "time_dim": 64,
-                      "condition_dropout": 0.1, "guidance": 2.0}
-"""The family's parameters and defaults (`DPGenerator.family_defaults`); `process_params`
-passes them on to `OneHotDiffusion` (``time_dim`` goes to the `Denoiser`)."""
+@dataclass
+class DiffusionParams:
+    """The family's parameters (a generator's ``family_params``); `process_params` passes them
+    on to `OneHotDiffusion` (``time_dim`` goes to the `Denoiser`)."""
+
+    timesteps: int = param(1000, "diffusion timesteps in training (cosine schedule)", whole(1))
+    sampling_steps: int = param(50, "deterministic DDIM steps when sampling (at most timesteps)", whole(1))
+    multiplicity: int = param(4, "draws of (t, noise) per row, averaged inside the unit's loss (no ε)", whole(1))
+    time_dim: int = param(64, "width of the timestep embedding", whole(2, even=True))
+    condition_dropout: float = param(0.1, "share of draws trained with the null condition (for guidance)",
+                                     number(at_least=0, below=1))
+    guidance: float = param(2.0, "classifier-free guidance weight when sampling (post-processing; 0: none)",
+                            number(at_least=0))
+
+    @staticmethod
+    def combined(values: dict[str, Any]) -> str | None:
+        """What the parameters must satisfy together (checked at construction), or None."""
+        if values["sampling_steps"] > values["timesteps"]:
+            return (f"sampling_steps must be at most timesteps (got sampling_steps={values['sampling_steps']}, "
+                    f"timesteps={values['timesteps']})")
+        if values["guidance"] > 0 and values["condition_dropout"] == 0:
+            return ("guidance > 0 needs an unconditional model: set condition_dropout > 0, or guidance=0 "
+                    f"(got guidance={values['guidance']}, condition_dropout=0)")
+        return None
+
+
+@dataclass
+class UNetDiffusionParams(DiffusionParams):
+    """`DiffusionParams` and a convolutional U-Net denoiser's with a continuous tail (series, images)."""
+
+    base_channels: int = param(32, "the U-Net's channels at full resolution (twice that below)", whole(1))
+    signal_scale: float = param(1.0, "the continuous values (in [-1, 1] units) are diffused divided by this "
+                                "public typical magnitude", number(above=0))
 
 
 def process_params(model: Any) -> dict[str, Any]:
     """A diffusion generator's `OneHotDiffusion` keyword arguments from its family parameters."""
-    return {name: getattr(model, name) for name in DIFFUSION_DEFAULTS if name != "time_dim"}
+    return {f.name: getattr(model, f.name) for f in fields(DiffusionParams) if f.name != "time_dim"}
 
 
 class OneHotDiffusion(nn.Module):

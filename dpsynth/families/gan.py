@@ -21,6 +21,7 @@ No gradient penalty: its double backward does not work under opacus (DESIGN.md f
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ from dpsynth.families.training import (
     unit_mean,
 )
 from dpsynth.privacy.conditions import NOISY, WEIGHT
+from dpsynth.params import number, param, whole, widths
 from dpsynth.privacy.dpsgd import DPSGDPlan
 
 
@@ -102,11 +104,26 @@ class DiscriminatorLoss(nn.Module):
         return unit_mean(per_row, row_mask)
 
 
-GAN_DEFAULTS = {"latent_dim": 64, "generator_lr": 2e-4, "generator_steps": 1, "tau": 0.2, "aux_weight": 0.0}
-"""The family's parameters and defaults (`DPGenerator.family_defaults`): the generator's
-latent width and learning rate, generator steps per private step (no ε), the
-Gumbel-softmax temperature of the one-hot blocks, and the weight of the auxiliary
-condition classifier (AC-GAN; 0 = a plain conditional GAN)."""
+@dataclass
+class GANParams:
+    """The family's parameters (a generator's ``family_params``)."""
+
+    latent_dim: int = param(64, "width of the generator's latent noise", whole(1))
+    generator_lr: float = param(2e-4, "learning rate of the generator's Adam (not private: it never sees data)",
+                                number(above=0))
+    generator_steps: int = param(1, "generator steps per private discriminator step (no ε)", whole(1))
+    tau: float = param(0.2, "Gumbel-softmax temperature of the generator's one-hot blocks", number(above=0))
+    aux_weight: float = param(0.0, "weight of the auxiliary condition classifier (AC-GAN; 0: a plain "
+                              "conditional GAN)", number(at_least=0))
+
+
+@dataclass
+class ConvGANParams(GANParams):
+    """`GANParams` and the widths of a convolutional discriminator (series, images)."""
+
+    conv_channels: tuple[int, ...] = param((16, 32), "channels of the discriminator's stride-2 convolutions; "
+                                           "the generator mirrors them", widths(empty=False))
+    disc_hidden: tuple[int, ...] = param((64,), "widths of the discriminator's MLP head", widths())
 
 
 class ConditionalGAN(nn.Module):

@@ -3,8 +3,8 @@
 A family's module returns a *per-unit loss* [B] from its forward pass; this loop wraps it
 with opacus (Poisson sampling, per-unit clipping, calibrated Gaussian noise, the
 accountant named in the plan) and runs exactly ``plan.steps`` optimizer steps, so the ε
-spent is the ε planned. Ghost clipping (fast gradient clipping) is the default: measured
-here it costs ~2× a non-private step, where per-sample-gradient hooks cost ~30×.
+spent is the ε planned. Ghost clipping (fast gradient clipping) is the default: far
+cheaper than per-sample-gradient hooks (docs/benchmarks.md).
 """
 
 from __future__ import annotations

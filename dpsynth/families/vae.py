@@ -9,18 +9,35 @@ contributes one loss — and so one clipped gradient — to DP-SGD.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 from torch import nn
 
 from dpsynth.families.training import unit_mean
+from dpsynth.params import number, param, whole, widths
 
 
-VAE_DEFAULTS = {"latent_dim": 32, "beta": 1.0, "temperature": 1.0, "multiplicity": 1}
-"""The family's parameters and defaults (`DPGenerator.family_defaults`): the latent width,
-the KL weight, the sampling temperature and the number of latent draws per row in training;
-`vae_params` passes them to `ConditionalVAE`."""
+@dataclass
+class VAEParams:
+    """The family's parameters (a generator's ``family_params``); `vae_params` passes them to
+    `ConditionalVAE`."""
+
+    latent_dim: int = param(32, "width of the latent code z", whole(1))
+    beta: float = param(1.0, "weight of the KL term in the ELBO", number(at_least=0))
+    temperature: float = param(1.0, "scale of the prior's draws when sampling (below 1: more typical samples)",
+                               number(above=0))
+    multiplicity: int = param(1, "latent draws per row in training, averaged inside the unit's loss (no ε)",
+                              whole(1))
+
+
+@dataclass
+class ConvVAEParams(VAEParams):
+    """`VAEParams` and the widths of a convolutional encoder (series, images)."""
+
+    conv_channels: tuple[int, ...] = param((32, 64), "channels of the encoder's stride-2 convolutions; "
+                                           "the decoder mirrors them", widths(empty=False))
 
 BAD_TEMPERATURE = ("temperature must be a number > 0 (the prior's scale when sampling; 1 = the prior itself), "
                    "got {value!r}")
@@ -29,7 +46,7 @@ BAD_MULTIPLICITY = "multiplicity must be an integer >= 1 (latent draws per row i
 
 def vae_params(model: Any) -> dict[str, Any]:
     """A VAE generator's `ConditionalVAE` keyword arguments from its family parameters."""
-    return {name: getattr(model, name) for name in VAE_DEFAULTS}
+    return {f.name: getattr(model, f.name) for f in fields(VAEParams)}
 
 
 class ConditionalVAE(nn.Module):

@@ -9,7 +9,7 @@ each synthetic image is its own synthetic patient (image id = subject id).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ import torch
 from dpsynth.codecs.image import ImageCodec
 from dpsynth.errors import SchemaError
 from dpsynth.generator import DPGenerator
+from dpsynth.params import ModelParams, number, param
 from dpsynth.images.schema import ImageData, ImageReport, ImageSchema
 
 NOT_IMAGE_DATA = (
@@ -25,6 +26,14 @@ NOT_IMAGE_DATA = (
     "got {kind}. Read files with dpsynth.images.io.read_images(path, schema)"
 )
 SYNTHETIC_ID = "synthetic-{:06d}"
+
+
+@dataclass
+class ImageParams(ModelParams):
+    """`ModelParams` and the image codec's noise scale."""
+
+    sigma: float = param(0.1, "noise scale of the pixel likelihood, in the codec's scaled [-1, 1] units (public)",
+                         number(above=0))
 
 
 class ImageGenerator(DPGenerator):
@@ -37,15 +46,8 @@ class ImageGenerator(DPGenerator):
     """
 
     schema_type = ImageSchema
-
-    default_hidden = (256,)  # the MLP heads of the image bodies (the convolutions carry the width)
-
-    def __init__(self, schema: ImageSchema, *, sigma: float = 0.1, **params: Any):
-        super().__init__(schema, **params)
-        self.sigma = sigma
-
-    def get_params(self) -> dict[str, Any]:
-        return super().get_params() | {"sigma": self.sigma}
+    model_params = ImageParams
+    param_defaults = {"hidden": (256,)}  # the MLP heads of the image bodies (the convolutions carry the width)
 
     # -------------------------------------------------------------- modality hooks
     def _count_units(self, data: ImageData, schema: ImageSchema) -> int:

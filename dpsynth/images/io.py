@@ -37,10 +37,11 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.errors import DataReadError, SchemaError
+from dpsynth.optional import require
 from dpsynth.images.schema import ImageData, ImageSchema
-from dpsynth.io import DataWriteError, read_table, write_table
+from dpsynth.table_io import DataWriteError, read_table, write_table
 from dpsynth.schema import canonical_category
-from dpsynth.series.formats.npz import _column_array, _load_npz, _npz_column
+from dpsynth.npz_archive import NPZ_MISSING_KEY, column_array, load_npz, npz_column
 
 PathLike = str | os.PathLike[str]
 
@@ -49,7 +50,6 @@ IMAGES_KEY = "images"
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
 # ------------------------------------------------------------------ messages
-NPZ_MISSING_KEY = "npz file '{path}' has no key '{key}' ({what}); keys found: {found!r}"
 NPZ_NOT_IMAGES = (
     "npz file '{path}': '{key}' has shape {shape} and dtype {dtype}; expected numeric images [N, {height}, "
     "{width}, {channels}]{grey} (the schema's height, width, channels). dpsynth never resizes: resize the "
@@ -123,7 +123,7 @@ def read_medmnist_npz(path: PathLike, schema: ImageSchema, *, split: str = "trai
     id, ...): aligned by the schema's image id column when it has one, else by order.
     """
     path = Path(path)
-    arrays = _load_npz(path)
+    arrays = load_npz(path)
     images_key, labels_key = f"{split}_images", f"{split}_labels"
     for key, what in ((images_key, f"the {split} images"), (labels_key, f"the {split} labels")):
         if key not in arrays:
@@ -285,8 +285,7 @@ def _read_pillow_pixels(path: Path, schema: ImageSchema) -> tuple[np.ndarray, st
 
 
 def _read_dicom_pixels(path: Path) -> tuple[np.ndarray, str]:
-    import pydicom
-
+    pydicom = require("pydicom", extra="images", purpose="reading DICOM images")
     try:
         dataset = pydicom.dcmread(path)
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for bad files
@@ -395,7 +394,7 @@ def write_images_npz(data: ImageData, path: PathLike, schema: ImageSchema) -> Pa
         column = data.static[name]
         if name in (schema.image_id, schema.subject_id):
             column = column.map(canonical_category)
-        arrays[str(name)] = _column_array(column)
+        arrays[str(name)] = column_array(column)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as handle:
@@ -409,7 +408,7 @@ def read_images_npz(path: PathLike, schema: ImageSchema) -> ImageData:
     """Read an archive written by `write_images_npz`: ``images`` plus the image id, the subject
     id (when the schema names one) and the schema's static columns; other keys are ignored."""
     path = Path(path)
-    arrays = _load_npz(path)
+    arrays = load_npz(path)
     if IMAGES_KEY not in arrays:
         raise DataReadError(NPZ_MISSING_KEY.format(path=path, key=IMAGES_KEY, what="the images [N, H, W, C]",
                                                    found=sorted(arrays)))
@@ -419,7 +418,7 @@ def read_images_npz(path: PathLike, schema: ImageSchema) -> ImageData:
     if missing:
         raise SchemaError(NPZ_MISSING_KEY.format(path=path, key=missing[0], what="a column of the schema: the "
                                                  "image id, subject id or a static column", found=sorted(arrays)))
-    static = pd.DataFrame({name: _npz_column(arrays, name, path, len(images)) for name in names})
+    static = pd.DataFrame({name: npz_column(arrays, name, path, len(images)) for name in names})
     return ImageData(static, images)
 
 
@@ -445,12 +444,12 @@ def read_images(path: PathLike, schema: ImageSchema, **kwargs: Any) -> ImageData
 
 
 def _npz_keys(path: Path) -> list[str]:
-    """The archive's keys, without loading its arrays (`_load_npz` gives the errors for bad files)."""
+    """The archive's keys, without loading its arrays (`load_npz` gives the errors for bad files)."""
     try:
         with zipfile.ZipFile(path) as archive:
             return [n[:-4] if n.endswith(".npy") else n for n in archive.namelist()]
     except (OSError, zipfile.BadZipFile):
-        return list(_load_npz(path))  # raises the reader's error
+        return list(load_npz(path))  # raises the reader's error
 
 
 __all__ = ["read_medmnist_npz", "read_image_folder", "read_image_file", "write_image_folder",

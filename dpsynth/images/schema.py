@@ -41,13 +41,8 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.errors import SchemaError
-from dpsynth.schema import (
-    SCHEMA_VERSION,
-    StaticAttributes,
-    TabularSchema,
-    canonical_category,
-    static_schema_from_spec,
-)
+from dpsynth.schema import SCHEMA_VERSION, canonical_category
+from dpsynth.tabular.schema import StaticAttributes, TabularSchema, static_schema_from_spec
 
 # ------------------------------------------------------------------ messages
 UNKNOWN_KEYS = "image schema has unknown key(s) {keys!r}; known keys: {known}"

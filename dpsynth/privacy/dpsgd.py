@@ -23,7 +23,7 @@ from dpsynth.privacy.ledger import LedgerEntry
 Accountant = Literal["prv", "rdp"]
 # Above this noise multiplier the model learns nothing useful; we refuse rather than pretend.
 MAX_NOISE_MULTIPLIER = 1e3
-PRV_MAX_EPSILON = 100.0  # PRV calibration took 18 s at ε = 100 and minutes and 7 GB at ε = 1000
+PRV_MAX_EPSILON = 100.0  # PRV calibration takes ~18 s at ε = 100, minutes and 7 GB at ε = 1000
 
 
 # opacus' RDP analysis warns when the best order is its largest alpha: the bound is then

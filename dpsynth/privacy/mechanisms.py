@@ -2,7 +2,7 @@
 selection, DP quantiles and bounds.
 
 Each function here *runs* a mechanism; charging the ledger is the caller's job and must
-happen first (see `dpsynth.privacy.domain` and `dpsynth.privacy.conditions`). All use
+happen first (see `dpsynth.tabular.domain` and `dpsynth.privacy.conditions`). All use
 add/remove adjacency in which one privacy unit contributes total weight at most 1
 (L1 sensitivity 1): callers pass one value per unit, or, for histograms, spread a
 unit's weight 1/k over its k rows.

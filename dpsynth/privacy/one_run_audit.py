@@ -49,11 +49,10 @@ GUESS_FRACTIONS = (0.05, 0.1, 0.2, 0.4)
 GUESS_RULES = tuple(GuessRule(side, f) for side in ("both", "out", "in") for f in GUESS_FRACTIONS)
 """The pre-registered rules, each tested at β / 12. Why these: few guesses suit a signal
 that shows only in the extreme scores, more guesses a strong one; and a loss-based score is
-often sure on one side only — in development runs (dp-vae with the noise off, SUPPORT2 and
-the toy table) the lowest scores were almost all OUT while the highest mixed IN canaries
-with OUT ones that are easy for the model anyway; a GAN's realness may be sure on the other
-side. At most 40 %: with perfect scores every guess is right unless the secret coins put
-fewer than 40 % of the canaries in (or out)."""
+often sure on one side only — the lowest scores can be almost all OUT while the highest mix
+IN canaries with OUT ones that are easy for the model anyway; a GAN's realness may be sure
+on the other side. At most 40 %: with perfect scores every guess is right unless the
+secret coins put fewer than 40 % of the canaries in (or out)."""
 
 BISECTION_STEPS = 60
 MAX_EPSILON = 50.0  # beyond any DP-SGD claim; the search stops here

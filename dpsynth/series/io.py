@@ -32,7 +32,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dpsynth.errors import DataReadError
-from dpsynth.io import SUPPORTED_SUFFIXES
+from dpsynth.table_io import SUPPORTED_SUFFIXES
 from dpsynth.series.formats.common import PathLike
 from dpsynth.series.formats.dicom import read_dicom_waveforms
 from dpsynth.series.formats.long import read_long, write_long

@@ -49,12 +49,10 @@ from dpsynth.schema import (
     Column,
     NumericColumn,
     SensitiveAttribute,
-    StaticAttributes,
-    TabularSchema,
     canonical_category,
     read_schema_spec,
-    static_schema_from_spec,
 )
+from dpsynth.tabular.schema import StaticAttributes, TabularSchema, static_schema_from_spec
 
 NO_SUBJECT_ID = "a series schema needs 'subject_id': the column of the static table naming each subject"
 MISSING_SIGNALS = (

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from dpsynth.cli import app
 from tests.conftest import make_toy_frame, make_toy_schema
+from tests.extras import needs_sdv
 
 runner = CliRunner()
 TINY_PARAMS = ["--param", "epochs=1", "--param", "batch_size=64", "--param", "hidden=[16]",
@@ -128,6 +129,7 @@ def test_draft_schema_can_pay_to_learn_its_values(files):
     assert card["epsilon"] <= 4.0
 
 
+@needs_sdv
 def test_reference_runs_without_epsilon_and_says_not_private(files):
     result = runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",
                                  str(files / "schema.yaml"), "--out", str(files / "ref"),

@@ -18,4 +18,4 @@ def test_rule_6_the_default_row_count_is_the_dp_count_not_the_exact_n(tmp_path):
                       out_dir=tmp_path / "release", params=TINY, progress=False)
     config = json.loads((tmp_path / "release" / "model" / "config.json").read_text())
     noisy_total = pd.DataFrame(config["condition_table"])["_noisy"].sum()
-    assert result.card["rows_released"] == max(1, round(noisy_total)) == len(result.synthetic)
+    assert result.card.rows_released == max(1, round(noisy_total)) == len(result.synthetic)

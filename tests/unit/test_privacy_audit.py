@@ -10,7 +10,7 @@ import pytest
 from dpsynth import privacy_audit, registry
 from dpsynth.errors import BudgetError, DpsynthError, NotFittedError, SchemaError
 from dpsynth.privacy_audit import MIN_CANARIES, one_run_audit
-from dpsynth.schema import TabularSchema
+from dpsynth.tabular.schema import TabularSchema
 from tests.conftest import (
     dpsgd_noise_off,
     make_toy_frame,

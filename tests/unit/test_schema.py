@@ -3,14 +3,8 @@ import pandas as pd
 import pytest
 
 from dpsynth.errors import DataReadError, SchemaError
-from dpsynth.schema import (
-    CategoricalColumn,
-    NumericColumn,
-    SensitiveAttribute,
-    TabularSchema,
-    canonical_category,
-    draft_schema,
-)
+from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, canonical_category
+from dpsynth.tabular.schema import TabularSchema, draft_schema
 from tests.conftest import make_toy_frame, make_toy_schema
 
 

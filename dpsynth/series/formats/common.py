@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.errors import DataReadError, SchemaError
-from dpsynth.io import DataWriteError, read_table
+from dpsynth.table_io import DataWriteError, read_table
 from dpsynth.schema import canonical_category
 from dpsynth.series.schema import SeriesSchema
 

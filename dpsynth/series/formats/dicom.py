@@ -1,4 +1,7 @@
-"""DICOM waveforms (a directory of ``*.dcm`` files, one subject per file): read."""
+"""DICOM waveforms (a directory of ``*.dcm`` files, one subject per file): read.
+
+``pydicom`` comes with the ``series`` extra; it is imported only here, when files are read.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from dpsynth.errors import DataReadError
+from dpsynth.optional import require
 from dpsynth.series.formats.common import (
     NO_FILES,
     RECORD_UNREADABLE,
@@ -67,8 +71,7 @@ def read_dicom_waveforms(directory: PathLike, static_path: PathLike, schema: Ser
 
 
 def _read_dicom(file: Path) -> Any:
-    import pydicom
-
+    pydicom = require("pydicom", extra="series", purpose="reading DICOM waveforms")
     try:
         return pydicom.dcmread(file)
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for bad files

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.errors import DataReadError, SchemaError
-from dpsynth.io import DataWriteError, read_table, write_table
+from dpsynth.table_io import DataWriteError, read_table, write_table
 from dpsynth.schema import canonical_category
 from dpsynth.series.formats.common import WRITE_FAILED, PathLike, read_static, signal_to_write
 from dpsynth.series.schema import SeriesData, SeriesSchema

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from dpsynth.errors import DataReadError, SchemaError
-from dpsynth.io import DataWriteError
+from dpsynth.npz_archive import NPZ_MISSING_KEY, column_array, load_npz, npz_column
+from dpsynth.table_io import DataWriteError
 from dpsynth.schema import canonical_category
 from dpsynth.series.formats.common import (
     WRITE_FAILED,
@@ -24,12 +24,7 @@ from dpsynth.series.schema import SeriesData, SeriesSchema
 SIGNALS_KEY = "signals"
 
 # ------------------------------------------------------------------ messages
-NPZ_UNREADABLE = "cannot read npz file '{path}': {reason}"
-NPZ_PICKLED = (
-    "npz file '{path}': key '{key}' holds Python objects, which only pickle can load (refused: unsafe); "
-    "save text as unicode arrays, e.g. np.asarray(values, dtype=str)"
-)
-NPZ_MISSING_KEY = "npz file '{path}' has no key '{key}' ({what}); keys found: {found!r}"
+
 NPZ_SIGNALS_NDIM = (
     "npz file '{path}': 'signals' has shape {shape}; expected [subjects, time, channels]{one}"
 )
@@ -37,10 +32,6 @@ NPZ_SIGNALS_NOT_NUMERIC = "npz file '{path}': 'signals' has dtype {dtype}; it mu
 NPZ_CHANNEL_COUNT = (
     "npz file '{path}': 'signals' has {found} channel(s) (last axis) but the schema declares {expected}: "
     "{names!r}; store the channels in the schema's order, or fix the schema"
-)
-NPZ_LENGTH = (
-    "npz file '{path}': key '{key}' has shape {shape}; expected a 1-D array with one entry per subject "
-    "({n} subjects in 'signals')"
 )
 NPZ_MISSING_STATIC = (
     "npz file '{path}' has no array for static column(s) {columns!r}; add them as 1-D arrays (one entry "
@@ -58,7 +49,7 @@ def read_npz(path: PathLike, schema: SeriesSchema, *, static_path: PathLike | No
     needs pickle could run code, so it is refused.
     """
     path = Path(path)
-    arrays = _load_npz(path)
+    arrays = load_npz(path)
     signals = _npz_signals(arrays, path, schema)
     ids = _npz_ids(arrays, path, schema, len(signals))
     if static_path is not None:
@@ -91,7 +82,7 @@ def write_npz(data: SeriesData, path: PathLike, schema: SeriesSchema) -> Path:
         if str(name) in arrays:
             raise DataWriteError(WRITE_FAILED.format(
                 path=path, reason=f"static column '{name}' clashes with the npz key '{name}'; rename it"))
-        arrays[str(name)] = _column_array(data.static[name])
+        arrays[str(name)] = column_array(data.static[name])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as handle:
@@ -99,32 +90,6 @@ def write_npz(data: SeriesData, path: PathLike, schema: SeriesSchema) -> Path:
     except OSError as exc:
         raise DataWriteError(WRITE_FAILED.format(path=path, reason=exc.strerror or exc)) from None
     return path
-
-
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the archive, loaded without pickle; clear errors otherwise."""
-    if not path.is_file():
-        reason = "it is a directory, not a file" if path.is_dir() else "no such file"
-        raise DataReadError(NPZ_UNREADABLE.format(path=path, reason=reason))
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        reason = f"not a NumPy .npz archive ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
-        raise DataReadError(NPZ_UNREADABLE.format(path=path, reason=reason)) from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataReadError(NPZ_UNREADABLE.format(
-            path=path, reason="it is a single .npy array, not an .npz archive (save with np.savez)"))
-    with archive:
-        arrays = {}
-        for key in archive.files:
-            try:
-                arrays[key] = archive[key]
-            except ValueError:
-                raise DataReadError(NPZ_PICKLED.format(path=path, key=key)) from None
-            except (OSError, EOFError, zipfile.BadZipFile) as exc:
-                reason = f"key '{key}' is corrupt ({type(exc).__name__})"
-                raise DataReadError(NPZ_UNREADABLE.format(path=path, reason=reason)) from None
-    return arrays
 
 
 def _npz_signals(arrays: dict[str, np.ndarray], path: Path, schema: SeriesSchema) -> np.ndarray:
@@ -151,7 +116,7 @@ def _npz_ids(arrays: dict[str, np.ndarray], path: Path, schema: SeriesSchema, n:
     if key not in arrays:
         raise DataReadError(NPZ_MISSING_KEY.format(path=path, key=key, what="the subject ids, the schema's "
                                                    "subject_id", found=sorted(arrays)))
-    ids = [canonical_category(v) for v in _npz_column(arrays, key, path, n)]
+    ids = [canonical_category(v) for v in npz_column(arrays, key, path, n)]
     source = f"npz file '{path}'"
     missing = sum(1 for v in ids if not isinstance(v, str))
     if missing:
@@ -167,29 +132,8 @@ def _npz_static(arrays: dict[str, np.ndarray], path: Path, schema: SeriesSchema,
         raise SchemaError(NPZ_MISSING_STATIC.format(path=path, columns=missing))
     static = pd.DataFrame({schema.subject_id: pd.Series(ids, dtype=object)})
     for name in names:
-        static[name] = _npz_column(arrays, name, path, len(ids))
+        static[name] = npz_column(arrays, name, path, len(ids))
     return static
-
-
-def _npz_column(arrays: dict[str, np.ndarray], key: str, path: Path, n: int) -> np.ndarray:
-    """A 1-D per-subject array; unicode text becomes object, an empty string NaN."""
-    column = arrays[key]
-    if column.ndim != 1 or len(column) != n:
-        raise DataReadError(NPZ_LENGTH.format(path=path, key=key, shape=column.shape, n=n))
-    if column.dtype.kind in "US":
-        text = column.astype(str).astype(object)
-        text[text == ""] = np.nan
-        return text
-    return column
-
-
-def _column_array(column: pd.Series) -> np.ndarray:
-    """A static column as an array that np.savez stores without pickle."""
-    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
-        if column.isna().any():
-            return column.to_numpy(dtype=np.float64, na_value=np.nan)
-        return np.asarray(column.tolist())
-    return np.asarray(["" if pd.isna(v) else str(v) for v in column], dtype=str).reshape(-1)
 
 
 def _trim_padding(signal: np.ndarray) -> np.ndarray:

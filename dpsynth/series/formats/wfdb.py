@@ -1,4 +1,7 @@
-"""PhysioNet WFDB records (a directory, one subject per record): read."""
+"""PhysioNet WFDB records (a directory, one subject per record): read.
+
+``wfdb`` comes with the ``series`` extra; it is imported only here, when records are read.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from dpsynth.errors import DataReadError
+from dpsynth.optional import require
 from dpsynth.series.formats.common import (
     NO_FILES,
     RECORD_UNREADABLE,
@@ -21,6 +25,8 @@ from dpsynth.series.formats.common import (
 )
 from dpsynth.series.schema import SeriesData, SeriesSchema
 
+WFDB_PURPOSE = "reading WFDB records"
+
 
 def read_wfdb(directory: PathLike, static_path: PathLike, schema: SeriesSchema, *,
               channel_map: dict[str, str] | None = None) -> SeriesData:
@@ -32,7 +38,7 @@ def read_wfdb(directory: PathLike, static_path: PathLike, schema: SeriesSchema, 
     schema's sampling rate and, where the schema gives a unit, the record's unit must be
     the same: a silent mismatch would make the public bounds wrong.
     """
-    import wfdb
+    wfdb = require("wfdb", extra="series", purpose=WFDB_PURPOSE)
 
     directory = existing_directory(directory, "WFDB records")
     check_channel_map(channel_map, schema)
@@ -52,7 +58,7 @@ def read_wfdb(directory: PathLike, static_path: PathLike, schema: SeriesSchema, 
 
 def _wfdb_record_names(directory: Path) -> list[str]:
     """Record names of the ``*.hea`` files, less the segments of multi-segment records."""
-    import wfdb
+    wfdb = require("wfdb", extra="series", purpose=WFDB_PURPOSE)
 
     headers = sorted(p for p in directory.glob("*.hea") if p.is_file())
     if not headers:

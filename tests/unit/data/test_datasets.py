@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from dpsynth.data import get_dataset
-from dpsynth.schema import NumericColumn, TabularSchema
+from dpsynth.schema import NumericColumn
+from dpsynth.tabular.schema import TabularSchema
 
 
 @dataclass(frozen=True)

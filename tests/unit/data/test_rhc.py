@@ -12,7 +12,8 @@ from dpsynth.data import rhc as mod
 from dpsynth.data.rhc import COLUMNS, OUTCOME, SURVSET_MISSING, load_rhc, rhc_schema
 from dpsynth.data.survset import load_survset
 from dpsynth.errors import DpsynthError
-from dpsynth.schema import CategoricalColumn, NumericColumn, TabularSchema
+from dpsynth.schema import CategoricalColumn, NumericColumn
+from dpsynth.tabular.schema import TabularSchema
 
 N_ROWS = 5735
 N_DEATHS_30D = 1918

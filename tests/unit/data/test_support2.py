@@ -12,7 +12,8 @@ from dpsynth.data.support2 import (
     COLUMNS, OUTCOME, SURVSET_MISSING, load_support2, support2_schema,
 )
 from dpsynth.errors import DpsynthError
-from dpsynth.schema import CategoricalColumn, NumericColumn, TabularSchema
+from dpsynth.schema import CategoricalColumn, NumericColumn
+from dpsynth.tabular.schema import TabularSchema
 
 N_ROWS = 9105
 N_DEATHS_180D = 4265

@@ -18,7 +18,7 @@ from dpsynth.data.survset import (
     load_schema, load_survset, rename_columns, split_stratified, survset_frame,
 )
 from dpsynth.errors import DpsynthError
-from dpsynth.schema import TabularSchema
+from dpsynth.tabular.schema import TabularSchema
 
 
 def make_raw(n: int = 40) -> pd.DataFrame:

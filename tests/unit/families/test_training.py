@@ -84,8 +84,11 @@ def test_rows_per_step_must_be_a_positive_whole_number(bad):
 
 
 def test_a_bad_rows_per_step_fails_before_any_private_data_is_read(monkeypatch):
-    model = registry.create("dp-series-vae", make_toy_series_schema(), rows_per_step=0)
+    model = registry.create("dp-series-vae", make_toy_series_schema())
     monkeypatch.setattr(type(model), "_count_units", lambda *a: pytest.fail("read the data"))
+    with pytest.raises(DpsynthError, match="rows_per_step"):  # at construction (dpsynth.params) ...
+        registry.create("dp-series-vae", make_toy_series_schema(), rows_per_step=0)
+    model.training.rows_per_step = 0  # ... and again in fit, for a setting changed behind set_params' back
     with pytest.raises(DpsynthError, match="rows_per_step"):
         model.fit(make_toy_series(), budget=PrivacyBudget(1.0, 1e-5), progress=False)
 

@@ -16,6 +16,7 @@ from dpsynth.generators import sdv_reference
 from dpsynth.generators.sdv_reference import sdv_metadata_dict
 from dpsynth.pipeline import generate
 from tests.conftest import make_toy_frame, make_toy_schema
+from tests.extras import needs_sdv
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY_CTGAN = dict(epochs=1, batch_size=200, hidden=(16,), embedding_dim=16)
@@ -41,6 +42,7 @@ def test_missing_sdv_is_a_clear_error(monkeypatch):
         fit_copula()
 
 
+@needs_sdv
 def test_metadata_comes_from_the_public_schema_not_the_data(monkeypatch):
     from sdv.metadata import Metadata
     from sdv.metadata._single_table import _SingleTableMetadata
@@ -76,17 +78,19 @@ def test_constructor_stores_parameters_only():
         registry.create("sdv-gaussiancopula", make_toy_schema(), epochs=1)
 
 
+@needs_sdv
 def test_hidden_maps_to_both_networks_and_the_card_records_the_parameters():
     model = registry.create("sdv-ctgan", make_toy_schema(), **TINY_CTGAN).fit(make_toy_frame(n=200), progress=False)
     params = model.synthesizer_.get_parameters()
     assert tuple(params["generator_dim"]) == (16,) and tuple(params["discriminator_dim"]) == (16,)
     assert params["epochs"] == 1 and params["enable_gpu"] is False
     card = model.privacy_card()
-    assert card["reference"]["synthesizer"] == "CTGANSynthesizer" and card["reference"]["params"]["epochs"] == 1
-    used = card["reference"]["sdv_parameters"]  # SDV's defaults included
+    assert card.reference["synthesizer"] == "CTGANSynthesizer" and card.reference["params"]["epochs"] == 1
+    used = card.reference["sdv_parameters"]  # SDV's defaults included
     assert used["generator_dim"] == [16] and used["pac"] == 10 and "verbose" not in used
 
 
+@needs_sdv
 def test_unknown_sdv_parameter_is_a_clear_error():
     model = registry.create("sdv-gaussiancopula", make_toy_schema(), no_such_option=1)
     with pytest.raises(DpsynthError, match="GaussianCopulaSynthesizer rejects.*no_such_option"):
@@ -108,6 +112,7 @@ def test_bad_data_gets_the_same_clear_errors_as_private_generators():
         fit_copula(make_toy_frame().drop(columns=["lab"]))
 
 
+@needs_sdv
 def test_schema_without_bounds_is_refused_but_data_derived_values_are_accepted():
     schema = make_toy_schema()
     schema.columns[0].lower = None
@@ -118,6 +123,7 @@ def test_schema_without_bounds_is_refused_but_data_derived_values_are_accepted()
     assert len(fit_copula(schema=schema).sample(10)) == 10
 
 
+@needs_sdv
 def test_subject_id_is_not_modelled():
     schema = make_toy_schema()
     schema.subject_id = "patient"
@@ -126,6 +132,7 @@ def test_subject_id_is_not_modelled():
     assert list(out.columns) == schema.names
 
 
+@needs_sdv
 def test_outputs_of_a_widely_bounded_model_are_clipped_to_the_public_bounds():
     schema = make_toy_schema()
     frame = make_toy_frame()
@@ -137,16 +144,19 @@ def test_outputs_of_a_widely_bounded_model_are_clipped_to_the_public_bounds():
     assert out["age"].between(18, 60).all()
 
 
+@needs_sdv
 def test_learn_domain_share_is_ignored_with_a_warning():
     with pytest.warns(UserWarning, match="learn_domain_share is ignored"):
         fit_copula(learn_domain_share=0.1)
 
 
+@needs_sdv
 def test_rebalance_is_not_supported():
     with pytest.raises(DpsynthError, match="rebalance is not supported"):
         fit_copula().sample(10, rebalance={"race": "equal"})
 
 
+@needs_sdv
 def test_unknown_condition_is_the_usual_clear_error():
     model = fit_copula()
     with pytest.raises(SchemaError, match="takes one of"):
@@ -155,12 +165,14 @@ def test_unknown_condition_is_the_usual_clear_error():
         model.sample(10, conditions={"heart_rate": 80})
 
 
+@needs_sdv
 def test_a_rare_group_that_cannot_be_reached_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(sdv_reference, "MAX_ROUNDS", 1)
     with pytest.raises(DpsynthError, match=r"produced only \d+ of 2000 rows matching"):
         fit_copula().sample(2000, conditions={"race": "other", "age_band": "18-49"}, random_state=0)
 
 
+@needs_sdv
 def test_sdv_usage_log_is_disabled():
     logger = logging.getLogger("SingleTableSynthesizer")
     handler = logging.StreamHandler()
@@ -169,6 +181,7 @@ def test_sdv_usage_log_is_disabled():
     assert handler not in logger.handlers and logger.disabled
 
 
+@needs_sdv
 def test_no_scratch_files_are_written(tmp_path, monkeypatch):
     """SDV can write sampled rows to a folder; dpsynth never asks it to (nor does it by default)."""
     monkeypatch.chdir(tmp_path)
@@ -179,6 +192,7 @@ def test_no_scratch_files_are_written(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- the pipeline
+@needs_sdv
 def test_generate_writes_rows_and_a_not_private_card_but_no_model(tmp_path):
     train = make_toy_frame(n=300)
     result = generate(data=train, schema=make_toy_schema(), generator="sdv-gaussiancopula", out_dir=tmp_path,
@@ -191,11 +205,12 @@ def test_generate_writes_rows_and_a_not_private_card_but_no_model(tmp_path):
     assert len(pd.read_csv(result.synthetic_path)) == 300
 
 
+@needs_sdv
 def test_generate_with_an_epsilon_for_a_reference_warns(tmp_path):
     with pytest.warns(UserWarning, match="budget .* is ignored"):
         result = generate(data=make_toy_frame(n=300), schema=make_toy_schema(), generator="sdv-gaussiancopula",
                           epsilon=1.0, rows=20, out_dir=tmp_path, progress=False)
-    assert result.card["rows_released"] == 20 and result.card["rows_source"] == "user"
+    assert result.card.rows_released == 20 and result.card.rows_source == "user"
 
 
 def test_generate_requires_epsilon_for_a_private_generator(tmp_path):

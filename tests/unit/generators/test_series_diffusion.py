@@ -64,7 +64,7 @@ def test_defaults_are_documented_and_saved():
                     mid_kernel=9, condition_dropout=0.1, guidance=2.0, signal_scale=0.1, batch_size=256,
                     rows_per_step=2, hidden=[64])
     assert {k: params[k] for k in expected} == expected
-    assert all(f"``{name}``" in DPSeriesDiffusion.__doc__ for name in expected)
+    assert all(f"\n{name} : " in DPSeriesDiffusion.__doc__ for name in expected)
 
 
 def test_module_is_the_family_with_the_static_blocks_and_a_signal_tail(spied):

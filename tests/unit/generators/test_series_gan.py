@@ -63,7 +63,7 @@ def test_defaults_are_documented_and_saved():
     assert (params["lr"], params["batch_size"], params["rows_per_step"], params["generator_steps"]) == (
         5e-3, 256, 2, 1)
     doc = DPSeriesGAN.__doc__
-    assert all(f"``{name}``" in doc for name in ("latent_dim", "generator_lr", "generator_steps", "tau",
+    assert all(f"\n{name} : " in doc for name in ("latent_dim", "generator_lr", "generator_steps", "tau",
                                                   "aux_weight", "conv_channels", "disc_hidden", "batch_size"))
 
 
@@ -99,7 +99,7 @@ def test_the_subject_is_the_privacy_unit(spied):
     assert len(windows) == len(data.static) and windows.max() > 1
     rows = min(model.training.rows_per_step, seen["data_loader"].dataset.tensors[0].shape[1])
     assert {s[1] for s in seen["real_shapes"]} == {rows}  # `rows_per_step` windows of each sampled subject
-    assert "subject" in model.privacy_card()["privacy_unit"]
+    assert "subject" in model.privacy_card().privacy_unit
 
 
 def test_real_view_fills_missing_samples_with_the_fakes_values_and_keeps_observed_ones(spied):

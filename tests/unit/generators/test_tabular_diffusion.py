@@ -6,7 +6,7 @@ import torch
 
 from dpsynth import registry
 from dpsynth.families.diffusion import OneHotDiffusion
-from dpsynth.generator import TabularGenerator
+from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
 from tests.conftest import make_toy_frame, make_toy_schema
 

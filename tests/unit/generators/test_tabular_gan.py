@@ -6,7 +6,7 @@ import torch
 
 from dpsynth import registry
 from dpsynth.families import gan, training
-from dpsynth.generator import TabularGenerator
+from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.dpsgd import epsilon_for_history
 from tests.conftest import make_toy_frame, make_toy_schema, pinned_private_randomness
@@ -57,10 +57,10 @@ def test_ledger_holds_condition_counts_and_one_dp_sgd_entry(spied):
 def test_card_epsilon_is_what_opacus_computes_for_the_recorded_history(spied):
     model, seen = spied
     card = model.privacy_card()
-    (sgd,) = card["dp_sgd"]
-    recomputed = epsilon_for_history(sgd["history"], delta=sgd["delta"], accountant=sgd["accountant"])
-    assert sgd["epsilon"] == pytest.approx(recomputed, rel=1e-9)
-    assert model.log_.steps == sgd["steps"] == model.plan_.steps
+    (sgd,) = card.dp_sgd
+    recomputed = epsilon_for_history(sgd.history, delta=sgd.delta, accountant=sgd.accountant)
+    assert sgd.epsilon == pytest.approx(recomputed, rel=1e-9)
+    assert model.log_.steps == sgd.steps == model.plan_.steps
     assert seen["d_calls"] == model.plan_.steps  # one discriminator forward per private step
 
 
@@ -176,7 +176,7 @@ def test_extra_generator_steps_leave_the_private_steps_and_epsilon_unchanged(spi
     more = fit_tiny(generator_steps=3)
     assert more.log_.steps == model.log_.steps == model.plan_.steps
     assert more.privacy_spent() == model.privacy_spent()
-    assert more.privacy_card()["dp_sgd"][0]["history"] == model.privacy_card()["dp_sgd"][0]["history"]
+    assert more.privacy_card().dp_sgd[0].history == model.privacy_card().dp_sgd[0].history
 
 
 def test_membership_score_is_the_discriminators_mean_logit_over_a_units_rows():

@@ -10,7 +10,7 @@ import torch
 
 from dpsynth import registry
 from dpsynth.errors import BudgetError, DpsynthError, NotFittedError, SchemaError
-from dpsynth.generator import TabularGenerator
+from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
 from tests.conftest import TINY, make_toy_frame, make_toy_schema
 
@@ -142,7 +142,7 @@ def test_release_holds_no_exact_counts(tmp_path):
     model = fit_tiny(frame=frame, schema=schema)
     assert model.data_report_.clipped == {"lab": 5}  # the operator sees it ...
     path = model.save(tmp_path / "model")
-    released = json.dumps(model.privacy_card()) + (path / "config.json").read_text()
+    released = model.privacy_card().to_json() + (path / "config.json").read_text()
     assert not re.search(r"(?<![\d.])437(?![\d.])", released)  # ... the release does not
     assert '"clipped"' not in released and '"lab": 5' not in released
 
@@ -165,7 +165,7 @@ def test_subject_is_the_privacy_unit():
     model = fit_tiny(frame=frame, schema=schema)
     assert model.n_units_ == 200
     assert model.plan_.sample_rate == pytest.approx(1 / np.ceil(200 / TINY["batch_size"]))
-    assert "subject" in model.privacy_card()["privacy_unit"]
+    assert "subject" in model.privacy_card().privacy_unit
     tensors = model._unit_tensors(*_prepared(model, frame, schema))
     assert tensors[0].shape[:2] == (200, 3) and tensors[2].sum() == 600
 
@@ -205,7 +205,7 @@ def test_structural_errors_come_before_any_mechanism(monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("a DP mechanism ran on malformed data")
 
-    monkeypatch.setattr("dpsynth.generator.learn_public_values", must_not_run)
+    monkeypatch.setattr("dpsynth.tabular.generator.learn_public_values", must_not_run)
     schema = make_toy_schema()
     schema.columns[0].public = False
     with pytest.raises(SchemaError, match=r"missing column\(s\) \['lab'\]"):

@@ -16,7 +16,7 @@ from dpsynth.images.io import (
     write_image_folder,
     write_images_npz,
 )
-from dpsynth.io import DataWriteError
+from dpsynth.table_io import DataWriteError
 
 H, W = 4, 5
 

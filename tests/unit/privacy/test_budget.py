@@ -36,8 +36,7 @@ def test_default_delta_is_well_below_one_over_n():
 
 
 def test_default_delta_releases_no_exact_count():
-    """Issue 14.3: δ = 1/n^1.1 printed on the card gave back n. The default is a power of ten,
-    so it takes one value per order of magnitude of n: a card's δ cannot tell n from n + 1."""
+    """Rule 5: the default δ is a power of ten, so a card's δ cannot tell n from n + 1."""
     sizes = range(1, 3_000_000, 997)
     deltas = {default_delta(n) for n in sizes}
     assert len(deltas) <= 4 and all(math.log10(d) == round(math.log10(d)) for d in deltas)

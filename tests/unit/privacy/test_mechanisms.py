@@ -64,8 +64,7 @@ def test_dp_bounds_bracket_the_bulk_of_the_data():
 
 
 def test_coarse_bounds_ignore_empty_bins_and_keep_sparse_tails():
-    """Issue 14.2: a bin of noise alone passed often enough to give bounds like [-14178, 3486]
-    for age; the threshold now holds that to 0.1 % of runs over all bins. A tail too sparse
+    """A bin of noise alone must pass at most 0.1 % of runs over all bins; a tail too sparse
     to pass sits in the extra bin on each side."""
     values = np.concatenate([np.random.default_rng(3).uniform(20, 90, 3000), [200.0] * 5])
     runs = [approximate_bounds(values, epsilon=0.5) for _ in range(200)]

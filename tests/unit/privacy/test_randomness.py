@@ -13,7 +13,7 @@ import torch
 
 from dpsynth import registry
 from dpsynth.families import training
-from dpsynth.generator import TabularGenerator
+from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.conditions import unit_weights
 from dpsynth.privacy.randomness import public_torch_rng, secret_torch_generator, secret_torch_rng
@@ -35,7 +35,7 @@ def released(model, path):
     model.save(path)
     config = json.loads((path / "config.json").read_text())
     weights = torch.load(path / "weights.pt", weights_only=True)
-    return config, weights, model.privacy_card()
+    return config, weights, model.privacy_card().to_dict()
 
 
 def exact_condition_counts(frame, schema, table):
@@ -156,7 +156,7 @@ def test_rule_9_the_unit_row_subsample_is_drawn_in_secret(monkeypatch):
 
 
 def test_rule_9_the_card_says_what_the_seed_drives_and_holds_no_secret_seed():
-    card = fit().privacy_card()
+    card = fit().privacy_card().to_dict()
     note = card["randomness"]
     assert note["public_seed"] == SEED == card["seed"]
     assert "OS entropy" in note["private_randomness"] and "not stored" in note["private_randomness"]

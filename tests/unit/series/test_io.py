@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from dpsynth.errors import DataReadError, SchemaError
-from dpsynth.io import DataWriteError, read_table, write_table
+from dpsynth.table_io import DataWriteError, read_table, write_table
 from dpsynth.series.io import (
     read_dicom_waveforms,
     read_long,

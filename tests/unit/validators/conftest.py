@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, TabularSchema
+from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
+from dpsynth.tabular.schema import TabularSchema
 from dpsynth.validators.context import AuditConfig, AuditContext
 from dpsynth.validators.models import downstream_predictions
 

@@ -36,7 +36,7 @@ def three_classes(data: ImageData) -> ImageData:
 
 @pytest.fixture(scope="module")
 def report() -> AuditReport:
-    card = {"budget": {"epsilon": 1.0, "delta": 1e-5}, "accountant": "prv"}
+    card = {"private": True, "epsilon": 1.0, "delta": 1e-5, "accountant": ["prv"]}
     return audit_images(**inputs(), config=FAST, device="cpu", progress=False,
                         metadata={"generator": "dp-image-vae", "privacy_card": card})
 

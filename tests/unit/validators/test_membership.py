@@ -20,7 +20,7 @@ from dpsynth.validators.image_suite import pooled_pixels
 from dpsynth.validators.report import AuditReport
 from dpsynth.validators.series_suite import build_context as series_context
 from dpsynth.validators.series_suite import membership_features as series_features
-from dpsynth.validators.suite import membership_features as tabular_features
+from dpsynth.validators.tabular_suite import membership_features as tabular_features
 from tests.conftest import make_toy_image_schema, make_toy_images, make_toy_series, make_toy_series_schema
 
 CARD = {"epsilon": 1.0, "delta": 1e-5, "private": True}

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, TabularSchema
+from dpsynth.privacy.card import CardError, PrivacyCard
+from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
+from dpsynth.tabular.schema import TabularSchema
 from dpsynth.validators import fidelity, memorisation, representation
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext, result_frame
 from dpsynth.validators.report import AuditReport, privacy_summary
@@ -67,8 +69,8 @@ def report() -> AuditReport:
     ctx = AuditContext(SCHEMA, *frames, config=AuditConfig(intersections=False))
     table = pd.concat([result_frame(model_rows()), fidelity.evaluate(ctx), representation.evaluate(ctx),
                        memorisation.evaluate(ctx)], ignore_index=True)
-    card = {"format": 1, "budget": {"epsilon": 2.0, "delta": 1e-6}, "accountant": "prv",
-            "ledger": [{"mechanism": "dp-sgd", "epsilon": 1.5}]}
+    card = {"private": True, "epsilon": 2.0, "delta": 1e-6, "accountant": ["prv"],
+            "ledger": [{"mechanism": "dp-sgd", "purpose": "train", "epsilon": 1.5, "delta": 1e-6}]}
     return AuditReport(table=table, metadata={"generator": "dp-vae", "synthetic_name": "demo",
                                               "n_train": 500, **privacy_summary(card)})
 
@@ -143,12 +145,24 @@ def test_bad_table_and_file_are_refused(tmp_path):
         AuditReport.read(tmp_path / "x.json")
 
 
-def test_privacy_summary_reads_the_shallowest_keys(tmp_path):
-    card = {"ledger": [{"epsilon": 0.1}], "budget": {"epsilon": 1.0, "delta": 1e-5}}
-    assert privacy_summary(card) == {"epsilon": 1.0, "delta": 1e-5}
-    (tmp_path / "card.json").write_text(json.dumps({"epsilon": 3.0}))
-    assert privacy_summary(tmp_path / "card.json") == {"epsilon": 3.0}
+def test_privacy_summary_reads_the_typed_card_and_refuses_what_is_not_one(tmp_path):
+    card = {"private": True, "epsilon": 1.0, "delta": 1e-5, "accountant": ["prv"], "generator": "dp-vae",
+            "ledger": [{"mechanism": "dp-sgd", "purpose": "train", "epsilon": 0.1, "delta": 1e-5}]}
+    expected = {"epsilon": 1.0, "delta": 1e-5, "private": True, "accountant": "prv", "card_generator": "dp-vae"}
+    assert privacy_summary(card) == expected == privacy_summary(PrivacyCard.from_dict(card))
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    assert privacy_summary(tmp_path / "card.json") == expected
     assert privacy_summary(None) == {}
+    with pytest.raises(CardError, match="has no 'epsilon'"):  # a nested ε is not searched for
+        privacy_summary({"private": True, "budget": {"epsilon": 1.0, "delta": 1e-5}})
+
+
+def test_the_generator_row_comes_from_the_card_when_metadata_names_none(report, tmp_path):
+    meta = {k: v for k, v in report.metadata.items() if k != "generator"}
+    meta.update(privacy_summary({"private": True, "epsilon": 2.0, "delta": 1e-6, "generator": "dp-gan"}))
+    text = AuditReport(table=report.table, metadata=meta).write(tmp_path)["markdown"].read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| generator ")]
+    assert "dp-gan" in row
 
 
 def test_select_and_value(report):

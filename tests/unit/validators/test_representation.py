@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, TabularSchema
+from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
+from dpsynth.tabular.schema import TabularSchema
 from dpsynth.validators import representation
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext
 

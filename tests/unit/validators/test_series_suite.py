@@ -29,7 +29,7 @@ def inputs(**changes):
 
 @pytest.fixture(scope="module")
 def report() -> AuditReport:
-    card = {"budget": {"epsilon": 1.0, "delta": 1e-5}, "accountant": "prv"}
+    card = {"private": True, "epsilon": 1.0, "delta": 1e-5, "accountant": ["prv"]}
     return audit_series(**inputs(), config=FAST, progress=False,
                         metadata={"generator": "dp-vae-series", "privacy_card": card})
 

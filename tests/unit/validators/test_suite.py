@@ -11,7 +11,8 @@ import pytest
 
 import dpsynth.validators as validators_pkg
 from dpsynth.errors import SchemaError
-from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute, TabularSchema
+from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
+from dpsynth.tabular.schema import TabularSchema
 from dpsynth.validators import AuditReport, audit
 from dpsynth.validators.suite import SINGLE_CLASS_HOLDOUT, AuditInputError
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, result_frame
@@ -126,7 +127,7 @@ def test_empty_table_and_wrong_types_are_refused():
 
 def test_privacy_card_file_and_progress_bar(fake_models, tmp_path, capsys):
     card = tmp_path / "privacy_card.json"
-    card.write_text(json.dumps({"budget": {"epsilon": 1.0, "delta": 1e-5}, "accountant": "rdp"}))
+    card.write_text(json.dumps({"private": True, "epsilon": 1.0, "delta": 1e-5, "accountant": ["rdp"]}))
     report = audit(train=patients(300, 1), holdout=patients(200, 2), synthetic=patients(300, 3), schema=SCHEMA,
                    config=FAST, metadata={"privacy_card": str(card), "generator": "dp-gan"}, progress=True)
     assert report.epsilon == 1.0 and report.metadata["delta"] == 1e-5

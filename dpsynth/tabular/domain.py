@@ -1,6 +1,7 @@
 """Learn missing public values (bounds, category domains) with DP mechanisms, on the ledger.
 
-Used only when the user opts in with a budget share; otherwise a schema with non-public
+The tabular schema's DP learning step (series and image schemas learn through their static
+`TabularSchema`). Used only when the user opts in with a budget share; otherwise a schema with non-public
 values is refused (privacy contract, rule 2). Each column learned is one ledger entry.
 One row per privacy unit is used (the first), so each unit contributes one value.
 
@@ -9,7 +10,7 @@ One row per privacy unit is used (the first), so each unit contributes one value
 - category domains: Laplace partition selection ((ε, δ)-DP). Categories too rare to pass
   the threshold are not released; rows holding them become missing (counted).
 
-A column marked ``public: false`` (what `dpsynth.schema.draft_schema` writes) has its
+A column marked ``public: false`` (what `dpsynth.tabular.schema.draft_schema` writes) has its
 ``nullable`` and ``integer`` flags drafted from the data too; learning replaces them with
 values that read no data (nullable, not integer), so the released schema depends on the
 private data only through the DP outputs. A user's ``public: true`` confirms them.
@@ -24,7 +25,8 @@ import pandas as pd
 from dpsynth.errors import SchemaError
 from dpsynth.privacy.ledger import LedgerEntry, PrivacyLedger
 from dpsynth.privacy.mechanisms import dp_bounds, partition_threshold, select_partitions
-from dpsynth.schema import CategoricalColumn, NumericColumn, TabularSchema, canonical_category
+from dpsynth.schema import CategoricalColumn, NumericColumn, canonical_category
+from dpsynth.tabular.schema import TabularSchema
 
 
 BOUNDS_NOT_LEARNED = (

@@ -1,5 +1,5 @@
-"""Learning a drafted schema's values with DP: the released schema depends on the private
-data only through the DP outputs (issue 14.2: `schema draft` + `--learn-domain-share`)."""
+"""Learning a drafted schema's values with DP (`schema draft` + `--learn-domain-share`): the
+released schema depends on the private data only through the DP outputs."""
 
 import numpy as np
 import pandas as pd
@@ -7,9 +7,10 @@ import pytest
 
 from dpsynth.errors import SchemaError
 from dpsynth.privacy.budget import PrivacyBudget
-from dpsynth.privacy.domain import learn_public_values
+from dpsynth.tabular.domain import learn_public_values
 from dpsynth.privacy.ledger import PrivacyLedger
-from dpsynth.schema import NumericColumn, draft_schema
+from dpsynth.schema import NumericColumn
+from dpsynth.tabular.schema import draft_schema
 from tests.conftest import make_toy_frame, make_toy_schema
 
 DP_OUTPUTS = {"lower", "upper", "categories"}  # what the mechanisms release; everything else must match

@@ -1,4 +1,4 @@
-"""dpsynth.io: CSV/Parquet by extension, and clear errors instead of raw tracebacks."""
+"""dpsynth.table_io: CSV/Parquet by extension, and clear errors instead of raw tracebacks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dpsynth.errors import DataReadError, DpsynthError
-from dpsynth.io import DataWriteError, read_table, write_table
+from dpsynth.table_io import DataWriteError, read_table, write_table
 
 
 @pytest.fixture

@@ -1,16 +1,19 @@
-"""Read and write tables as CSV or Parquet, chosen by the file extension.
+"""Read and write tables as CSV or Parquet, chosen by the file extension (every modality:
+tabular data, series static and long tables, image manifests).
 
 Every failure (unsupported extension, missing, empty, unreadable or corrupt file) is a
 `DataReadError` / `DataWriteError` that names the path and the reason, never a raw
 pandas or pyarrow traceback. CSV cells that are empty (or one of pandas' default
 missing markers such as ``NA``) read as ``NaN``; text stays text; no index column is
-written. Parquet goes through pyarrow and keeps dtypes (including ``category``); missing
+written. Parquet goes through pyarrow (the ``parquet`` extra; a clear error names it when
+missing) and keeps dtypes (including ``category``); missing
 text cells read as ``NaN`` there too (not ``None``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.errors import DataReadError, DpsynthError
+from dpsynth.optional import require
 
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -50,10 +54,19 @@ def table_format(path: str | os.PathLike[str], *, action: str = "read") -> Liter
     raise DataReadError(UNSUPPORTED_FORMAT.format(action=action, path=path, suffix=suffix or "(none)"))
 
 
-def _read_errors() -> tuple[type[BaseException], ...]:
-    import pyarrow as pa
+def _require_arrow(action: str) -> None:
+    """Parquet goes through pyarrow (the ``parquet`` extra): a clear error when it is missing."""
+    require("pyarrow", extra="parquet", purpose=f"{action} Parquet")
 
-    return (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, pa.ArrowException)
+
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    """pyarrow's exception type, if pyarrow has been imported (nothing else can raise it)."""
+    error = getattr(sys.modules.get("pyarrow"), "ArrowException", None)
+    return (error,) if error is not None else ()
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    return (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, *_arrow_errors())
 
 
 def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
@@ -66,6 +79,8 @@ def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
     """
     path = Path(path)
     fmt = table_format(path, action="read")
+    if fmt == "parquet":
+        _require_arrow("reading")
     if not path.exists():
         raise DataReadError(READ_FAILED.format(path=path, reason="no such file"))
     if path.is_dir():
@@ -107,6 +122,8 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     if not isinstance(frame, pd.DataFrame):
         raise DataWriteError(WRITE_FAILED.format(
             path=path, reason=f"expected a pandas DataFrame, got {type(frame).__name__}"))
+    if fmt == "parquet":
+        _require_arrow("writing")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
@@ -129,9 +146,7 @@ def _missing_as_nan(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _is_arrow_error(exc: BaseException) -> bool:
-    import pyarrow as pa
-
-    return isinstance(exc, pa.ArrowException)
+    return isinstance(exc, _arrow_errors())
 
 
 def _one_line(exc: BaseException) -> str:

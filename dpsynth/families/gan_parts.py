@@ -1,0 +1,96 @@
+"""Building blocks the DP-GAN family's generators share across modalities.
+
+`BlockSoftener` turns generator logits into a differentiable sample of a tabular encoding
+(a table row, or the static record of a series subject or an image); `condition_free_mask`
+and `condition_blocks` tell the auxiliary condition classifier what it may see and where
+each condition's one-hot block lies; `TanhValues` bounds a decoder's values to the
+codec's scaled range [-1, 1]. They read only the codec's public layout.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from dpsynth.codecs.tabular import TabularCodec
+
+
+class BlockSoftener:
+    """Generator logits -> a soft row in the codec's encoding, differentiable in the logits.
+
+    Each softmax block becomes a Gumbel-softmax sample (temperature ``tau``), the relaxation
+    of the Gumbel-max sampling the codec's ``decode`` does. Real rows of a missing numeric
+    have all-zero bin blocks, so a nullable column's bin blocks are scaled by the soft
+    "present" probability: otherwise "missing but with a bin" would give fakes away.
+    """
+
+    def __init__(self, codec: TabularCodec, *, tau: float):
+        self.tau = tau
+        size = max(b.size for b in codec.blocks)
+        index = torch.zeros(len(codec.blocks), size, dtype=torch.long)
+        self.pad = torch.ones(len(codec.blocks), size, dtype=torch.bool)
+        for i, b in enumerate(codec.blocks):
+            index[i, : b.size] = torch.arange(b.start, b.stop)
+            self.pad[i, : b.size] = False
+        self.index = index.flatten()
+        self.keep = torch.nonzero(~self.pad.flatten()).squeeze(1)  # padded layout -> encoding order
+        self.scale_index = torch.arange(codec.width)  # position of each slot's scale factor
+        self.scaled = torch.zeros(codec.width, dtype=torch.bool)
+        for b in codec.blocks:
+            missing = codec.blocks_of(b.column).get("missing")
+            if b.role in ("bin", "fine") and missing is not None:
+                self.scale_index[b.start:b.stop] = missing.start  # the "present" probability
+                self.scaled[b.start:b.stop] = True
+
+    def _to(self, device: torch.device) -> None:
+        """Keep the index tensors on the logits' device (the generator may train on a GPU)."""
+        if self.index.device != device:
+            for name in ("index", "pad", "keep", "scale_index", "scaled"):
+                setattr(self, name, getattr(self, name).to(device))
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        self._to(logits.device)
+        # All blocks at once: gather into [..., blocks, max size] with -inf padding, one softmax.
+        padded = logits[..., self.index].unflatten(-1, self.pad.shape).masked_fill(self.pad, float("-inf"))
+        gumbel = -torch.empty_like(padded).exponential_().log()
+        soft = torch.softmax((padded + gumbel) / self.tau, dim=-1)
+        out = soft.flatten(-2)[..., self.keep]
+        return torch.where(self.scaled, out * out[..., self.scale_index], out)
+
+
+def condition_free_mask(codec: TabularCodec) -> torch.Tensor:
+    """1 for the encoding slots the auxiliary classifier may see, 0 for the columns the
+    conditions are made of (the target and each sensitive attribute's source column)."""
+    hidden = {codec.schema.target} | {a.column for a in codec.schema.sensitive}
+    mask = torch.ones(codec.width)
+    for b in codec.blocks:
+        if b.column in hidden:
+            mask[b.start:b.stop] = 0.0
+    return mask
+
+
+def condition_blocks(codec: TabularCodec) -> list[tuple[int, int]]:
+    """(start, stop) of each condition attribute's one-hot block in the condition vector."""
+    blocks, start = [], 0
+    for domain in codec.condition_domains.values():
+        blocks.append((start, start + len(domain)))
+        start += len(domain)
+    return blocks
+
+
+class TanhValues(nn.Module):
+    """Wraps a decoder (series or image): [static logits | values] with tanh on the values, so they lie in
+    the codec's scaled range [-1, 1] (the output `generate` returns and the codec decodes)."""
+
+    def __init__(self, decoder: nn.Module):
+        super().__init__()
+        self.decoder = decoder
+        self.static_width = decoder.static_width
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        out = self.decoder(inputs)
+        s = self.static_width
+        return torch.cat([out[..., :s], torch.tanh(out[..., s:])], dim=-1)
