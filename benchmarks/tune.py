@@ -29,7 +29,7 @@ from dpsynth import registry
 from dpsynth.data import get_dataset
 from dpsynth.data.survset import split_stratified
 from dpsynth.privacy.budget import PrivacyBudget
-from dpsynth.validators.models import make_pipeline
+from dpsynth.validators.tabular_models import make_pipeline
 
 DELTA = 1e-5
 

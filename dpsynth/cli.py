@@ -23,7 +23,8 @@ app = typer.Typer(help="Differentially private synthetic medical data, with a pe
 schema_app = typer.Typer(help="Write and check schema files.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 console = Console(stderr=True)
-CONTRADICTS_CARD = 3  # exit code of `privacy-audit` when the lower bound exceeds the card's ε (rule 10)
+# exit code of `privacy-audit` when the lower bound exceeds the card's ε (docs/privacy.md, rule 10)
+CONTRADICTS_CARD = 3
 BAD_CONDITION = "--conditions expects name=value, e.g. sex=female (got {item!r})"
 REPEATED_CONDITION = "--conditions gives '{key}' twice; a condition fixes one value"
 BAD_CONFIDENCE = "--confidence must be strictly between 0 and 1, e.g. 0.95 (got {confidence!r})"

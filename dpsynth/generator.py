@@ -80,7 +80,7 @@ SCORE_BATCH = 256  # units per forward pass when scoring
 
 
 class Generator(ABC):
-    """What every dpsynth generator offers (see DESIGN.md, "Core interfaces")."""
+    """What every dpsynth generator offers: fit within a budget, sample, privacy_spent, save."""
 
     registered_name: ClassVar[str] = "unregistered"
 
@@ -252,7 +252,7 @@ class DPGenerator(Generator):
 
         ``random_state`` is public: it sets the initial weights and the default sampling seed.
         Every draw that touches ``data`` comes from OS entropy (`dpsynth.privacy.randomness`),
-        so two fits with the same seed differ (privacy contract, rule 9)."""
+        so two fits with the same seed differ (docs/privacy.md, rule 9)."""
         if not isinstance(budget, PrivacyBudget):
             raise BudgetError("budget must be a dpsynth.PrivacyBudget(epsilon, delta)")
         settings = self.training
@@ -264,7 +264,7 @@ class DPGenerator(Generator):
         if learn_domain_share is not None and not 0.0 < learn_domain_share < 1.0 - settings.condition_share:
             raise BudgetError(f"learn_domain_share must be in (0, {1 - settings.condition_share:g}) "
                               f"(got {learn_domain_share})")
-        seed = 0 if random_state is None else int(random_state)  # public randomness only (rule 9)
+        seed = 0 if random_state is None else int(random_state)  # public randomness only (docs/privacy.md, rule 9)
         schema = self.schema
 
         n_units = self._count_units(data, schema)  # structural errors before any mechanism runs

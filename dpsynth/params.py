@@ -103,7 +103,7 @@ def param(default: Any, help: str, rule: Rule) -> Any:
 # ----------------------------------------------------------------------- shared declarations
 @dataclass
 class TrainingSettings:
-    """DP-SGD settings shared by the families; defaults fixed a priori (rule 4)."""
+    """DP-SGD settings shared by the families; defaults fixed a priori (docs/privacy.md, rule 4)."""
 
     epochs: float = param(30.0, "passes over the data (expected); with the budget it fixes the DP-SGD noise",
                           number(above=0))

@@ -15,7 +15,7 @@ A *release bundle* (what may leave the hospital) is one folder::
 A NOT PRIVATE reference generator (ε = ∞, e.g. ``sdv-ctgan``) writes the synthetic rows
 and a card that says "private": false, and no model (references are never released;
 refit them with the same seed). The audit reads real data, is not DP, and is written to
-a separate folder (rule 7).
+a separate folder (docs/privacy.md, rule 7).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ is compared with the card's ε of that fit.
 Privacy contract, rule 10: a lower bound above the card's ε contradicts the card — a bug
 to stop the release for (`PrivacyAuditResult.contradicts_card`; the CLI exits non-zero).
 A bound at or below it is evidence, not proof, that the card holds. The audit reads real
-data, is not DP, trains a model that is thrown away, and is not a release (rule 7).
+data, is not DP, trains a model that is thrown away, and is not a release (docs/privacy.md, rule 7).
 """
 
 from __future__ import annotations
@@ -76,11 +76,11 @@ class PrivacyAuditResult:
 
     @property
     def contradicts_card(self) -> bool:
-        """True when the lower bound exceeds the card's ε: a privacy bug (rule 10)."""
+        """True when the lower bound exceeds the card's ε: a privacy bug (docs/privacy.md, rule 10)."""
         return self.epsilon_lower_bound > self.card_epsilon
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready; the note that this is no release comes first (rule 7)."""
+        """JSON-ready; the note that this is no release comes first (docs/privacy.md, rule 7)."""
         return {"note": self.note, **asdict(self), "contradicts_card": self.contradicts_card}
 
 
@@ -150,7 +150,7 @@ def one_run_audit(
 
     start = time.perf_counter()
     canary_records = model.canary_units(m, random_state=seed)
-    included = secret_numpy_generator().random(m) < 0.5  # the secret coins (rule 9)
+    included = secret_numpy_generator().random(m) < 0.5  # the secret coins (docs/privacy.md, rule 9)
     model.fit(model.with_units(data, canary_records, keep=included), budget=budget, random_state=seed,
               progress=progress)
     scores = model.membership_scores(canary_records, draws=draws, random_state=seed + 1)

@@ -3,7 +3,7 @@
 The codec gives the one-hot row encoding and the per-block cross-entropy; the MLP backbone
 gives the denoiser body; the diffusion family gives the noise schedule, the loss and the
 DDIM sampler; the shared pipeline gives DP-SGD. What is left here is the wiring and the
-defaults, fixed a priori (DESIGN.md rule 4): the shared ones (hidden (256, 256), 30 epochs,
+defaults, fixed a priori (docs/privacy.md, rule 4): the shared ones (hidden (256, 256), 30 epochs,
 batch 512, lr 5e-3, clip 1.0, PRV) plus T = 1000 training timesteps, 50 sampling steps,
 K = 4 draws of (t, noise) per row and classifier-free guidance (weight 2, null condition on
 10 % of the draws).

@@ -62,7 +62,7 @@ from sklearn.metrics import precision_score, roc_auc_score
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import THRESHOLD, Replicated, WeightedMetric
 from dpsynth.validators.context import AuditContext, result_frame
-from dpsynth.validators.models import SOURCES, join_flags, model_names, prediction_flags
+from dpsynth.validators.predictions import SOURCES, join_flags, model_names, prediction_flags
 
 VALIDATOR = "fairness"
 SALT = 2  # this validator's bootstrap stream: ctx.rng(SALT)

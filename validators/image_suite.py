@@ -39,7 +39,7 @@ from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import Replicated
 from dpsynth.validators.context import AuditConfig, AuditContext, result_frame
 from dpsynth.validators.membership import MembershipFeatures
-from dpsynth.validators.models import SINGLE_CLASS, SOURCES, TRAINING_FRAME, join_flags, training_flag
+from dpsynth.validators.predictions import SINGLE_CLASS, SOURCES, TRAINING_FRAME, join_flags, training_flag
 from dpsynth.validators.report import AuditReport
 from dpsynth.validators.suite import AuditPlan, Step, audit, check_holdout_classes, check_schema, conform_tables
 from dpsynth.validators.tabular_encoding import encode

@@ -40,7 +40,7 @@ Flags: ``small_group`` (fewer than ``min_group_size`` members or non-members; re
 never averaged away, and left out of ``auc_gap``); ``few_nonmembers`` on a TPR-at-FPR row
 with fewer than 1 / FPR non-members (TPR at 0.1 % FPR needs >= 1,000 to mean anything);
 ``contradicts_card`` when the whole interval lies above the bound that the privacy card's
-(ε, δ) puts on every attack (rows ``dp_bound_*``, `CardBound`; privacy contract, rule 10: a
+(ε, δ) puts on every attack (rows ``dp_bound_*``, `CardBound`; docs/privacy.md, rule 10: a
 bug to stop the release for, not a number to report and move on). That check is made only
 where the interval can carry it: on the release's rows that are neither ``small_group`` nor
 ``few_nonmembers``, and a TPR at FPR α is held against the bound at the FPR's one-sided
@@ -68,7 +68,7 @@ from sklearn.neighbors import NearestNeighbors
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import Replicated
 from dpsynth.validators.context import AuditConfig, AuditContext, result_frame
-from dpsynth.validators.models import join_flags
+from dpsynth.validators.predictions import join_flags
 from dpsynth.validators.tabular_encoding import sample_positions
 
 VALIDATOR = "membership"

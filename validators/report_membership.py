@@ -34,7 +34,7 @@ ABOUT = (
 MARKS = {FEW_NONMEMBERS: " †", CONTRADICTS_CARD: " ▲"}
 LEGEND = ("† fewer than 1 / FPR non-members: a TPR at this FPR cannot be measured on so few records. "
           "▲ the interval lies above the card's DP bound (`contradicts_card`).")
-STOP = ("**STOP (privacy contract, rule 10)**: {rows} lie entirely above the bound that the privacy card's "
+STOP = ("**STOP (docs/privacy.md, rule 10)**: {rows} lie entirely above the bound that the privacy card's "
         "(ε, δ) puts on every attack. The empirical evidence contradicts the card: do not release this "
         "synthetic data; treat it as a bug (accounting, a leak outside DP-SGD, or a wrong card).")
 

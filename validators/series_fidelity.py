@@ -58,7 +58,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
 from dpsynth.validators.context import result_frame
-from dpsynth.validators.fidelity import DETECTOR_PARAMS, MIN_ROWS, N_FOLDS
+from dpsynth.validators.tabular_fidelity import DETECTOR_PARAMS, MIN_ROWS, N_FOLDS
 from dpsynth.validators.representation import ordered_groups
 from dpsynth.validators.series_models import SeriesAuditContext, scale_unit
 from dpsynth.validators.tabular_encoding import sample_positions

@@ -54,9 +54,8 @@ from torch import nn
 
 from dpsynth.series.schema import SeriesSchema
 from dpsynth.validators.context import AuditContext
-from dpsynth.validators.models import (
-    SINGLE_CLASS, SOURCES, TRAINING_FRAME, UNKNOWN_MODEL, training_flag,
-)
+from dpsynth.validators.tabular_models import UNKNOWN_MODEL
+from dpsynth.validators.predictions import SINGLE_CLASS, SOURCES, TRAINING_FRAME, training_flag
 from dpsynth.validators.tabular_encoding import encode
 
 SERIES_MODELS: tuple[str, ...] = ("cnn", "features")

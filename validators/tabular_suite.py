@@ -2,8 +2,8 @@
 
 Conform the three tables to the `TabularSchema` (only the schema's columns are required, so
 a synthetic table written by another tool works) and label subgroups once (`AuditContext`);
-downstream models ``logreg`` and ``gboost`` (`models`); then utility, fairness, fidelity,
-representation and memorisation, and membership inference on the features of
+downstream models ``logreg`` and ``gboost`` (`tabular_models`); then utility, fairness, fidelity
+(`tabular_fidelity`), representation and memorisation (`tabular_memorisation`), and membership inference on the features of
 `membership_features`.
 """
 
@@ -53,10 +53,10 @@ def metadata(ctx: AuditContext, schema: TabularSchema) -> dict[str, Any]:
 PLAN = AuditPlan(
     label="audit",
     context=build_context,
-    models=Step("models", "downstream_predictions"),
+    models=Step("tabular_models", "downstream_predictions"),
     model_outputs=("predictions",),
     steps=(Step("utility", inputs=("predictions",)), Step("fairness", inputs=("predictions",)),
-           Step("fidelity"), Step("representation"), Step("memorisation")),
+           Step("tabular_fidelity"), Step("representation"), Step("tabular_memorisation")),
     membership_features=membership_features,
     metadata=metadata,
 )

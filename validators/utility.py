@@ -22,7 +22,7 @@ import pandas as pd
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import Replicated, WeightedMetric
 from dpsynth.validators.context import AuditContext, result_frame
-from dpsynth.validators.models import SOURCES, join_flags, model_names, prediction_flags
+from dpsynth.validators.predictions import SOURCES, join_flags, model_names, prediction_flags
 
 VALIDATOR = "utility"
 ATTRIBUTE = "overall"

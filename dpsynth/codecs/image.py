@@ -1,6 +1,6 @@
 """Image codec: an image's static record + pixels <-> fixed-width float rows.
 
-Driven only by the public schema (rule 2): the public ``pixel_range`` scales the pixels,
+Driven only by the public schema (docs/privacy.md, rule 2): the public ``pixel_range`` scales the pixels,
 the static columns use the tabular codec. One *row* is one image with its static record;
 when the schema names a subject id, a subject's rows form one privacy unit (the
 generator groups them).

@@ -1,6 +1,6 @@
 """Series codec: a subject's static record + signal windows <-> fixed-width float rows.
 
-Driven only by the public schema (rule 2): channel bounds scale the signal, the static
+Driven only by the public schema (docs/privacy.md, rule 2): channel bounds scale the signal, the static
 columns use the tabular codec. One *row* is one window together with its subject's static
 record; a subject's rows form one privacy unit (the generator groups them).
 

@@ -1,7 +1,7 @@
 """Tabular codec: a conformed table <-> a fixed-width float matrix, driven only by the schema.
 
 Nothing here is fitted on data: every width, bin edge and category list comes from the
-public schema, so changing a private record cannot change the transform (rule 2).
+public schema, so changing a private record cannot change the transform (docs/privacy.md, rule 2).
 
 Per column, the encoding is a list of *blocks*:
 

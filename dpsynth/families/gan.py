@@ -15,7 +15,7 @@ without opacus: every input it sees is public or DP — latent noise, conditions
 the DP condition table (``sample_conditions``), and the DP discriminator's weights. The
 fakes shown to the discriminator are conditioned on the same DP table, never on the real
 rows' conditions, so no private value reaches the generator outside the DP mechanism.
-No gradient penalty: its double backward does not work under opacus (DESIGN.md field notes).
+No gradient penalty: its double backward does not work under opacus 1.6.
 """
 
 from __future__ import annotations

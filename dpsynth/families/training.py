@@ -70,7 +70,7 @@ class TrainingLog:
 
 @contextmanager
 def opacus_warnings_filtered() -> Iterator[None]:
-    """Silence the warnings opacus is expected to give here (DESIGN.md field notes): the
+    """Silence the warnings opacus is expected to give here (opacus 1.6 on this code path): the
     secure-RNG reminder (secure_mode is documented and opt-in) and ghost clipping's backward
     hooks on input-less modules."""
     with warnings.catch_warnings():

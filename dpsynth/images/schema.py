@@ -8,7 +8,7 @@ into one privacy unit (DP-SGD samples and clips per subject, never per image). W
 a subject id every image is its own unit.
 
 The pixel range is public and comes from the schema (e.g. ``[0, 255]`` for 8-bit
-images), never from the private pixels (privacy contract, rule 2). Images have no
+images), never from the private pixels (docs/privacy.md, rule 2). Images have no
 missing pixels: NaN or ±inf raise. Pixels outside the range raise, or are clipped and
 counted when the schema says ``out_of_bounds: clip``. Nothing is resized silently.
 

@@ -14,7 +14,7 @@ DEFAULT_DELTA = "1e-5, or the power of ten at or below 1/n^1.1 for larger n"
 
 
 def default_delta(n_units: int) -> float:
-    """δ well below 1/n (privacy contract, rule 5): ``1e-5``, or for n above about 35,000 the
+    """δ well below 1/n (docs/privacy.md, rule 5): ``1e-5``, or for n above about 35,000 the
     power of ten at or below ``1 / n**1.1``. The card prints δ, so it is rounded down to a
     power of ten: it tells the order of magnitude of n, never n itself."""
     if n_units <= 0:
@@ -38,7 +38,7 @@ class PrivacyBudget:
             raise BudgetError(errors.DELTA_INVALID.format(delta=d))
 
     def check_against(self, n_units: int) -> None:
-        """Warn when δ is not well below 1/n for this dataset (rule 5)."""
+        """Warn when δ is not well below 1/n for this dataset (docs/privacy.md, rule 5)."""
         if n_units > 0 and self.delta >= 1.0 / n_units:
             warnings.warn(
                 errors.DELTA_TOO_LARGE.format(delta=self.delta, inverse_n=1.0 / n_units,

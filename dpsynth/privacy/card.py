@@ -1,9 +1,9 @@
-"""The privacy card: a JSON file released beside every synthetic dataset (rule 6).
+"""The privacy card: a JSON file released beside every synthetic dataset (docs/privacy.md, rule 6).
 
 It states the guarantee (ε, δ, accountant, adjacency, privacy unit), every ledger entry,
 the DP-SGD parameters (clip norm, noise multiplier, sample rate, steps), the schema hash,
 package versions and the seed of the public randomness — never anything that regenerates
-the private noise (rule 9). It holds no statistic of the private data beyond the DP
+the private noise (docs/privacy.md, rule 9). It holds no statistic of the private data beyond the DP
 outputs already on the ledger.
 
 `PrivacyCard` is the one typed card: the builders (`privacy_card`, `non_private_card`)
@@ -77,7 +77,7 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class RandomnessNote:
-    """What the card's seed does and does not drive (privacy contract, rule 9)."""
+    """What the card's seed does and does not drive (docs/privacy.md, rule 9)."""
 
     public_seed: int | None
     seed_drives: str

@@ -7,7 +7,7 @@ add/remove adjacency in which one privacy unit contributes total weight at most 
 (L1 sensitivity 1): callers pass one value per unit, or, for histograms, spread a
 unit's weight 1/k over its k rows.
 
-The noise is OpenDP's (privacy contract, rule 9): drawn from the OS CSPRNG, never from a
+The noise is OpenDP's (docs/privacy.md, rule 9): drawn from the OS CSPRNG, never from a
 seed, so no one can replay it; and exact — its Laplace noise is sampled as a discrete
 Laplace on a fine grid and its privacy maps account for floating-point rounding, so the
 floating-point attack on textbook samplers (Mironov 2012) does not apply. Each

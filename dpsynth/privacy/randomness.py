@@ -1,4 +1,4 @@
-"""Secret randomness for every draw that touches private data (privacy contract, rule 9).
+"""Secret randomness for every draw that touches private data (docs/privacy.md, rule 9).
 
 A DP guarantee holds only while the mechanism's noise is unknown to the attacker. So the
 draws made while private data is read — DP-SGD's Gaussian noise and Poisson sampling,

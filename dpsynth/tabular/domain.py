@@ -2,7 +2,7 @@
 
 The tabular schema's DP learning step (series and image schemas learn through their static
 `TabularSchema`). Used only when the user opts in with a budget share; otherwise a schema with non-public
-values is refused (privacy contract, rule 2). Each column learned is one ledger entry.
+values is refused (docs/privacy.md, rule 2). Each column learned is one ledger entry.
 One row per privacy unit is used (the first), so each unit contributes one value.
 
 - numeric bounds: `dp_bounds` (ε-DP; coarse power-of-two bins, then exponential-mechanism

@@ -110,7 +110,7 @@ def test_membership_scores_need_a_fitted_model():
 
 
 def test_the_inclusion_coins_are_secret_not_seeded():
-    """Same seed, different OS entropy: different coins; same entropy: the same coins (rule 9)."""
+    """Same seed, different OS entropy: different coins; same entropy: the same coins (docs/privacy.md, rule 9)."""
     included = {}
     for start in (0, 0, 7):
         with pinned_private_randomness(start):

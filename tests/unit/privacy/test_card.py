@@ -1,4 +1,4 @@
-"""The typed privacy card (rule 6): the JSON layout round-trips exactly, anything that is not a
+"""The typed privacy card (docs/privacy.md, rule 6): the JSON layout round-trips exactly, anything that is not a
 card is refused naming its source, and `describe` states the guarantee in words."""
 
 import json

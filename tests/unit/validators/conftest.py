@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
 from dpsynth.tabular.schema import TabularSchema
 from dpsynth.validators.context import AuditConfig, AuditContext
-from dpsynth.validators.models import downstream_predictions
+from dpsynth.validators.tabular_models import downstream_predictions
 
 
 def patient_schema() -> TabularSchema:

@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 from dpsynth.validators import fairness
 from dpsynth.validators.context import RESULT_COLUMNS
-from dpsynth.validators.models import downstream_predictions
+from dpsynth.validators.tabular_models import downstream_predictions
 
 KEYS = [(s, m) for s in ("TSTR", "TRTR") for m in ("logreg", "gboost")]
 GROUP_METRICS = {"auroc", "tpr", "fpr", "ppv", "selection_rate", "ece"}

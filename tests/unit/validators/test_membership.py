@@ -246,7 +246,7 @@ def test_report_section_states_power_bound_and_exposure(copied):
     section = text[text.index("## Membership inference"):]
     assert "not prove privacy" in section and "**Power.**" in section
     assert "noisy copies of every train record" in section
-    assert "DP bound from the privacy card" in section and "STOP (privacy contract, rule 10)" in section
+    assert "DP bound from the privacy card" in section and "STOP (docs/privacy.md, rule 10)" in section
     assert "### Membership exposure by race" in section and "asian" in section
     assert "Membership-inference AUC (strongest attack)" in text
 

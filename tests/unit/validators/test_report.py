@@ -11,7 +11,9 @@ import pytest
 from dpsynth.privacy.card import CardError, PrivacyCard
 from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
 from dpsynth.tabular.schema import TabularSchema
-from dpsynth.validators import fidelity, memorisation, representation
+from dpsynth.validators import representation
+from dpsynth.validators import tabular_fidelity as fidelity
+from dpsynth.validators import tabular_memorisation as memorisation
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext, result_frame
 from dpsynth.validators.report import AuditReport, privacy_summary
 

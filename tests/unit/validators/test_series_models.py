@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from dpsynth.series.schema import SeriesData
 from dpsynth.validators import series_models, utility
 from dpsynth.validators.context import AuditConfig
-from dpsynth.validators.models import prediction_flags
+from dpsynth.validators.predictions import prediction_flags
 from dpsynth.validators.series_models import (
     SERIES_MODELS, cnn_depth, downstream_predictions, feature_names, fit_predict, window_statistics,
 )

@@ -46,7 +46,7 @@ def fake_models(monkeypatch):
     calls: list[str] = []
 
     def predictions(ctx):
-        calls.append("models")
+        calls.append("tabular_models")
         return {(s, m): np.full(len(ctx.holdout), 0.5) for s in ("TSTR", "TRTR") for m in ("logreg", "gboost")}
 
     def step(name):
@@ -58,7 +58,7 @@ def fake_models(monkeypatch):
         return evaluate
 
     def load(module, function):
-        fakes = {("models", "downstream_predictions"): predictions, ("utility", "evaluate"): step("utility"),
+        fakes = {("tabular_models", "downstream_predictions"): predictions, ("utility", "evaluate"): step("utility"),
                  ("fairness", "evaluate"): step("fairness")}
         if (module, function) in fakes:
             return fakes[(module, function)]
@@ -77,8 +77,8 @@ def fake_models(monkeypatch):
 def test_runs_every_step_in_order(fake_models):
     report = audit(train=patients(300, 1), holdout=patients(200, 2), synthetic=patients(300, 3),
                    schema=SCHEMA, config=FAST, progress=False)
-    assert fake_models == ["models", "utility", "fairness", "fidelity", "representation", "memorisation",
-                           "membership"]
+    assert fake_models == ["tabular_models", "utility", "fairness", "tabular_fidelity", "representation",
+                           "tabular_memorisation", "membership"]
     assert isinstance(report, AuditReport) and list(report.table.columns) == RESULT_COLUMNS
     assert list(pd.unique(report.table.validator)) == ["utility", "fairness", "fidelity", "representation",
                                                        "memorisation", "membership"]

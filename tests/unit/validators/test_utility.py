@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, average_precision_score, brier_score
 
 from dpsynth.validators import utility
 from dpsynth.validators.context import RESULT_COLUMNS
-from dpsynth.validators.models import downstream_predictions
+from dpsynth.validators.tabular_models import downstream_predictions
 
 METRICS = {"auroc", "auprc", "brier", "accuracy", "ece"}
 

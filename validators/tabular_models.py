@@ -41,33 +41,14 @@ from threadpoolctl import threadpool_limits
 from dpsynth.schema import CategoricalColumn, NumericColumn
 from dpsynth.tabular.schema import TabularSchema
 from dpsynth.validators.context import AuditContext
+from dpsynth.validators.predictions import SINGLE_CLASS, SOURCES, TRAINING_FRAME, training_flag
 
-Source = Literal["TSTR", "TRTR"]
 ModelName = Literal["logreg", "gboost"]
-SOURCES: tuple[Source, ...] = ("TSTR", "TRTR")
 MODELS: tuple[ModelName, ...] = ("logreg", "gboost")
-
-#: Which table each source trains on, and the flag used when it holds a single class.
-TRAINING_FRAME: dict[str, str] = {"TSTR": "synthetic", "TRTR": "train"}
-SINGLE_CLASS_FLAGS: dict[str, str] = {"TSTR": "single_class_synthetic", "TRTR": "single_class_train"}
 MISSING_CATEGORY = "missing"
 LOGREG_MAX_ITER = 5000
 
-SINGLE_CLASS = (
-    "cannot train the {source} downstream models: the {frame} data ({count} rows) hold only the "
-    "value(s) {values!r} of target '{target}', and a classifier needs both classes; the {source} "
-    "metrics are reported as NaN with flag '{flag}'"
-)
-MISSING_PREDICTIONS = (
-    "predictions lack the key(s) {keys!r}; pass the dict returned by downstream_predictions(ctx) "
-    "(or series_models.downstream_predictions), which holds every (source, model) in {sources!r} x {models!r}"
-)
-BAD_PREDICTIONS = (
-    "predictions for {key!r} must be {n} probabilities in [0, 1], one per holdout row in order; "
-    "got {problem}"
-)
 UNKNOWN_MODEL = "unknown downstream model {model!r}; choose one of {choices!r}"
-UNKNOWN_SOURCE = "unknown source {source!r}; choose one of {choices!r}"
 
 
 def make_pipeline(schema: TabularSchema, model: ModelName, *, random_state: int = 0) -> Pipeline:
@@ -108,56 +89,6 @@ def _one_hot_domain(column: CategoricalColumn) -> list[str] | None:
     return list(column.categories) + ([MISSING_CATEGORY] if MISSING_CATEGORY not in column.categories else [])
 
 
-def training_flag(ctx: AuditContext, source: Source) -> str:
-    """``""`` when the source's training table holds both classes, else the flag naming why not."""
-    if source not in SOURCES:
-        raise ValueError(UNKNOWN_SOURCE.format(source=source, choices=SOURCES))
-    frame = getattr(ctx, TRAINING_FRAME[source])
-    return "" if len(np.unique(ctx.labels(frame))) == 2 else SINGLE_CLASS_FLAGS[source]
-
-
-def model_names(predictions: dict[tuple[str, str], np.ndarray]) -> tuple[str, ...]:
-    """The downstream models of ``predictions`` (keys ``(source, model)``), in order of first
-    appearance; `MODELS` when the dict names none (so that the missing keys are reported)."""
-    names = tuple(dict.fromkeys(m for (s, m) in predictions if s in SOURCES))
-    return names or MODELS
-
-
-def prediction_flags(
-    ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]
-) -> dict[tuple[str, str], str]:
-    """Check ``predictions`` against the holdout and return each key's flag (``""`` if none).
-
-    The models are those the keys name (`model_names`): the tabular ``logreg`` / ``gboost``
-    or, for series, ``cnn`` / ``features``; every model needs both sources. Raises
-    ValueError naming the key when one is missing, has the wrong length, or holds values
-    that are not probabilities (NaN is allowed only for a flagged source).
-    """
-    models = model_names(predictions)
-    keys = [(s, m) for s in SOURCES for m in models]
-    missing = [k for k in keys if k not in predictions]
-    if missing:
-        raise ValueError(MISSING_PREDICTIONS.format(keys=missing, sources=SOURCES, models=models))
-    flags = {}
-    for source, model in keys:
-        scores = np.asarray(predictions[(source, model)], dtype=float)
-        flag = training_flag(ctx, source)
-        problem = ""
-        if scores.shape != (len(ctx.holdout),):
-            problem = f"shape {scores.shape}"
-        elif not flag and not np.all((scores >= 0) & (scores <= 1)):
-            problem = "NaN or values outside [0, 1]"
-        if problem:
-            raise ValueError(BAD_PREDICTIONS.format(key=(source, model), n=len(ctx.holdout), problem=problem))
-        flags[(source, model)] = flag
-    return flags
-
-
-def join_flags(*flags: str) -> str:
-    """Several flags as one cell: the non-empty ones, de-duplicated, joined by ";"."""
-    return ";".join(dict.fromkeys(f for flag in flags for f in flag.split(";") if f))
-
-
 def downstream_predictions(ctx: AuditContext) -> dict[tuple[str, str], np.ndarray]:
     """P(y = positive) for every holdout row (in order), keyed by ``(source, model)``.
 
@@ -182,7 +113,7 @@ def downstream_predictions(ctx: AuditContext) -> dict[tuple[str, str], np.ndarra
                 continue
             pipeline = make_pipeline(ctx.schema, model, random_state=ctx.config.random_state)
             # OpenMP threads spin-wait when the CPUs are shared and slow gradient boosting
-            # many times over (as for the detector in fidelity.py): fit single-threaded.
+            # many times over (as for the detector in tabular_fidelity.py): fit single-threaded.
             with threadpool_limits(limits=1, user_api="openmp"):
                 pipeline.fit(frame[features], y)
             positive = list(pipeline.classes_).index(1)

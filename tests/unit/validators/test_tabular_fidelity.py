@@ -9,7 +9,7 @@ import pytest
 
 from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
 from dpsynth.tabular.schema import TabularSchema
-from dpsynth.validators import fidelity
+from dpsynth.validators import tabular_fidelity as fidelity
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext
 from dpsynth.validators.tabular_encoding import encode, numeric_range
 

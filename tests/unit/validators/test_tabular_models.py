@@ -9,8 +9,9 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
-from dpsynth.validators import models
-from dpsynth.validators.models import downstream_predictions, make_pipeline, prediction_flags, training_flag
+from dpsynth.validators import predictions
+from dpsynth.validators.tabular_models import downstream_predictions, make_pipeline
+from dpsynth.validators.predictions import prediction_flags, training_flag
 
 
 def test_predictions_cover_every_source_and_model(ctx, predictions):
@@ -86,5 +87,5 @@ def test_prediction_flags_check_the_predictions(ctx, predictions):
 
 
 def test_join_flags():
-    assert models.join_flags("", "small_group", "a;small_group", "") == "small_group;a"
-    assert models.join_flags("", "") == ""
+    assert predictions.join_flags("", "small_group", "a;small_group", "") == "small_group;a"
+    assert predictions.join_flags("", "") == ""

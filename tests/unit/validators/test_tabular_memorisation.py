@@ -9,7 +9,7 @@ import pytest
 
 from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
 from dpsynth.tabular.schema import TabularSchema
-from dpsynth.validators import memorisation
+from dpsynth.validators import tabular_memorisation as memorisation
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext
 
 SCHEMA = TabularSchema(
