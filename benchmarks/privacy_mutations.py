@@ -57,11 +57,11 @@ MUTATIONS = [
              "self._unit_tensors(frame, codec, groups, schema, np.random.default_rng(seed))",
              (RANDOMNESS, "-k", "row_subsample")),
     Mutation("2 public bounds and domains", "bin edges fitted on the private data inside encode "
-             "(stored edges unchanged)", "dpsynth/codecs/tabular.py",
+             "(stored edges unchanged)", "dpsynth/tabular/codec.py",
              "            edges = self._bin_edges[col.name]\n            k = blocks[\"bin\"].size\n",
              "            edges = np.quantile(x, np.linspace(0, 1, len(self._bin_edges[col.name]))) if len(x) "
              "else self._bin_edges[col.name]\n            k = blocks[\"bin\"].size\n",
-             ("tests/unit/codecs/test_tabular.py", "-k", "rule_2")),
+             ("tests/unit/tabular/test_codec.py", "-k", "rule_2")),
     Mutation("2 public bounds and domains", "a learned column keeps the nullable/integer flags drafted from data",
              "dpsynth/tabular/domain.py", "        col.nullable, col.integer = True, False", "        pass",
              ("tests/unit/tabular/test_domain.py", "-k", "rule_2")),

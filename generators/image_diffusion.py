@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from dpsynth.codecs.image import ImageCodec
+from dpsynth.images.codec import ImageCodec
 from dpsynth.families.diffusion import (
     BlocksThenTailX0,
     Denoiser,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dpsynth.codecs.image import ImageCodec
+from dpsynth.images.codec import ImageCodec
 from dpsynth.families.gan import ConditionalGAN, ConvGANParams, GANTraining
 from dpsynth.families.gan_parts import BlockSoftener, TanhValues, condition_blocks, condition_free_mask
 from dpsynth.image_backbones import ImageDecoder, ImageEncoder

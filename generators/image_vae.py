@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from dpsynth.codecs.image import ImageCodec
+from dpsynth.images.codec import ImageCodec
 from dpsynth.families.vae import ConditionalVAE, ConvVAEParams, vae_params
 from dpsynth.image_backbones import ImageDecoder, ImageEncoder
 from dpsynth.images.generator import ImageGenerator

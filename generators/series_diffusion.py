@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from dpsynth.backbones import SeriesDenoiser
-from dpsynth.codecs.series import SeriesCodec
+from dpsynth.series.codec import SeriesCodec
 from dpsynth.families.diffusion import (
     BlocksThenTailX0,
     Denoiser,

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from dpsynth.backbones import SeriesDecoder, SeriesEncoder
-from dpsynth.codecs.series import SeriesCodec
+from dpsynth.series.codec import SeriesCodec
 from dpsynth.families.gan import ConditionalGAN, ConvGANParams, GANTraining
 from dpsynth.families.gan_parts import BlockSoftener, TanhValues, condition_blocks, condition_free_mask
 from dpsynth.registry import register

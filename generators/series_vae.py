@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import nn
 
 from dpsynth.backbones import SeriesDecoder, SeriesEncoder
-from dpsynth.codecs.series import SeriesCodec
+from dpsynth.series.codec import SeriesCodec
 from dpsynth.families.vae import ConditionalVAE, ConvVAEParams, vae_params
 from dpsynth.registry import register
 from dpsynth.series.generator import SeriesGenerator

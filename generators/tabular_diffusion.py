@@ -14,7 +14,7 @@ from __future__ import annotations
 from torch import nn
 
 from dpsynth.backbones import MLP
-from dpsynth.codecs.tabular import TabularCodec
+from dpsynth.tabular.codec import TabularCodec
 from dpsynth.families.diffusion import Denoiser, DiffusionParams, OneHotDiffusion, process_params
 from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.registry import register

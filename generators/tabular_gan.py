@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dpsynth.backbones import MLP
-from dpsynth.codecs.tabular import TabularCodec
+from dpsynth.tabular.codec import TabularCodec
 from dpsynth.families.gan import ConditionalGAN, GANParams, GANTraining
 from dpsynth.families.gan_parts import BlockSoftener, condition_blocks, condition_free_mask
 from dpsynth.tabular.generator import TabularGenerator

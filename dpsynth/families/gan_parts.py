@@ -4,18 +4,18 @@
 (a table row, or the static record of a series subject or an image); `condition_free_mask`
 and `condition_blocks` tell the auxiliary condition classifier what it may see and where
 each condition's one-hot block lies; `TanhValues` bounds a decoder's values to the
-codec's scaled range [-1, 1]. They read only the codec's public layout.
+codec's scaled range [-1, 1]. They read only the codec's public layout: the ``blocks``,
+``width``, ``schema`` and ``condition_domains`` of a tabular codec
+(`dpsynth.tabular.codec.TabularCodec`, or the static part of a series or image codec), so
+the family never imports a modality.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import nn
-
-if TYPE_CHECKING:
-    from dpsynth.codecs.tabular import TabularCodec
 
 
 class BlockSoftener:
@@ -27,7 +27,7 @@ class BlockSoftener:
     "present" probability: otherwise "missing but with a bin" would give fakes away.
     """
 
-    def __init__(self, codec: TabularCodec, *, tau: float):
+    def __init__(self, codec: Any, *, tau: float):
         self.tau = tau
         size = max(b.size for b in codec.blocks)
         index = torch.zeros(len(codec.blocks), size, dtype=torch.long)
@@ -61,7 +61,7 @@ class BlockSoftener:
         return torch.where(self.scaled, out * out[..., self.scale_index], out)
 
 
-def condition_free_mask(codec: TabularCodec) -> torch.Tensor:
+def condition_free_mask(codec: Any) -> torch.Tensor:
     """1 for the encoding slots the auxiliary classifier may see, 0 for the columns the
     conditions are made of (the target and each sensitive attribute's source column)."""
     hidden = {codec.schema.target} | {a.column for a in codec.schema.sensitive}
@@ -72,7 +72,7 @@ def condition_free_mask(codec: TabularCodec) -> torch.Tensor:
     return mask
 
 
-def condition_blocks(codec: TabularCodec) -> list[tuple[int, int]]:
+def condition_blocks(codec: Any) -> list[tuple[int, int]]:
     """(start, stop) of each condition attribute's one-hot block in the condition vector."""
     blocks, start = [], 0
     for domain in codec.condition_domains.values():

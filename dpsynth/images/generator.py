@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dpsynth.codecs.image import ImageCodec
+from dpsynth.images.codec import ImageCodec
 from dpsynth.errors import SchemaError
 from dpsynth.generator import DPGenerator
 from dpsynth.params import ModelParams, number, param

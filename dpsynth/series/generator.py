@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dpsynth.codecs.series import SeriesCodec
+from dpsynth.series.codec import SeriesCodec
 from dpsynth.errors import SchemaError
 from dpsynth.generator import DPGenerator
 from dpsynth.params import ModelParams, number, param

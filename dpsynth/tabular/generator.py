@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dpsynth.codecs.tabular import TabularCodec
+from dpsynth.tabular.codec import TabularCodec
 from dpsynth.generator import DPGenerator
 from dpsynth.tabular.domain import learn_public_values
 from dpsynth.privacy.ledger import PrivacyLedger

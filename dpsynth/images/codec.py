@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dpsynth.codecs.tabular import TabularCodec
+from dpsynth.tabular.codec import TabularCodec
 from dpsynth.images.schema import ImageSchema
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dpsynth.codecs.image import ImageCodec
+from dpsynth.images.codec import ImageCodec
 from dpsynth.errors import SchemaError
 from dpsynth.images import ImageData, ImageSchema
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dpsynth.codecs.series import SeriesCodec
+from dpsynth.series.codec import SeriesCodec
 from dpsynth.errors import SchemaError
 from dpsynth.series.schema import SeriesSchema
 from tests.conftest import make_toy_series, make_toy_series_schema

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dpsynth.codecs.tabular import TabularCodec
+from dpsynth.tabular.codec import TabularCodec
 from dpsynth.errors import SchemaError
 from tests.conftest import make_toy_frame, make_toy_schema
 
