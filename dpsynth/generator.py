@@ -31,7 +31,7 @@ import copy
 import json
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
@@ -186,6 +186,17 @@ class DPGenerator(Generator):
                       rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
         """x [U, R, input width], c [U, R, C], row mask [U, R]: records grouped by privacy unit.
         ``rng`` is secret (OS entropy): it draws which records of a large unit are kept."""
+
+    def _unit_members(self, units: Sequence[Any], rng: np.random.Generator) -> list[np.ndarray]:
+        """The record indices of each privacy unit (``units``: the unit of every record), in order
+        of first appearance; a unit with more than ``max_rows_per_unit`` records keeps a random
+        subset drawn with ``rng`` (secret at fit time), in record order."""
+        codes, _ = pd.factorize(pd.Series(units))
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        cap = self.training.max_rows_per_unit
+        return [m if len(m) <= cap else np.sort(rng.choice(m, cap, replace=False))
+                for m in np.split(order, starts[1:])]
 
     @abstractmethod
     def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> Any:

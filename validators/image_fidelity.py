@@ -59,7 +59,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from dpsynth.validators.context import AuditConfig, result_frame
-from dpsynth.validators.tabular_fidelity import MIN_ROWS, N_FOLDS
+from dpsynth.validators.detection import MIN_ROWS, N_FOLDS
 from dpsynth.validators.image_models import CNN_STEPS, ImageCNN, check_images, embed, fit_cnn, predict_proba
 from dpsynth.validators.series_fidelity import MAX_SAMPLES, fold_groups
 from dpsynth.validators.tabular_encoding import sample_positions

@@ -27,7 +27,7 @@ per-channel metrics:
 - ``mean_wasserstein``, ``mean_ks``, ``mean_acf_distance``, ``mean_psd_distance``
   (``feature=""``): means over channels;
 - ``detection_auc`` (model ``"detector"``): the tabular detector's gradient boosting
-  (`fidelity.DETECTOR_PARAMS`) on the per-window summary features of
+  (`detection.DETECTOR_PARAMS`) on the per-window summary features of
   `series_models.window_statistics` (signal only: the static columns are audited by
   representation, utility and fairness), real windows (0) vs synthetic windows (1),
   balanced by subsampling the larger side to the smaller one (at most
@@ -52,13 +52,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import wasserstein_distance
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold
-from threadpoolctl import threadpool_limits
 
 from dpsynth.validators.context import result_frame
-from dpsynth.validators.tabular_fidelity import DETECTOR_PARAMS, MIN_ROWS, N_FOLDS
+from dpsynth.validators.detection import MIN_ROWS, N_FOLDS, grouped_detection_auc
 from dpsynth.validators.representation import ordered_groups
 from dpsynth.validators.series_models import SeriesAuditContext, scale_unit
 from dpsynth.validators.tabular_encoding import sample_positions
@@ -260,14 +256,4 @@ def detection_auc(x_real: np.ndarray, x_synthetic: np.ndarray, *, real_keys: np.
     folds = min(N_FOLDS, len(np.unique(groups[y == 0])), len(np.unique(groups[y == 1])))
     if folds < 2:
         return np.nan
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    aucs = []
-    # Many small fits: single-threaded (OpenMP spin-waits on shared CPUs, see fidelity.py).
-    with threadpool_limits(limits=1, user_api="openmp"):
-        for train_idx, test_idx in splitter.split(x, y, groups):
-            if len(np.unique(y[test_idx])) < 2 or len(np.unique(y[train_idx])) < 2:
-                continue
-            clf = HistGradientBoostingClassifier(**DETECTOR_PARAMS, random_state=seed)
-            clf.fit(x[train_idx], y[train_idx])
-            aucs.append(roc_auc_score(y[test_idx], clf.predict_proba(x[test_idx])[:, 1]))
-    return float(np.mean(aucs)) if aucs else np.nan
+    return grouped_detection_auc(x, y, groups, folds=folds, seed=seed)

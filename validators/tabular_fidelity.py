@@ -19,7 +19,7 @@ group). Metrics (``feature`` names the column for per-column metrics):
   categoricals (missing as a category), the correlation ratio η between a numeric and a
   categorical. Pairs involving a column that is constant in a frame count as association 0.
 - ``detection_auc`` (model ``"detector"``): a gradient-boosting classifier (fixed
-  parameters ``DETECTOR_PARAMS``, categoricals one-hot, missing numerics left as NaN for the
+  parameters `detection.DETECTOR_PARAMS`, categoricals one-hot, missing numerics left as NaN for the
   trees) is trained to tell real rows (0) from synthetic rows (1); the value is its
   ``N_FOLDS``-fold stratified cross-validated AUROC (mean over folds; identical rows share
   a fold, see `detection_auc`). 0.5 means the detector cannot tell them apart; 1.0 means
@@ -36,13 +36,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.stats import wasserstein_distance
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold
-from threadpoolctl import threadpool_limits
 
 from dpsynth.schema import CategoricalColumn, NumericColumn
 from dpsynth.validators.context import AuditContext, result_frame
+from dpsynth.validators.detection import MIN_ROWS, N_FOLDS, grouped_detection_auc
 from dpsynth.validators.representation import ordered_groups
 from dpsynth.validators.tabular_encoding import (
     MISSING_CATEGORY, category_levels, encode, numeric_range, sample_positions,
@@ -50,11 +47,6 @@ from dpsynth.validators.tabular_encoding import (
 
 VALIDATOR = "fidelity"
 DETECTOR = "detector"
-N_FOLDS = 5
-MIN_ROWS = 2  # fewer rows than this in either table: metrics are NaN, flag "empty"
-# Fixed a priori: nothing about the detector is tuned on the real data.
-DETECTOR_PARAMS = dict(max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20,
-                       l2_regularization=0.0, early_stopping=False)
 _SALT = 101  # seeds this validator's subsampling, folds and detector
 
 
@@ -239,15 +231,4 @@ def detection_auc(x_real: np.ndarray, x_synthetic: np.ndarray, *, seed: int) -> 
     folds = min(N_FOLDS, len(x_real), len(x_synthetic), int(groups.max()) + 1 if len(groups) else 0)
     if folds < 2:
         return np.nan
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    aucs = []
-    # Many small fits: OpenMP threads spin-wait and slow down many times over when the CPUs
-    # are shared, so the detector runs single-threaded.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        for train_idx, test_idx in splitter.split(x, y, groups):
-            if len(np.unique(y[test_idx])) < 2 or len(np.unique(y[train_idx])) < 2:
-                continue
-            clf = HistGradientBoostingClassifier(**DETECTOR_PARAMS, random_state=seed)
-            clf.fit(x[train_idx], y[train_idx])
-            aucs.append(roc_auc_score(y[test_idx], clf.predict_proba(x[test_idx])[:, 1]))
-    return float(np.mean(aucs)) if aucs else np.nan
+    return grouped_detection_auc(x, y, groups, folds=folds, seed=seed)

@@ -75,12 +75,7 @@ class ImageGenerator(DPGenerator):
         """x [U, R, width], c [U, R, C], row mask [U, R]: a unit's images are its rows."""
         static = codec.encode_static(data.static)
         conditions = codec.encode_conditions(groups)
-        codes, _ = pd.factorize(pd.Series(schema.units(data.static)))
-        order = np.argsort(codes, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-        members = np.split(order, starts[1:])
-        cap = self.training.max_rows_per_unit
-        members = [m if len(m) <= cap else np.sort(rng.choice(m, cap, replace=False)) for m in members]
+        members = self._unit_members(schema.units(data.static), rng)
         rows = max(len(m) for m in members)
         x = np.zeros((len(members), rows, codec.input_width), np.float32)
         c = np.zeros((len(members), rows, codec.condition_width), np.float32)

@@ -68,12 +68,7 @@ class TabularGenerator(DPGenerator):
         if schema.subject_id is None:
             return (torch.from_numpy(x[:, None, :]), torch.from_numpy(c[:, None, :]),
                     torch.ones(len(x), 1))
-        codes, _ = pd.factorize(frame[schema.subject_id])
-        order = np.argsort(codes, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-        members = np.split(order, starts[1:])
-        cap = self.training.max_rows_per_unit
-        members = [m if len(m) <= cap else np.sort(rng.choice(m, cap, replace=False)) for m in members]
+        members = self._unit_members(frame[schema.subject_id], rng)
         width = max(len(m) for m in members)
         xs = np.zeros((len(members), width, codec.width), np.float32)
         cs = np.zeros((len(members), width, codec.condition_width), np.float32)
