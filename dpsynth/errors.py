@@ -57,6 +57,12 @@ OUT_OF_BOUNDS = (
     "(e.g. {examples!r}); widen the public bounds, or set out_of_bounds: clip for that "
     "column to clip them (clipped values are counted and reported)"
 )
+BOUNDS_REVERSED = "{where}: lower ({lower}) is above upper ({upper}); swap them"
+BOUNDS_EQUAL = (
+    "{where}: lower and upper are both {value}, so every value would be {value}; public bounds need "
+    "lower < upper: widen them{alternative}"
+)
+BOUND_NOT_FINITE = "{where}: {bound} must be a finite number{alternative}, not {value!r}"
 UNSEEN_CATEGORIES = (
     "column '{column}' has value(s) {examples!r} outside its public categories {domain!r}; "
     "add them to the schema's categories, or set unseen: missing (nullable columns) to "
@@ -84,8 +90,9 @@ UNKNOWN_CONDITION_NAME = (
 EPSILON_INVALID = "epsilon must be a finite number > 0 (got {epsilon!r})"
 DELTA_INVALID = "delta must be in (0, 1) (got {delta!r}); the default is 1e-5, or the power of ten at or below 1/n^1.1 for larger n"
 DELTA_TOO_LARGE = (
-    "delta={delta:g} is not well below 1/n = {inverse_n:g} for n={n} privacy units: a "
-    "mechanism could release a whole record with probability delta. Use delta <= {suggested:.2g}"
+    "delta={delta:g} is not below 1/n for this data: a mechanism could then publish a whole patient's "
+    "record with probability delta. Use delta <= {suggested:.2g} (or leave --delta out), or pass "
+    "--allow-large-delta to accept it (the privacy card then says so)"
 )
 OVERSPEND = (
     "refusing '{mechanism}': it would spend epsilon={epsilon:.4g}, delta={delta:.3g} but only "

@@ -9,6 +9,10 @@ schemas build on them: `dpsynth.tabular.schema.TabularSchema`,
 `dpsynth.series.schema.SeriesSchema`, `dpsynth.images.schema.ImageSchema`. Every fitted
 transform is driven by the schema alone, never by `min()`/`max()`/`unique()` of the private
 data (docs/privacy.md, rule 2).
+
+A schema file's keys, types and choices are checked first against the published JSON
+Schema (`dpsynth.schema_spec.check_spec`); the meaning (bounds in order, names that exist)
+here and in the modality schemas.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -24,7 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from dpsynth.errors import DataReadError, SchemaError
+from dpsynth.errors import BOUND_NOT_FINITE, BOUNDS_EQUAL, BOUNDS_REVERSED, DataReadError, SchemaError
 
 SCHEMA_VERSION = 1
 MISSING_GROUP = "missing"
@@ -58,6 +63,9 @@ class NumericColumn:
     public: bool = True
     out_of_bounds: Literal["error", "clip"] = "error"
     kind: ClassVar[str] = "numeric"
+
+    def __post_init__(self) -> None:
+        check_bounds(f"column '{self.name}'", self.lower, self.upper, optional=True, equal_ok=not self.public)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,6 +186,32 @@ class SensitiveAttribute:
 
 def format_bound(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def is_number(x: Any) -> bool:
+    """A real number, not a bool (YAML's true/false are not numbers here)."""
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
+def check_bounds(where: str, lower: Any, upper: Any, *, optional: bool = False, equal_ok: bool = False) -> None:
+    """Public bounds are finite numbers with lower < upper (``None`` when ``optional``: not set yet).
+
+    ``equal_ok`` lets drafted (``public: false``) bounds of a constant column through: they
+    are replaced by public or DP values before training.
+    """
+    alternative = " (or null: not set yet)" if optional else ""
+    for bound, value in (("lower", lower), ("upper", upper)):
+        if value is None and optional:
+            continue
+        if not is_number(value) or not math.isfinite(value):
+            raise SchemaError(BOUND_NOT_FINITE.format(where=where, bound=bound, value=value, alternative=alternative))
+    if lower is None or upper is None:
+        return
+    if lower > upper:
+        raise SchemaError(BOUNDS_REVERSED.format(where=where, lower=format_bound(lower), upper=format_bound(upper)))
+    if lower == upper and not equal_ok:
+        alternative = ", or drop the column if it holds one value" if where.startswith("column") else ""
+        raise SchemaError(BOUNDS_EQUAL.format(where=where, value=format_bound(lower), alternative=alternative))
 
 
 def read_schema_spec(path: str | Path) -> dict[str, Any]:

@@ -41,14 +41,11 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.errors import SchemaError
-from dpsynth.schema import SCHEMA_VERSION, canonical_category
+from dpsynth.schema_spec import check_spec
+from dpsynth.schema import SCHEMA_VERSION, canonical_category, check_bounds
 from dpsynth.tabular.schema import StaticAttributes, TabularSchema, static_schema_from_spec
 
 # ------------------------------------------------------------------ messages
-UNKNOWN_KEYS = "image schema has unknown key(s) {keys!r}; known keys: {known}"
-SCHEMA_KEYS = ("version", "modality", "image_id", "subject_id", "height", "width", "channels", "pixel_range",
-               "out_of_bounds", "target", "positive", "sensitive", "static")
-MISSING_KEY = "image schema is missing the key '{key}'"
 BAD_SIZE = "{key} must be a positive whole number of pixels, not {value!r}"
 BAD_CHANNELS = "channels must be 1 (grey) or 3 (RGB), not {value!r}"
 BAD_PIXEL_RANGE = (
@@ -280,19 +277,10 @@ class ImageSchema(StaticAttributes):
             raise SchemaError("an image schema must be a mapping with keys version, modality, height, width, ...")
         if spec.get("modality") != "image":
             raise SchemaError(f"modality {spec.get('modality')!r} is not 'image'")
-        unknown = sorted(set(spec) - set(SCHEMA_KEYS))
-        if unknown:
-            raise SchemaError(UNKNOWN_KEYS.format(keys=unknown, known=", ".join(SCHEMA_KEYS)))
-        for key in ("image_id", "height", "width", "channels", "pixel_range", "target", "positive", "static"):
-            if key not in spec:
-                raise SchemaError(MISSING_KEY.format(key=key))
-        version = spec.get("version", SCHEMA_VERSION)
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise SchemaError(f"schema version must be a whole number, not {version!r}")
+        check_spec(spec, "imageSchema", "image schema")
         return cls(height=spec["height"], width=spec["width"], channels=spec["channels"],
                    pixel_range=spec["pixel_range"], static=static_schema_from_spec(spec), image_id=spec["image_id"],
-                   out_of_bounds=spec.get("out_of_bounds", "error"),
-                   version=version)
+                   out_of_bounds=spec.get("out_of_bounds", "error"), version=int(spec.get("version", SCHEMA_VERSION)))
 
 
 
@@ -304,8 +292,7 @@ def _pixel_range(value: Any) -> tuple[float, float]:
                 or not math.isfinite(bound):
             raise SchemaError(BAD_PIXEL_RANGE.format(value=value))
     lower, upper = float(value[0]), float(value[1])  # [0, 255] and [0.0, 255.0] are one schema (fingerprint)
-    if not lower < upper:
-        raise SchemaError(BAD_PIXEL_RANGE.format(value=value))
+    check_bounds("pixel_range", lower, upper)
     return (lower, upper)
 
 

@@ -43,6 +43,7 @@ import pandas as pd
 
 from dpsynth import errors
 from dpsynth.errors import SchemaError
+from dpsynth.schema_spec import check_spec
 from dpsynth.schema import (
     SCHEMA_VERSION,
     CategoricalColumn,
@@ -50,6 +51,7 @@ from dpsynth.schema import (
     NumericColumn,
     SensitiveAttribute,
     canonical_category,
+    check_bounds,
     read_schema_spec,
 )
 from dpsynth.tabular.schema import StaticAttributes, TabularSchema, static_schema_from_spec
@@ -80,9 +82,6 @@ SIGNAL_OUT_OF_BOUNDS = (
 COLLIDING_IDS = (
     "signal keys {keys!r} name the same subject once written as text ({canonical!r}); give each subject one key"
 )
-UNKNOWN_KEYS = "series schema has unknown key(s) {keys!r}; known keys: {known}"
-SCHEMA_KEYS = ("version", "modality", "subject_id", "sampling_rate", "window", "stride", "max_windows_per_subject",
-               "channels", "target", "positive", "sensitive", "static")
 NO_OBSERVED_SAMPLE = (
     "subject {subject!r} has no observed sample in any channel (all NaN or empty); drop it or fix the file"
 )
@@ -100,12 +99,7 @@ class Channel:
 
     def __post_init__(self) -> None:
         self.unit = "" if self.unit is None else str(self.unit)
-        for bound in ("lower", "upper"):
-            value = getattr(self, bound)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise SchemaError(f"channel '{self.name}': {bound} must be a finite number, not {value!r}")
-        if not self.lower < self.upper:
-            raise SchemaError(f"channel '{self.name}': lower ({self.lower}) must be below upper ({self.upper})")
+        check_bounds(f"channel '{self.name}'", self.lower, self.upper)
         if self.out_of_bounds not in ("error", "clip"):
             raise SchemaError(f"channel '{self.name}': out_of_bounds must be 'error' or 'clip', "
                               f"not {self.out_of_bounds!r}")
@@ -333,21 +327,10 @@ class SeriesSchema(StaticAttributes):
             raise SchemaError("a series schema must be a mapping with keys version, modality, channels, ...")
         if spec.get("modality") != "series":
             raise SchemaError(f"modality {spec.get('modality')!r} is not 'series'")
-        unknown = sorted(set(spec) - set(SCHEMA_KEYS))
-        if unknown:
-            raise SchemaError(UNKNOWN_KEYS.format(keys=unknown, known=", ".join(SCHEMA_KEYS)))
-        for key in ("subject_id", "sampling_rate", "window", "channels", "target", "positive", "static"):
-            if key not in spec:
-                raise SchemaError(f"series schema is missing the key '{key}'")
-        channels = []
-        for raw in spec["channels"] or []:
-            try:
-                channels.append(Channel(**raw))
-            except TypeError as exc:
-                raise SchemaError(f"channel '{dict(raw).get('name')}': {exc}") from None
-        static = static_schema_from_spec(spec)
-        return cls(channels=channels, sampling_rate=spec["sampling_rate"], window=spec["window"], static=static,
-                   stride=spec.get("stride"), max_windows_per_subject=spec.get("max_windows_per_subject", 16),
+        check_spec(spec, "seriesSchema", "series schema")
+        return cls(channels=[Channel(**raw) for raw in spec["channels"]], sampling_rate=spec["sampling_rate"],
+                   window=spec["window"], static=static_schema_from_spec(spec), stride=spec.get("stride"),
+                   max_windows_per_subject=spec.get("max_windows_per_subject", 16),
                    version=int(spec.get("version", SCHEMA_VERSION)))
 
 

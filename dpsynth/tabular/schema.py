@@ -24,6 +24,7 @@ import pandas as pd
 
 from dpsynth import errors
 from dpsynth.errors import SchemaError
+from dpsynth.schema_spec import check_spec
 from dpsynth.schema import (
     SCHEMA_VERSION,
     CategoricalColumn,
@@ -245,31 +246,28 @@ class TabularSchema(SchemaFile):
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> TabularSchema:
+        """A schema from a file's mapping, checked against the published JSON Schema first
+        (`dpsynth.schema_spec.check_spec`: unknown keys, types, choices), then for meaning."""
         if not isinstance(spec, dict):
             raise SchemaError("a schema must be a mapping with keys version, modality, target, columns, ...")
         if spec.get("modality", "tabular") != "tabular":
             raise SchemaError(f"modality {spec.get('modality')!r} is not supported by TabularSchema")
-        for key in ("target", "positive", "columns"):
-            if key not in spec:
-                raise SchemaError(f"schema is missing the key '{key}'")
+        check_spec(spec, "tabularSchema", "schema")
+        return cls.from_checked(spec)
+
+    @classmethod
+    def from_checked(cls, spec: dict[str, Any]) -> TabularSchema:
+        """A schema from a mapping that `check_spec` accepted (the ``static`` part of a series or
+        image schema, already checked with its file)."""
         columns: list[Column] = []
         for raw in spec["columns"]:
             raw = dict(raw)
-            kind = raw.pop("kind", None)
-            try:
-                if kind == "numeric":
-                    columns.append(NumericColumn(**raw))
-                elif kind == "categorical":
-                    columns.append(CategoricalColumn(**raw))
-                else:
-                    raise SchemaError(f"column '{raw.get('name')}': kind must be numeric or categorical, not {kind!r}")
-            except TypeError as exc:
-                raise SchemaError(f"column '{raw.get('name')}': {exc}") from None
+            kind = raw.pop("kind")
+            columns.append(NumericColumn(**raw) if kind == "numeric" else CategoricalColumn(**raw))
         sensitive = [SensitiveAttribute(**a) for a in spec.get("sensitive") or []]
         return cls(columns=columns, target=spec["target"], positive=spec["positive"],
                    sensitive=sensitive, subject_id=spec.get("subject_id"),
                    version=int(spec.get("version", SCHEMA_VERSION)))
-
 
 
 class StaticAttributes(SchemaFile):
@@ -306,13 +304,12 @@ class StaticAttributes(SchemaFile):
 
 
 def static_schema_from_spec(spec: dict[str, Any]) -> TabularSchema:
-    """The per-subject or per-image `TabularSchema` of a series or image schema file: its
-    top-level ``target``, ``positive``, ``subject_id`` (may be absent), ``sensitive`` and
-    ``static`` (the columns) keys."""
-    return TabularSchema.from_dict({
-        "version": spec.get("version", SCHEMA_VERSION), "modality": "tabular", "target": spec["target"],
-        "positive": spec["positive"], "subject_id": spec.get("subject_id"), "sensitive": spec.get("sensitive"),
-        "columns": spec["static"] or []})
+    """The per-subject or per-image `TabularSchema` of a series or image schema file (checked
+    with `check_spec` already): its top-level ``target``, ``positive``, ``subject_id`` (may be
+    absent), ``sensitive`` and ``static`` (the columns) keys."""
+    return TabularSchema.from_checked({
+        "version": spec.get("version", SCHEMA_VERSION), "target": spec["target"], "positive": spec["positive"],
+        "subject_id": spec.get("subject_id"), "sensitive": spec.get("sensitive"), "columns": spec["static"]})
 
 
 def draft_schema(
@@ -348,9 +345,9 @@ def draft_schema(
         if numeric and name != target:
             present = series.dropna().astype(float)
             integer = bool(np.all(np.isclose(present, np.round(present))))
+            lower, upper = (float(present.min()), float(present.max())) if len(present) else (None, None)
             columns.append(NumericColumn(
-                name=name, lower=float(present.min()), upper=float(present.max()),
-                integer=integer, nullable=nullable, public=False))
+                name=name, lower=lower, upper=upper, integer=integer, nullable=nullable, public=False))
         else:
             cats = sorted({canonical_category(v) for v in series.dropna().unique()})
             if len(cats) > max_categories and name != target:
@@ -366,6 +363,8 @@ def draft_schema(
     for name in sensitive:
         col = next(c for c in columns if c.name == name)
         if isinstance(col, NumericColumn):
+            if col.upper is None:
+                raise SchemaError(f"sensitive attribute '{name}' has no value in the data; it cannot form subgroups")
             edges = np.unique(np.round(np.nanquantile(data[name].astype(float), [0, 0.25, 0.5, 0.75]), 0))
             bins = [float(e) for e in edges] + [float(np.ceil(col.upper)) + 1]
             attrs.append(SensitiveAttribute(column=name, name=f"{name}_band", bins=bins, public=False))

@@ -106,7 +106,7 @@ def test_bad_schema_files_are_clear_errors(tmp_path):
         TabularSchema.from_dict(spec)
     spec = make_toy_schema().to_dict()
     spec["columns"][0]["kind"] = "date"
-    with pytest.raises(SchemaError, match="kind must be numeric or categorical"):
+    with pytest.raises(SchemaError, match="column 'age': kind must be 'numeric' or 'categorical', not 'date'"):
         TabularSchema.from_dict(spec)
 
 
@@ -146,3 +146,13 @@ def test_draft_rejects_identifier_like_columns():
     frame = make_toy_frame().assign(mrn=[f"id{i}" for i in range(400)])
     with pytest.raises(SchemaError, match="'mrn' has 400 distinct values"):
         draft_schema(frame, target="outcome", sensitive=["sex"])
+
+
+def test_bounds_are_checked_when_a_column_is_built():
+    with pytest.raises(SchemaError, match=r"column 'x': lower \(5\) is above upper \(1\); swap them"):
+        NumericColumn("x", lower=5, upper=1.0)
+    with pytest.raises(SchemaError, match="column 'x': lower and upper are both 2"):
+        NumericColumn("x", lower=2, upper=2)
+    NumericColumn("x", lower=2, upper=2, public=False)  # a draft of a constant column: replaced before training
+    with pytest.raises(SchemaError, match=r"column 'x': upper must be a finite number \(or null: not set yet\), not inf"):
+        NumericColumn("x", lower=0, upper=float("inf"))

@@ -3,12 +3,14 @@
 import copy
 import json
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from dpsynth.errors import DataReadError, SchemaError
+from dpsynth.schema_spec import json_schema
 from dpsynth.images import ImageData, ImageReport, ImageSchema
 from dpsynth.images import schema as image_schema
 
@@ -84,8 +86,29 @@ def test_fingerprint_is_stable_across_number_spellings_and_changes_with_the_sche
 
 
 def test_unknown_keys_are_listed_with_the_known_ones():
-    with pytest.raises(SchemaError, match=r"unknown key\(s\) \['colour'\].*known keys: version, modality"):
+    with pytest.raises(SchemaError, match="image schema key 'colour' is not known; valid keys: version, modality, "
+                                          "image_id,"):
         ImageSchema.from_dict(spec(colour="red"))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"pixel_rnage": [0, 16]}, "image schema key 'pixel_rnage' is not known; did you mean 'pixel_range'? valid keys: "),
+    ({"static": [*SPEC["static"][:2], {**SPEC["static"][2], "categoreis": ["0", "1"]}]},
+     "static column 'label': key 'categoreis' is not known; did you mean 'categories'? valid keys: name, kind, "
+     "categories, nullable, public, unseen"),
+    ({"out_of_bounds": "Clip"}, "out_of_bounds must be 'error' or 'clip', not 'Clip'; did you mean 'clip'?"),
+    ({"static": [{**SPEC["static"][0], "kind": "categorial"}, *SPEC["static"][1:]]},
+     "static column 'sex': kind must be 'numeric' or 'categorical', not 'categorial'; did you mean 'categorical'?"),
+    ({"static": [{**SPEC["static"][0], "public": "true"}, *SPEC["static"][1:]]},
+     "static column 'sex': public must be true or false, not the text 'true'; write it without quotes: public: true"),
+    ({"channels": "3"}, "channels must be 1 (grey) or 3 (RGB), not the text '3'; write it without quotes: channels: 3"),
+])
+def test_the_strict_loader_names_the_key_and_the_fix(changes, message):
+    bad = spec(**changes)
+    with pytest.raises(SchemaError) as caught:
+        ImageSchema.from_dict(bad)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert not jsonschema.Draft7Validator(json_schema()).is_valid(bad)  # an editor flags it too
 
 
 @pytest.mark.parametrize("key", ["image_id", "height", "width", "channels", "pixel_range", "target", "static"])
@@ -99,17 +122,19 @@ def test_missing_keys_are_named(key):
     ({"height": 0}, "height must be a positive whole number"),
     ({"width": 2.5}, "width must be a positive whole number"),
     ({"height": True}, "height must be a positive whole number"),
-    ({"channels": 2}, r"channels must be 1 \(grey\) or 3 \(RGB\)"),
-    ({"pixel_range": [16, 0]}, "pixel_range must be two finite numbers"),
+    ({"channels": 2}, r"channels must be 1 \(grey\) or 3 \(RGB\), not 2"),
+    ({"pixel_range": [16, 0]}, r"pixel_range: lower \(16\) is above upper \(0\); swap them"),
+    ({"pixel_range": [16, 16]}, "pixel_range: lower and upper are both 16"),
     ({"pixel_range": [0, float("inf")]}, "pixel_range must be two finite numbers"),
-    ({"pixel_range": [0]}, "pixel_range must be two finite numbers"),
-    ({"pixel_range": "0-255"}, "pixel_range must be two finite numbers"),
-    ({"out_of_bounds": "wrap"}, "out_of_bounds must be 'error' or 'clip'"),
-    ({"image_id": ""}, "image_id must name the column"),
+    ({"pixel_range": [0]}, r"pixel_range must be a list of 2 numbers, not \[0\]"),
+    ({"pixel_range": "0-255"}, "pixel_range must be a list of 2 numbers, not the text '0-255'"),
+    ({"pixel_range": [0, "255"]}, r"pixel_range\[1\] must be a number, not the text '255'; write it without quotes: 255"),
+    ({"out_of_bounds": "wrap"}, "out_of_bounds must be 'error' or 'clip', not 'wrap'"),
+    ({"image_id": ""}, "image_id must be non-empty text, not the text ''"),
     ({"image_id": "sex"}, "image_id 'sex' is also a static column"),
     ({"image_id": "patient"}, "image_id 'patient' is also the subject id"),
     ({"version": 2}, "schema version 2 is not supported"),
-    ({"version": "one"}, "schema version must be a whole number"),
+    ({"version": "one"}, "version must be 1, not the text 'one'"),
 ])
 def test_invalid_schemas_are_refused_with_the_fix(changes, message):
     with pytest.raises(SchemaError, match=message):

@@ -3,12 +3,14 @@
 import copy
 import json
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from dpsynth.errors import SchemaError
+from dpsynth.schema_spec import json_schema
 from dpsynth.series.schema import Channel, SeriesData, SeriesReport, SeriesSchema
 from tests.conftest import make_toy_series, make_toy_series_schema
 
@@ -80,19 +82,20 @@ def test_fingerprint_is_stable_and_tracks_public_values():
 
 # ------------------------------------------------------------------ schema errors
 @pytest.mark.parametrize("channels, message", [
-    ([], "at least one channel"),
+    ([], "channels must be a non-empty list of channels, not an empty list"),
     ([channel(), channel(lower=-1)], "declares a channel twice"),
     ([channel(name="age")], r"channel name\(s\) \['age'\] are also static columns"),
     ([channel(name="subject")], r"channel name\(s\) \['subject'\] are also static columns or the subject id"),
-    ([channel(lower=5, upper=5)], r"channel 'pressure': lower \(5\) must be below upper \(5\)"),
-    ([channel(lower=10, upper=5)], r"lower \(10\) must be below upper \(5\)"),
+    ([channel(lower=5, upper=5)], "channel 'pressure': lower and upper are both 5.*need lower < upper: widen them"),
+    ([channel(lower=10, upper=5)], r"channel 'pressure': lower \(10\) is above upper \(5\); swap them"),
     ([channel(upper=float("nan"))], "channel 'pressure': upper must be a finite number"),
     ([channel(lower=float("-inf"))], "channel 'pressure': lower must be a finite number"),
-    ([channel(upper="40")], "upper must be a finite number, not '40'"),
-    ([channel(upper=True)], "upper must be a finite number"),
-    ([channel(out_of_bounds="drop")], "out_of_bounds must be 'error' or 'clip', not 'drop'"),
-    ([channel(units="mV")], "channel 'pressure':.*units"),  # an unknown key
-    ([{"unit": "mV", "lower": 0, "upper": 1}], "channel 'None':"),  # no name
+    ([channel(upper="40")], "channel 'pressure': upper must be a number, not the text '40'; write it without quotes: upper: 40"),
+    ([channel(upper=True)], "channel 'pressure': upper must be a number, not true"),
+    ([channel(out_of_bounds="drop")], "channel 'pressure': out_of_bounds must be 'error' or 'clip', not 'drop'"),
+    ([channel(out_of_bounds="Clip")], "out_of_bounds must be 'error' or 'clip', not 'Clip'; did you mean 'clip'?"),
+    ([channel(units="mV")], "channel 'pressure': key 'units' is not known; did you mean 'unit'[?] valid keys: name, unit,"),
+    ([{"unit": "mV", "lower": 0, "upper": 1}], "channel #1 is missing the key 'name'; add it"),
 ])
 def test_bad_channels_raise_clear_errors(channels, message):
     with pytest.raises(SchemaError, match=message):
@@ -128,8 +131,40 @@ def test_missing_keys_are_named(key):
 
 
 def test_unknown_top_level_key_is_named():
-    with pytest.raises(SchemaError, match=r"unknown key\(s\) \['windows'\]"):
+    with pytest.raises(SchemaError, match="series schema key 'windows' is not known; did you mean 'window'[?] "
+                                          "valid keys: version, modality, subject_id, sampling_rate, window, stride"):
         SeriesSchema.from_dict(spec(windows=32))
+
+
+def _edited(edit):
+    out = spec()
+    edit(out)
+    return out
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s["channels"][0].update(unti="mV"),
+     "channel 'pressure': key 'unti' is not known; did you mean 'unit'? valid keys: name, unit, lower, upper, out_of_bounds"),
+    (lambda s: s["static"][1].update(lower_bound=0), "static column 'age': key 'lower_bound' is not known; did you mean "
+     "'lower'? valid keys: name, kind, lower, upper, integer, nullable, public, out_of_bounds"),
+    (lambda s: s.update(max_window_per_subject=4), "series schema key 'max_window_per_subject' is not known; did you "
+     "mean 'max_windows_per_subject'? valid keys: version,"),
+    (lambda s: s["channels"][1].update(out_of_bounds="clipp"),
+     "channel 'flow': out_of_bounds must be 'error' or 'clip', not 'clipp'; did you mean 'clip'?"),
+    (lambda s: s["static"][0].update(unseen="drop"), "static column 'sex': unseen must be 'error' or 'missing', not 'drop'"),
+    (lambda s: s["static"][0].update(nullable="false"), "static column 'sex': nullable must be true or false, not the "
+     "text 'false'; write it without quotes: nullable: false"),
+    (lambda s: s["sensitive"][0].update(public="no"), "sensitive attribute 'sex': public must be true or false, not the "
+     "text 'no'; write it without quotes: public: false"),
+    (lambda s: s.update(window="32"), "window must be a positive whole number, not the text '32'; write it without "
+     "quotes: window: 32"),
+])
+def test_the_strict_loader_names_the_key_and_the_fix(edit, message):
+    bad = _edited(edit)
+    with pytest.raises(SchemaError) as caught:
+        SeriesSchema.from_dict(bad)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert not jsonschema.Draft7Validator(json_schema()).is_valid(bad)  # an editor flags it too
 
 
 def test_sampling_rate_is_stored_as_a_float():
