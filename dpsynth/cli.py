@@ -1,13 +1,16 @@
 """The `dpsynth` command line: thin wrappers over `dpsynth.pipeline` and friends.
 
 Every expected failure (bad schema, bad data, impossible budget, unreadable file) is a
-`DpsynthError` and is printed as one clear line with exit code 2 — no traceback.
+`DpsynthError` and is printed as one clear line with exit code 2 — no traceback. Ctrl-C and
+SIGTERM stop a command with one line and exit 130 / 143; outputs are written whole or not at
+all (`dpsynth.bundle`), so an interrupted command leaves no partial output behind.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -28,19 +31,43 @@ CONTRADICTS_CARD = 3
 BAD_CONDITION = "--conditions expects name=value, e.g. sex=female (got {item!r})"
 REPEATED_CONDITION = "--conditions gives '{key}' twice; a condition fixes one value"
 BAD_CONFIDENCE = "--confidence must be strictly between 0 and 1, e.g. 0.95 (got {confidence!r})"
+INTERRUPTED = ("interrupted ({signal}): stopped before finishing; nothing was written, and an output that "
+               "existed before is unchanged")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: unwinds like Ctrl-C, so every staged output is deleted on the way."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise Interrupted(signum)
 
 
 def clear_errors(command):
-    """Turn dpsynth's own errors into one red line and exit code 2."""
+    """Turn dpsynth's own errors into one red line and exit code 2, and an interrupt into one
+    line and exit code 128 + the signal's number."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             return command(*args, **kwargs)
         except DpsynthError as exc:
             # escape: messages hold brackets rich would eat as markup, e.g. pip install 'dpsynth[parquet]'
             console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            console.print(f"[bold red]{INTERRUPTED.format(signal=signal.Signals(signum).name)}[/]", highlight=False,
+                          soft_wrap=True)
+            raise typer.Exit(128 + signum) from None
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     return wrapper
 
@@ -108,6 +135,10 @@ def generate(
     rebalance: Annotated[Optional[list[str]], typer.Option(
         help="subgroup shares of the synthetic rows (repeatable): race=equal, "
              "race=white:0.5,black:0.3,other:0.2, or sex*race=equal; post-processing, no extra ε")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="replace an existing --out folder (one dpsynth wrote) whole")] = False,
+    allow_large_delta: Annotated[bool, typer.Option(
+        "--allow-large-delta", help="accept a δ that is not below 1/n (refused otherwise); the card says so")] = False,
 ):
     """Fit a DP generator on private data and write synthetic data, privacy card and model.
 
@@ -126,7 +157,8 @@ def generate(
     result = run(data=data, schema=loaded, generator=generator, epsilon=epsilon, delta=delta, rows=rows,
                  seed=seed, out_dir=out, synthetic_name=synthetic_name,
                  learn_domain_share=learn_domain_share, params=params,
-                 rebalance=parse_rebalance(rebalance), static=static)
+                 rebalance=parse_rebalance(rebalance), static=static, force=force,
+                 allow_large_delta=allow_large_delta)
     card = result.card
     typer.echo(f"synthetic data : {result.synthetic_path}")
     if not card.private:
@@ -229,6 +261,8 @@ def audit(
         "--intersections/--no-intersections",
         help="also audit pairs of sensitive attributes (e.g. sex×race), not only each one")] = True,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    force: Annotated[bool, typer.Option(
+        "--force", help="replace an existing --out audit folder (one dpsynth wrote) whole")] = False,
 ):
     """Audit synthetic data against real train and holdout: utility, fairness, fidelity, memorisation."""
     from dpsynth.pipeline import run_audit
@@ -240,7 +274,7 @@ def audit(
                          intersections=intersections, random_state=seed)
     run_audit(train=train, holdout=holdout, synthetic=synthetic, schema=schema, out_dir=out, card=card,
               config=config, statics={"train": train_static, "holdout": holdout_static,
-                                      "synthetic": synthetic_static})
+                                      "synthetic": synthetic_static}, force=force)
     typer.echo(f"audit report : {out / 'report.md'}  (uses real data; not differentially private; do not release)")
     typer.echo(f"audit table  : {out / 'audit.csv'}")
 
@@ -264,6 +298,7 @@ def privacy_audit(
     device: Annotated[str, typer.Option(help="where to train: auto, cpu, cuda or cuda:N")] = "auto",
     out: Annotated[Optional[Path], typer.Option(
         help="write the result as JSON here (keep it apart from release bundles)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing --out file")] = False,
 ):
     """One-run privacy audit of DP training (Steinke, Nasr & Jagielski 2023): insert canaries, train once,
     report the empirical ε lower bound (95 % confidence) beside the card's ε.
@@ -271,8 +306,11 @@ def privacy_audit(
     Exit code 0: the bound does not contradict the card; 2: bad input; 3: the bound exceeds the
     card's ε — a privacy bug, do not release. Uses real data; the audit is not a release.
     """
+    from dpsynth.bundle import check_new_file, write_file_atomically
     from dpsynth.privacy_audit import NOT_A_RELEASE, one_run_audit
 
+    if out is not None:
+        check_new_file(out, force=force)  # before the audit's training, not after
     params = _parse_params(param)
     if device != "auto" or "device" in params:
         params.setdefault("device", device)
@@ -287,8 +325,8 @@ def privacy_audit(
                f"({result.correct} of {result.guesses} guesses right, side '{result.side}'; the most "
                f"{result.canaries} canaries can show: {result.best_possible:.2f})")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        text = json.dumps(result.to_dict(), indent=2) + "\n"
+        write_file_atomically(out, lambda tmp: tmp.write_text(text), force=force)
         typer.echo(f"audit result   : {out}")
     if result.contradicts_card:
         console.print("[bold red]PRIVACY BUG:[/] [red]the empirical lower bound ε ≥ "
@@ -312,15 +350,18 @@ def schema_draft(
     sensitive: Annotated[str, typer.Option(help="comma-separated sensitive attributes")] = "",
     positive: Annotated[Optional[str], typer.Option(help="positive outcome label")] = None,
     subject_id: Annotated[Optional[str], typer.Option(help="column identifying the patient")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing --out schema file")] = False,
 ):
     """Draft a schema from data; every data-derived value is marked public: false for review."""
+    from dpsynth.bundle import check_new_file, write_file_atomically
     from dpsynth.table_io import read_table
     from dpsynth.tabular.schema import draft_schema
 
+    check_new_file(out, force=force)  # a curated schema is never replaced by a draft silently
     frame = read_table(data)
     names = [s.strip() for s in sensitive.split(",") if s.strip()]
     drafted = draft_schema(frame, target=target, sensitive=names, positive=positive, subject_id=subject_id)
-    drafted.save(out)
+    write_file_atomically(out, drafted.save, force=force)
     typer.echo(f"draft schema: {out}")
     typer.echo(f"{len(drafted.not_public())} value(s) are data-derived and marked public: false; edit them "
                "to public values (or pass --learn-domain-share to `dpsynth generate`) before training.")
@@ -366,6 +407,28 @@ def demo(
     typer.echo(f"audit report   : {result.report_path}  (real data; not DP; keep apart from the release)")
     for key, value in result.headline.items():
         typer.echo(f"  {key:58s} {value}")
+
+
+@app.command("verify")
+@clear_errors
+def verify_folder(
+    path: Annotated[Path, typer.Argument(help="a release bundle (or a model/ or audit folder) dpsynth wrote")],
+):
+    """Check a bundle: every file against its manifest, the model's ledger re-derived, the card against it.
+
+    Exit code 0: intact and consistent; 2: a file is missing, changed or added, or the card
+    does not match the model's ledger (the message names the file)."""
+    from dpsynth.verify import verify
+
+    result = verify(path)
+    what = {"release": "release bundle", "model": "model folder", "audit": "audit folder"}[result.kind]
+    typer.echo(f"verified       : {result.folder} ({what}; {result.files} files match the manifest)")
+    if result.private:
+        typer.echo(f"privacy        : ε = {result.epsilon:.3f}, δ = {result.delta:.2g}, recomputed from the "
+                   "model's ledger" + (" and equal to the card's" if result.kind == "release" else ""))
+    elif result.private is False:
+        console.print("[bold red]NOT PRIVATE (ε = ∞):[/] [red]a reference for comparison only; do not release[/]",
+                      highlight=False)
 
 
 @app.command("card")

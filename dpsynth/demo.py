@@ -3,7 +3,8 @@
 Outcome: death within 180 days; sensitive attributes: sex, race (white / black / other),
 age band. The split is fixed by seed; nothing is downloaded; real rows are kept in
 memory (no scratch files of patient data). The release bundle and the audit are written
-to separate folders, because the audit is not DP.
+to separate folders, because the audit is not DP; a rerun replaces the demo's own earlier
+folders whole.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dpsynth.bundle import check_output
 from dpsynth.data.support2 import load_support2, split_support2, support2_schema
 from dpsynth.pipeline import GenerateResult, generate, run_audit
 
@@ -31,12 +33,13 @@ def run_demo(out_dir: str | Path = "runs/demo", *, epsilon: float = DEMO_EPSILON
              generator: str = DEMO_GENERATOR, progress: bool = True, params: dict | None = None) -> DemoResult:
     """Run the whole job and return where everything is."""
     out = Path(out_dir)
+    check_output(out / "audit", force=True, what="an audit folder")  # before the fit, not after it
     train, holdout = split_support2(load_support2(), seed=seed)
     schema = support2_schema()
     release = generate(data=train, schema=schema, generator=generator, epsilon=epsilon, delta=DEMO_DELTA,
-                       seed=seed, out_dir=out / "release", params=params, progress=progress)
+                       seed=seed, out_dir=out / "release", params=params, progress=progress, force=True)
     report = run_audit(train=train, holdout=holdout, synthetic=release.synthetic, schema=schema,
-                       out_dir=out / "audit", card=release.card, progress=progress)
+                       out_dir=out / "audit", card=release.card, progress=progress, force=True)
     return DemoResult(release=release, audit_dir=out / "audit", report_path=out / "audit" / "report.md",
                       headline=headline(report))
 

@@ -28,6 +28,7 @@ under the fitted model (`membership_scores`), through three small modality hooks
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import warnings
 from abc import ABC, abstractmethod
@@ -40,8 +41,10 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from dpsynth import errors
+from dpsynth.bundle import BundleError, staged_folder, verify_manifest
 from dpsynth.errors import BudgetError, DataReadError, NotFittedError, ParameterError, SchemaError
 from dpsynth.families.training import TrainingLog, check_ema_decay, check_rows_per_step, train_dpsgd
 from dpsynth.devices import module_device, resolve_device
@@ -67,16 +70,25 @@ from dpsynth.privacy.conditions import (
 )
 from dpsynth.privacy.dpsgd import DPSGDPlan, plan_dpsgd
 from dpsynth.privacy.ledger import PrivacyLedger
+from dpsynth.privacy.recheck import recheck_ledger
 from dpsynth.privacy.randomness import public_torch_rng, secret_numpy_generator, secret_torch_rng
 from dpsynth.privacy.rebalance import ShareSpec, check_no_conflict, rebalance_table
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: a manifest.json with each file's SHA-256 (format 1 had none and is refused)
+OLD_BUNDLE = ("'{path}' was written by an older dpsynth (bundle format {found}, without a manifest) and cannot "
+              "be verified; fit and save it again with this version")
+UNKNOWN_BUNDLE = "'{path}' has bundle format {found!r}; this dpsynth reads format {expected}: upgrade dpsynth"
+BAD_LEDGER = "'{path}' fails its privacy check: {problem}; do not use or release this model"
+BAD_WEIGHTS = ("'{path}' cannot be loaded as this generator's weights ({reason}); the bundle is damaged: "
+               "fit and save it again")
 CANARY_ID = "canary-{:06d}"
 CANARY_ID_CLASH = ("the data already has privacy units named like the audit's canaries ('canary-000001', ...); "
                    "rename those subject/image ids in the data")
 SCORE_BATCH = 256  # units per forward pass when scoring
+GENERATE_BATCH = 4096  # records per forward pass when sampling
+SAMPLE_CHUNK = 65_536  # records decoded at once when sampling (a bar shows the chunks)
 
 
 class Generator(ABC):
@@ -199,8 +211,9 @@ class DPGenerator(Generator):
                 for m in np.split(order, starts[1:])]
 
     @abstractmethod
-    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> Any:
-        """Synthetic data from decoder outputs [n, codec.width] and their condition cells."""
+    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator, *, first: int = 0) -> Any:
+        """Synthetic data from decoder outputs [n, codec.width] and their condition cells;
+        ``first`` is the position of the first record in the whole sample (ids count from it)."""
 
     @abstractmethod
     def _as_units(self, records: Any, ids: list[str]) -> Any:
@@ -281,12 +294,18 @@ class DPGenerator(Generator):
         n_units = self._count_units(data, schema)  # structural errors before any mechanism runs
         budget.check_against(n_units)
         ledger = PrivacyLedger(budget, privacy_unit=self._unit_label(schema))
+        learn = schema.not_public()
+        if learn and learn_domain_share is None:
+            schema.require_public()  # raises the error with both ways out
+        learn_epsilon, learn_delta = (learn_domain_share * budget.epsilon, budget.delta * 0.1) if learn else (0, 0)
+        # The DP-SGD plan first: an infeasible budget is refused before any mechanism reads the data.
+        plan = plan_dpsgd(n_units=n_units, epsilon=budget.epsilon - learn_epsilon
+                          - settings.condition_share * budget.epsilon, delta=budget.delta - learn_delta,
+                          batch_size=settings.batch_size, epochs=settings.epochs,
+                          max_grad_norm=settings.max_grad_norm, accountant=settings.accountant)
 
-        if schema.not_public():
-            if learn_domain_share is None:
-                schema.require_public()  # raises the error with both ways out
-            schema = self._learn_public_values(data, schema, epsilon=learn_domain_share * budget.epsilon,
-                                               delta=budget.delta * 0.1, ledger=ledger)
+        if learn:
+            schema = self._learn_public_values(data, schema, epsilon=learn_epsilon, delta=learn_delta, ledger=ledger)
         frame, report = self._conform(data, schema)
         codec = self._make_codec(schema)
         groups, unit_ids = self._condition_groups(frame, schema)
@@ -298,10 +317,6 @@ class DPGenerator(Generator):
         else:
             table = uniform_condition_table(codec.condition_domains)
 
-        eps_left, delta_left = ledger.remaining()
-        plan = plan_dpsgd(n_units=n_units, epsilon=eps_left, delta=delta_left, batch_size=settings.batch_size,
-                          epochs=settings.epochs, max_grad_norm=settings.max_grad_norm,
-                          accountant=settings.accountant)
         ledger.charge(plan.ledger_entry(f"train {self.registered_name} (DP-SGD)"))
 
         tensors = self._unit_tensors(frame, codec, groups, schema, secret_numpy_generator())
@@ -349,7 +364,7 @@ class DPGenerator(Generator):
 
     def sample(self, n: int, *, conditions: dict[str, Any] | None = None,
                rebalance: dict[Any, ShareSpec] | None = None,
-               random_state: int | None = None) -> Any:
+               random_state: int | None = None, progress: bool = False) -> Any:
         """``n`` synthetic records; ``conditions`` (e.g. ``{"sex": "female"}``) fix condition values.
 
         Without conditions the mix follows the DP condition table. ``rebalance`` (e.g.
@@ -370,12 +385,19 @@ class DPGenerator(Generator):
         rng = np.random.default_rng(seed)
         cells = sample_condition_cells(table, int(n), conditions=wanted, rng=rng)
         device = module_device(self.module_)
-        c = torch.from_numpy(self.codec_.encode_conditions(cells)).to(device)
         torch_gen = torch.Generator(device=device).manual_seed(seed)
-        outputs = [self._generate(self.module_, c[i:i + 4096], torch_gen).cpu().numpy()
-                   for i in range(0, max(int(n), 1), 4096)]
-        out = np.concatenate(outputs)[: int(n)] if n else np.zeros((0, self.codec_.width), np.float32)
-        return self._decode(out, cells, rng)
+        if not n:
+            return self._decode(np.zeros((0, self.codec_.width), np.float32), cells, rng)
+        parts = []  # decoded a chunk at a time: memory stays flat in n
+        starts = range(0, int(n), SAMPLE_CHUNK)
+        for start in tqdm(starts, desc=f"sample {self.registered_name}", unit="chunk",
+                          disable=not progress or len(starts) < 2, leave=False):
+            chunk = cells.iloc[start:start + SAMPLE_CHUNK].reset_index(drop=True)
+            c = torch.from_numpy(self.codec_.encode_conditions(chunk)).to(device)
+            outputs = [self._generate(self.module_, c[i:i + GENERATE_BATCH], torch_gen).cpu().numpy()
+                       for i in range(0, len(chunk), GENERATE_BATCH)]
+            parts.append(self._decode(np.concatenate(outputs), chunk, rng, first=start))
+        return functools.reduce(self._concat, parts)
 
     # -------------------------------------------------------------- privacy audit
     def canary_units(self, n: int, *, random_state: int = 0) -> Any:
@@ -451,13 +473,14 @@ class DPGenerator(Generator):
         self._store(self._checked(params, base=self._param_values()))
         return self
 
-    def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` (schema, params, DP condition table, ledger) and ``weights.pt``.
+    def save(self, path: str | Path, *, force: bool = False) -> Path:
+        """Write ``config.json`` (schema, params, DP condition table, ledger), ``weights.pt`` and
+        ``manifest.json`` into a new folder ``path``, atomically (`dpsynth.bundle.staged_folder`);
+        ``force`` replaces an earlier saved folder whole.
 
         Only public and DP values: no exact row count, no count of clipped values."""
         self._require_fitted()
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         config = {
             "bundle_format": BUNDLE_FORMAT,
             "generator": self.registered_name,
@@ -467,21 +490,20 @@ class DPGenerator(Generator):
             "ledger": self.ledger_.to_dict(),
             "seed": self.seed_,
         }
-        (path / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        torch.save(self.module_.state_dict(), path / WEIGHTS_FILE)
+        with staged_folder(path, kind="model", force=force) as staging:
+            (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+            torch.save(self.module_.state_dict(), staging / WEIGHTS_FILE)
         return path
 
     @classmethod
     def load(cls, path: str | Path, *, device: str | None = None) -> DPGenerator:
-        """Load a bundle written by `save` (weights with ``weights_only=True``) onto ``device``
-        (default: the bundle's own setting, normally "auto")."""
+        """Load a folder written by `save` onto ``device`` (default: the bundle's own setting,
+        normally "auto"), after `check_saved` (manifest, format, ledger); weights are read with
+        ``weights_only=True``, never as pickle."""
         from dpsynth import registry
 
         path = Path(path)
-        try:
-            config = json.loads((path / CONFIG_FILE).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DataReadError(f"cannot read model bundle '{path}': {exc}") from None
+        config = cls.check_saved(path)
         target_cls = registry.get(config["generator"]).cls
         schema = target_cls.schema_type.from_dict(config["schema"])
         params = dict(config["params"])
@@ -491,8 +513,12 @@ class DPGenerator(Generator):
         model.schema_ = schema
         model.codec_ = model._make_codec(schema)
         model.module_ = model._build_module(model.codec_)
-        state = torch.load(path / WEIGHTS_FILE, weights_only=True, map_location="cpu")
-        model.module_.load_state_dict(state)
+        try:
+            state = torch.load(path / WEIGHTS_FILE, weights_only=True, map_location="cpu")
+            model.module_.load_state_dict(state)
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError, EOFError) as exc:
+            reason = " ".join(str(exc).split("\n")[0].split())[:160]
+            raise DataReadError(BAD_WEIGHTS.format(path=path / WEIGHTS_FILE, reason=reason)) from None
         model.module_.to(resolve_device(model.training.device))
         model.module_.eval()
         model.condition_table_ = pd.DataFrame(config["condition_table"])
@@ -500,3 +526,36 @@ class DPGenerator(Generator):
         model.seed_ = int(config["seed"])
         model.n_units_ = model.data_report_ = None  # exact counts are never saved (operator-only)
         return model
+
+    @staticmethod
+    def check_saved(path: str | Path) -> dict[str, Any]:
+        """Check a saved model folder and return its config: the format is this version's, every
+        file matches the manifest, and the ledger re-derives its own ε (one DP-SGD entry whose
+        settings are the config's). `BundleError` / `DataReadError` name the file at fault."""
+        from dpsynth import registry
+
+        path = Path(path)
+        config_path = path / CONFIG_FILE
+        try:
+            config = json.loads(config_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataReadError(f"cannot read model bundle '{path}': {exc}") from None
+        found = config.get("bundle_format") if isinstance(config, dict) else None
+        if found == 1:
+            raise BundleError(OLD_BUNDLE.format(path=path, found=found))
+        if found != BUNDLE_FORMAT or isinstance(found, bool):
+            raise BundleError(UNKNOWN_BUNDLE.format(path=config_path, found=found, expected=BUNDLE_FORMAT))
+        verify_manifest(path, kind="model")
+        registry.get(config.get("generator"))  # a clear error for an unknown name
+        ledger = config.get("ledger") if isinstance(config.get("ledger"), dict) else {}
+        problems = recheck_ledger(ledger)
+        training = next((e.get("params", {}) for e in ledger.get("entries") or []
+                         if isinstance(e, dict) and e.get("mechanism") == "dp-sgd"), None)
+        settings = config.get("params") or {}
+        if training is not None:
+            problems += [f"the DP-SGD entry records {key} = {training.get(key)!r} but the model's parameters say "
+                         f"{settings.get(key)!r}" for key in ("max_grad_norm", "accountant", "batch_size")
+                         if training.get(key) != settings.get(key)]
+        if problems:
+            raise BundleError(BAD_LEDGER.format(path=config_path, problem=problems[0]))
+        return config

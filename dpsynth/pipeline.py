@@ -11,6 +11,12 @@ A *release bundle* (what may leave the hospital) is one folder::
                                         folder of PNG files with a manifest of attributes)
     privacy_card.json                   ε, δ, accountant, ledger, DP-SGD parameters, ...
     model/config.json, model/weights.pt the generator (DP post-processing; JSON + state_dict)
+    model/manifest.json, manifest.json  each file's SHA-256: `dpsynth verify` checks them
+
+Every output folder is written whole or not at all (`dpsynth.bundle.staged_folder`): into a
+hidden folder beside ``out_dir``, renamed into place when complete. An existing non-empty
+``out_dir`` is refused unless ``force=True``, which replaces it whole. Every check that needs
+no private data (paths, parameters, budget, card) runs before the data is read.
 
 A NOT PRIVATE reference generator (ε = ∞, e.g. ``sdv-ctgan``) writes the synthetic rows
 and a card that says "private": false, and no model (references are never released;
@@ -27,12 +33,13 @@ from typing import Any
 import pandas as pd
 
 from dpsynth import registry
+from dpsynth.bundle import check_output, staged_folder
 from dpsynth.errors import BudgetError, SchemaError
 from dpsynth.images.schema import ImageData, ImageSchema
 from dpsynth.modality import is_schema, modality_named, modality_of
 from dpsynth.table_io import write_table
 from dpsynth.privacy.budget import DEFAULT_DELTA, PrivacyBudget, default_delta
-from dpsynth.privacy.card import CARD_FILE, PrivacyCard, SamplingNote
+from dpsynth.privacy.card import CARD_FILE, PrivacyCard, SamplingNote, as_card
 from dpsynth.privacy.conditions import NOISY, uniform_condition_table
 from dpsynth.privacy.rebalance import describe, rebalance_table
 from dpsynth.schema import read_schema_spec
@@ -111,6 +118,8 @@ def generate(
     rebalance: dict[Any, Any] | None = None,
     static: str | Path | None = None,
     progress: bool = True,
+    force: bool = False,
+    allow_large_delta: bool = False,
 ) -> GenerateResult:
     """Fit ``generator`` on private ``data`` within (ε, δ), sample, and write the release bundle.
 
@@ -121,6 +130,10 @@ def generate(
     ``delta=None`` picks `default_delta` (1e-5, or a power of ten below 1/n^1.1): the card
     then shows the order of magnitude of the dataset size n, never n itself, and says so. ``rows=None`` samples as many rows as the (unclipped)
     DP condition counts add up to (post-processing), never the exact private count.
+
+    ``force`` replaces an existing ``out_dir`` (a folder dpsynth wrote) whole; without it an
+    existing non-empty folder is refused before any work. δ ≥ 1/n is refused unless
+    ``allow_large_delta`` (the card then says the user allowed it).
 
     For a NOT PRIVATE reference generator (registered with ``private=False``) ``epsilon``
     may be left out (a budget given is ignored with a warning), ``rows=None`` means the
@@ -137,6 +150,8 @@ def generate(
     writes an archive, a name without extension a folder of PNG files and a manifest.
     """
     info = registry.get(generator)
+    inputs = [p for p in (data, schema, static) if isinstance(p, (str, Path))]
+    check_output(out_dir, force=force, what="a release bundle", inputs=inputs)  # before any work
     schema = _as_schema(schema)
     _check_modality(generator, schema)
     modality = modality_of(schema)
@@ -159,33 +174,35 @@ def generate(
     if not info.private:
         return _generate_reference(model, frame=frame, schema=schema, epsilon=epsilon, delta=delta, rows=rows,
                                    seed=seed, out_dir=out_dir, synthetic_name=synthetic_name,
-                                   learn_domain_share=learn_domain_share, progress=progress)
+                                   learn_domain_share=learn_domain_share, progress=progress, force=force)
+    if rows is None and model.training.condition_share == 0:
+        raise BudgetError(NO_ROWS)
     delta_source = "user"
     if delta is None:
         delta = default_delta(schema.count_units(frame))
         delta_source = f"default: {DEFAULT_DELTA} (a power of ten: no exact count)"
-    budget = PrivacyBudget(epsilon, delta)
+    budget = PrivacyBudget(epsilon, delta, allow_large_delta=allow_large_delta)
     model.fit(frame, budget=budget, learn_domain_share=learn_domain_share, random_state=seed, progress=progress)
     if rows is None:
-        if model.training.condition_share == 0:
-            raise BudgetError(NO_ROWS)
         rows = max(1, int(round(float(model.condition_table_[NOISY].sum()))))
-    synthetic = model.sample(rows, rebalance=rebalance, random_state=seed + 1)
+    synthetic = model.sample(rows, rebalance=rebalance, random_state=seed + 1, progress=progress)
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    synthetic_path = write_synthetic(synthetic, out / synthetic_name, schema)
-    model_dir = model.save(out / "model")
-    card = model.privacy_card().with_release(
-        delta_source=delta_source, rows_released=rows, synthetic_file=synthetic_path.name,
-        sampling=SamplingNote(rebalance=describe(rebalance)) if rebalance else None)
-    card_path = card.write(out / CARD_FILE)
-    return GenerateResult(synthetic_path, card_path, model_dir, card, synthetic, model.data_report_)
+    with staged_folder(out, kind="release", force=force, inputs=inputs) as staging:
+        synthetic_path = write_synthetic(synthetic, staging / synthetic_name, schema)
+        model.save(staging / "model")
+        card = model.privacy_card().with_release(
+            delta_source=delta_source, rows_released=rows, synthetic_file=synthetic_path.name,
+            sampling=SamplingNote(rebalance=describe(rebalance)) if rebalance else None)
+        card.write(staging / CARD_FILE)
+    return GenerateResult(out / synthetic_path.name, out / CARD_FILE, out / "model", card, synthetic,
+                          model.data_report_)
 
 
 def _generate_reference(model: Any, *, frame: pd.DataFrame, schema: TabularSchema, epsilon: float | None,
                         delta: float | None, rows: int | None, seed: int, out_dir: str | Path,
-                        synthetic_name: str, learn_domain_share: float | None, progress: bool) -> GenerateResult:
+                        synthetic_name: str, learn_domain_share: float | None, progress: bool,
+                        force: bool) -> GenerateResult:
     """A NOT PRIVATE reference: fit, sample, write the rows and the not-private card; no model."""
     budget = None
     if epsilon is not None:  # checked as for a private run, then ignored (the model warns)
@@ -196,12 +213,12 @@ def _generate_reference(model: Any, *, frame: pd.DataFrame, schema: TabularSchem
         rows, rows_source = len(frame), REFERENCE_ROWS
     synthetic = model.sample(rows, random_state=seed + 1)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    synthetic_path = write_table(synthetic, out / synthetic_name)
-    card = model.privacy_card().with_release(rows_released=rows, rows_source=rows_source,
-                                             synthetic_file=synthetic_path.name, model="not saved (not private)")
-    card_path = card.write(out / CARD_FILE)
-    return GenerateResult(synthetic_path, card_path, None, card, synthetic, model.data_report_)
+    with staged_folder(out, kind="release", force=force) as staging:
+        synthetic_path = write_table(synthetic, staging / synthetic_name)
+        card = model.privacy_card().with_release(rows_released=rows, rows_source=rows_source,
+                                                 synthetic_file=synthetic_path.name, model="not saved (not private)")
+        card.write(staging / CARD_FILE)
+    return GenerateResult(out / synthetic_path.name, out / CARD_FILE, None, card, synthetic, model.data_report_)
 
 
 def run_audit(
@@ -215,15 +232,19 @@ def run_audit(
     config: Any = None,
     statics: dict[str, str | Path | None] | None = None,
     progress: bool = True,
+    force: bool = False,
 ):
     """Audit any synthetic data with the schema's columns (or channels) against real train
     and holdout. For series given as long tables, ``statics`` maps "train"/"holdout"/
-    "synthetic" to their static tables."""
+    "synthetic" to their static tables. The audit folder is written whole or not at all,
+    never inside a release bundle (it holds real data), and an existing one only with ``force``."""
+    inputs = [p for p in (train, holdout, synthetic, schema, *(statics or {}).values()) if isinstance(p, (str, Path))]
+    check_output(out_dir, force=force, what="an audit folder", inputs=inputs)  # never inside a release
     schema = _as_schema(schema)
     statics = statics or {}
     metadata: dict[str, Any] = {}
     if card is not None:
-        metadata["privacy_card"] = card
+        metadata["privacy_card"] = as_card(card) if isinstance(card, (str, Path)) else card  # read before the data
     tables = {}
     for name, value in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
         if isinstance(value, (str, Path)):
@@ -232,5 +253,6 @@ def run_audit(
     from dpsynth.validators import audit
 
     report = audit(**tables, schema=schema, config=config, metadata=metadata, progress=progress)
-    report.write(out_dir)
+    with staged_folder(out_dir, kind="audit", force=force, inputs=inputs) as staging:
+        report.write(staging)
     return report

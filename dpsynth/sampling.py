@@ -47,7 +47,7 @@ class SampleResult:
 
 def sample_bundle(*, model_dir: str | Path, rows: int, out: str | Path, conditions: dict[str, Any] | None = None,
                   rebalance: dict[Any, Any] | None = None, seed: int = 0, fmt: str | None = None,
-                  device: str | None = None) -> SampleResult:
+                  device: str | None = None, progress: bool = True) -> SampleResult:
     """Load the bundle in ``model_dir``, sample ``rows`` records and write them to ``out``.
 
     ``out``'s extension picks the modality's format, as `generate`'s synthetic name does
@@ -69,7 +69,7 @@ def sample_bundle(*, model_dir: str | Path, rows: int, out: str | Path, conditio
     if out.exists():
         raise DpsynthError(OUT_EXISTS.format(path=out))
     epsilon, delta, source, notes = _release_budget(model, model_dir.parent / CARD_FILE)
-    synthetic = model.sample(rows, conditions=conditions, rebalance=rebalance, random_state=seed)
+    synthetic = model.sample(rows, conditions=conditions, rebalance=rebalance, random_state=seed, progress=progress)
     path = _write_new(synthetic, out, model.schema_)
     return SampleResult(path, synthetic, model.registered_name, epsilon, delta, source, notes)
 

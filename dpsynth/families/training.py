@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from dpsynth.devices import module_device
 from dpsynth.errors import DpsynthError
-from dpsynth.privacy.dpsgd import LOOSE_RDP_ORDER, DPSGDPlan
+from dpsynth.privacy.dpsgd import LOOSE_RDP_ORDER, PRV_LOG_ZERO, DPSGDPlan
 from dpsynth.privacy.randomness import secret_torch_generator
 
 GradSampleMode = Literal["ghost", "hooks"]
@@ -95,6 +95,7 @@ class PrivateTraining:
         history = [tuple(h) for h in self.engine.accountant.history]
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=LOOSE_RDP_ORDER)
+            warnings.filterwarnings("ignore", message=PRV_LOG_ZERO, category=RuntimeWarning)
             return history, float(self.engine.get_epsilon(plan.delta))
 
 

@@ -87,9 +87,10 @@ class ImageGenerator(DPGenerator):
             c[u, :k], mask[u, :k] = conditions[m], 1.0
         return torch.from_numpy(x), torch.from_numpy(c), torch.from_numpy(mask)
 
-    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> ImageData:
+    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator, *,
+                first: int = 0) -> ImageData:
         static, images = self.codec_.decode(output, cells, rng=rng)
-        ids = [SYNTHETIC_ID.format(i + 1) for i in range(len(static))]
+        ids = [SYNTHETIC_ID.format(first + i + 1) for i in range(len(static))]
         if self.schema_.subject_id is not None:  # each synthetic image is its own synthetic patient
             static.insert(0, self.schema_.subject_id, ids)
         static.insert(0, self.schema_.image_id, ids)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from dpsynth import errors
 from dpsynth.errors import BudgetError
@@ -24,10 +24,15 @@ def default_delta(n_units: int) -> float:
 
 @dataclass(frozen=True)
 class PrivacyBudget:
-    """A total (ε, δ) budget under add/remove-one-privacy-unit adjacency."""
+    """A total (ε, δ) budget under add/remove-one-privacy-unit adjacency.
+
+    ``allow_large_delta`` switches off the refusal of δ ≥ 1/n (docs/privacy.md, rule 5); the
+    card then says the user switched it off (whether or not it would have refused, so the card
+    tells nothing about n)."""
 
     epsilon: float
     delta: float
+    allow_large_delta: bool = False
 
     def __post_init__(self) -> None:
         eps = self.epsilon
@@ -37,10 +42,18 @@ class PrivacyBudget:
         if not isinstance(d, (int, float)) or isinstance(d, bool) or not (0 < d < 1):
             raise BudgetError(errors.DELTA_INVALID.format(delta=d))
 
+        if not isinstance(self.allow_large_delta, bool):
+            raise BudgetError(f"allow_large_delta must be true or false (got {self.allow_large_delta!r})")
+
     def check_against(self, n_units: int) -> None:
-        """Warn when δ is not well below 1/n for this dataset (docs/privacy.md, rule 5)."""
-        if n_units > 0 and self.delta >= 1.0 / n_units:
-            warnings.warn(
-                errors.DELTA_TOO_LARGE.format(delta=self.delta, inverse_n=1.0 / n_units,
-                                              n=n_units, suggested=default_delta(n_units)),
-                UserWarning, stacklevel=2)
+        """Refuse δ ≥ 1/n for this dataset (docs/privacy.md, rule 5) unless ``allow_large_delta``:
+        such a δ allows a mechanism to publish a whole record with probability δ."""
+        if n_units > 0 and self.delta >= 1.0 / n_units and not self.allow_large_delta:
+            raise BudgetError(errors.DELTA_TOO_LARGE.format(delta=self.delta, suggested=default_delta(n_units)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """{"epsilon", "delta"}, plus ``"allow_large_delta": true`` when the user set it."""
+        out: dict[str, Any] = {"epsilon": self.epsilon, "delta": self.delta}
+        if self.allow_large_delta:
+            out["allow_large_delta"] = True
+        return out

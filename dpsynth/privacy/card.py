@@ -273,7 +273,9 @@ def _to_json(name: str, value: Any) -> Any:
         return [run.to_dict() for run in value]
     if name == "ledger":
         return [entry.to_dict() for entry in value]
-    if isinstance(value, (PrivacyBudget, RandomnessNote, SamplingNote)):
+    if isinstance(value, PrivacyBudget):
+        return value.to_dict()
+    if isinstance(value, (RandomnessNote, SamplingNote)):
         return asdict(value)
     if isinstance(value, tuple):
         return list(value)
@@ -346,7 +348,7 @@ def privacy_card(
     dpsgd = [e for e in ledger.entries if e.mechanism == "dp-sgd"]
     return PrivacyCard(
         private=True, epsilon=eps, delta=delta,
-        budget=PrivacyBudget(ledger.budget.epsilon, ledger.budget.delta),
+        budget=ledger.budget,
         accountant=tuple(sorted({e.params["accountant"] for e in dpsgd})) or None,
         composition=COMPOSITION, adjacency=ADJACENCY, privacy_unit=ledger.privacy_unit, generator=generator,
         dp_sgd=tuple(DPSGDRun.of(e) for e in dpsgd), ledger=ledger.entries, schema_sha256=schema_fingerprint,
@@ -468,6 +470,10 @@ def _describe_private(card: PrivacyCard) -> list[str]:
         lines.append(f"Budget: {_pair(card.budget.epsilon, card.budget.delta)} allowed; spent "
                      f"{_pair(eps, delta)} by {card.composition or COMPOSITION}"
                      + (f"; δ chosen by {card.delta_source}" if card.delta_source else "") + ".")
+        if card.budget.allow_large_delta:
+            lines.append("The user switched off the check that δ is below 1/n (allow_large_delta): a δ that large "
+                         "lets a mechanism publish a patient's record with probability δ, so this ε is a weak "
+                         "guarantee.")
     lines.append(f"Covered (every mechanism that read the private data; {len(card.ledger)} ledger entr"
                  f"{'y' if len(card.ledger) == 1 else 'ies'}):")
     lines += [_entry_line(entry) for entry in card.ledger] or ["  - (no ledger entries on this card)"]

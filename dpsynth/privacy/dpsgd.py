@@ -29,6 +29,9 @@ PRV_MAX_EPSILON = 100.0  # PRV calibration takes ~18 s at ε = 100, minutes and 
 # opacus' RDP analysis warns when the best order is its largest alpha: the bound is then
 # valid but could be tighter. It is not an error; we report the (valid) bound.
 LOOSE_RDP_ORDER = ".*Optimal order is the (largest|smallest) alpha.*"
+# opacus' PRV takes log(1 - q), which is log(0) when every unit is in every batch (q = 1); the
+# result is still right (numpy's -inf is handled), only the warning is noise.
+PRV_LOG_ZERO = "divide by zero encountered in log"
 
 
 def epsilon_for_history(history: list[tuple[float, float, int]], *, delta: float, accountant: Accountant) -> float:
@@ -37,6 +40,7 @@ def epsilon_for_history(history: list[tuple[float, float, int]], *, delta: float
     acc.history = [tuple(h) for h in history]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=LOOSE_RDP_ORDER)
+        warnings.filterwarnings("ignore", message=PRV_LOG_ZERO, category=RuntimeWarning)
         return float(acc.get_epsilon(delta=delta))
 
 

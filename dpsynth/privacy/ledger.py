@@ -78,7 +78,7 @@ class PrivacyLedger:
     def to_dict(self) -> dict[str, Any]:
         eps, delta = self.spent()
         return {
-            "budget": {"epsilon": self.budget.epsilon, "delta": self.budget.delta},
+            "budget": self.budget.to_dict(),
             "spent": {"epsilon": eps, "delta": delta},
             "composition": "basic (sequential): sum of entry epsilons and deltas",
             "adjacency": "add/remove one privacy unit",

@@ -87,9 +87,10 @@ class SeriesGenerator(DPGenerator):
             c[u, :k], mask[u, :k] = conditions[u], 1.0
         return torch.from_numpy(x), torch.from_numpy(c), torch.from_numpy(mask)
 
-    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> SeriesData:
+    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator, *,
+                first: int = 0) -> SeriesData:
         static, signals = self.codec_.decode(output, cells, rng=rng)
-        ids = [SYNTHETIC_ID.format(i + 1) for i in range(len(static))]
+        ids = [SYNTHETIC_ID.format(first + i + 1) for i in range(len(static))]
         static.insert(0, self.schema_.subject_id, ids)
         return SeriesData(static, {s: signals[i] for i, s in enumerate(ids)})
 

@@ -46,7 +46,8 @@ class TabularGenerator(DPGenerator):
     def _condition_groups(self, frame: pd.DataFrame, schema: TabularSchema) -> tuple[pd.DataFrame, pd.Series | None]:
         return schema.group_labels(frame), (frame[schema.subject_id] if schema.subject_id else None)
 
-    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator, *,
+                first: int = 0) -> pd.DataFrame:
         return self.codec_.decode(output, cells, rng=rng)
 
     def _as_units(self, records: pd.DataFrame, ids: list[str]) -> pd.DataFrame:

@@ -91,12 +91,16 @@ def test_unreadable_file_is_a_clear_error(files):
     assert result.exit_code == 2 and "nope.csv" in result.output
 
 
-def test_large_delta_warns(files):
-    with pytest.warns(UserWarning, match="not well below 1/n"):
-        result = runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",
-                                     str(files / "schema.yaml"), "--out", str(files / "r"), "--epsilon", "1",
-                                     "--delta", "0.01", "--rows", "10", *TINY_PARAMS])
-    assert result.exit_code == 0, result.output
+def test_large_delta_is_refused_unless_allowed_and_then_the_card_says_so(files, tmp_path):
+    args = ["generate", "--data", str(files / "train.csv"), "--schema", str(files / "schema.yaml"),
+            "--epsilon", "1", "--delta", "0.01", "--rows", "10", *TINY_PARAMS]
+    refused = runner.invoke(app, [*args, "--out", str(tmp_path / "r")])
+    assert refused.exit_code == 2 and "not below 1/n" in refused.output and "--allow-large-delta" in refused.output
+    assert not (tmp_path / "r").exists()
+    allowed = runner.invoke(app, [*args, "--out", str(tmp_path / "r"), "--allow-large-delta"])
+    assert allowed.exit_code == 0, allowed.output
+    card = runner.invoke(app, ["card", str(tmp_path / "r")])
+    assert "switched off the check that δ is below 1/n" in card.output
 
 
 def test_audit_works_on_a_table_from_another_tool(files):

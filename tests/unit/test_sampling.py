@@ -70,6 +70,6 @@ def test_output_format_errors(bundle, tmp_path, out, fmt, message):
 def test_a_bundle_without_weights_is_a_clear_error(bundle, tmp_path):
     release = copy_release(bundle, tmp_path)
     (release / "model" / "weights.pt").unlink()
-    with pytest.raises(DataReadError, match=r"cannot load the model bundle .*weights\.pt"):
+    with pytest.raises(DpsynthError, match=r"weights\.pt' is listed in the manifest but missing"):
         sample_bundle(model_dir=release / "model", rows=5, out=tmp_path / "s.csv")
     assert not (tmp_path / "s.csv").exists()

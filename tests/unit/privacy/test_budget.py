@@ -19,12 +19,16 @@ def test_rejects_delta_outside_open_unit_interval(delta):
         PrivacyBudget(1.0, delta)
 
 
-def test_warns_when_delta_not_below_one_over_n():
-    with pytest.warns(UserWarning, match="not well below 1/n"):
-        PrivacyBudget(1.0, 1e-2).check_against(200)
+def test_refuses_delta_not_below_one_over_n_unless_allowed():
+    with pytest.raises(BudgetError, match="not below 1/n .*--allow-large-delta"):
+        PrivacyBudget(1.0, 1 / 200).check_against(200)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         PrivacyBudget(1.0, 1e-6).check_against(200)
+        allowed = PrivacyBudget(1.0, 0.5, allow_large_delta=True)
+        allowed.check_against(200)
+    assert allowed.to_dict() == {"epsilon": 1.0, "delta": 0.5, "allow_large_delta": True}
+    assert PrivacyBudget(1.0, 1e-6).to_dict() == {"epsilon": 1.0, "delta": 1e-6}
 
 
 def test_default_delta_is_well_below_one_over_n():
