@@ -8,16 +8,27 @@ metric of the resampled rows, so all resamples are scored in a few array operati
 instead of a Python loop, and two predictions scored with the *same* weights form a
 paired bootstrap (``tstr - trtr`` on identical resampled rows).
 
-A resample where a metric is undefined (no positive rows, say) yields NaN and is
-skipped when the interval is taken. Any metric written as ``fn(y, score, sample_weight=)``
-can join via `per_resample` (a loop, for metrics with no cheap vectorised form).
+Resamples may be drawn within *strata* (`resample_weights`'s ``strata``: the outcome class,
+or group x class), each stratum keeping its size, as the stratified bootstrap of AUROC
+intervals does: a resample then never loses a class (or a group's class), so a metric defined
+on the rows is defined on every resample, and the interval is one of the reported statistic
+itself, not of the resamples where it happened to be defined. A resample where a metric is
+still undefined (no predicted positive for a PPV, say) yields NaN and is skipped.
+
+Intervals are percentile intervals. For a gap or worst case near its boundary (a spread of
+noisy group rates is biased upward) the resamples can sit on one side of the estimate and the
+percentile interval exclude it; the basic and bias-corrected percentile intervals exclude it
+in exactly the same cases, so neither helps. The interval is then extended to the estimate
+(never narrowed: its coverage can only grow) and the row is flagged `INTERVAL_WIDENED`.
+Any metric written as ``fn(y, score, sample_weight=)`` can join via `per_resample` (a loop,
+for metrics with no cheap vectorised form).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -32,10 +43,16 @@ INVALID_CONFIDENCE = "confidence must be in (0, 1); got {confidence!r}"
 INVALID_N_BOOTSTRAP = "n_bootstrap must be an integer >= 0; got {n_bootstrap!r}"
 INVALID_FPR = "max_fpr must be in [0, 1]; got {max_fpr!r}"
 LENGTH_MISMATCH = "paired replicates need the same resamples: got {a} and {b} replicates"
+STRATA_LENGTH = "strata must give one label per row: got {got} labels for {n} rows"
+
+#: Flag of a row whose percentile interval excluded its estimate and was extended to it.
+INTERVAL_WIDENED = "interval_widened"
+_CONTAINMENT_TOL = 1e-12  # relative: an estimate this close to an interval end counts as inside
 
 
 class Estimate(NamedTuple):
-    """A point value with its percentile bootstrap interval (NaN when not computable)."""
+    """A point value with its percentile bootstrap interval (NaN when not computable); the
+    interval always contains the value (see the module docstring)."""
 
     value: float
     ci_low: float
@@ -43,15 +60,34 @@ class Estimate(NamedTuple):
 
 
 # ---------------------------------------------------------------------------- resampling
-def resample_weights(n: int, *, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+def resample_weights(n: int, *, n_bootstrap: int, rng: np.random.Generator,
+                     strata: np.ndarray | None = None) -> np.ndarray:
     """Counts of each of ``n`` rows in ``n_bootstrap`` resamples drawn with replacement.
 
-    Returns an int32 array of shape ``(n_bootstrap, n)`` whose rows each sum to ``n``.
+    Returns an int32 array of shape ``(n_bootstrap, n)`` whose rows each sum to ``n``. With
+    ``strata`` (one label per row) every stratum is resampled on its own and keeps its size
+    in every resample (a stratified bootstrap).
     """
     if not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 0:
         raise ValueError(INVALID_N_BOOTSTRAP.format(n_bootstrap=n_bootstrap))
+    if strata is not None:
+        strata = np.asarray(strata)
+        if len(strata) != n:
+            raise ValueError(STRATA_LENGTH.format(got=len(strata), n=n))
     if n == 0 or n_bootstrap == 0:
         return np.zeros((n_bootstrap, n), dtype=np.int32)
+    if strata is None:
+        return _counts(n, n_bootstrap, rng)
+    codes = np.unique(strata.astype(str), return_inverse=True)[1].ravel()
+    out = np.zeros((n_bootstrap, n), dtype=np.int32)
+    for code in range(codes.max() + 1):
+        rows = np.flatnonzero(codes == code)
+        out[:, rows] = _counts(len(rows), n_bootstrap, rng)
+    return out
+
+
+def _counts(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+    """Counts of ``n`` rows in ``n_bootstrap`` plain resamples, shape ``(n_bootstrap, n)``."""
     draws = rng.integers(0, n, size=(n_bootstrap, n))
     flat = (draws + np.arange(n_bootstrap)[:, None] * n).ravel()
     return np.bincount(flat, minlength=n_bootstrap * n).reshape(n_bootstrap, n).astype(np.int32)
@@ -93,24 +129,45 @@ class Replicated:
         """Resamples on which the metric was defined."""
         return int(np.isfinite(self.replicates).sum())
 
-    def estimate(self, *, confidence: float) -> Estimate:
-        """Point value and percentile interval over the defined resamples.
-
-        The interval is NaN when the point value is undefined or fewer than two
-        resamples are defined.
-        """
+    def _percentile(self, confidence: float) -> tuple[float, float]:
+        """The plain percentile interval over the defined resamples (NaN, NaN when the point
+        value is undefined or fewer than two resamples are defined)."""
         if not 0 < confidence < 1:
             raise ValueError(INVALID_CONFIDENCE.format(confidence=confidence))
         valid = self.replicates[np.isfinite(self.replicates)]
         if not np.isfinite(self.value) or len(valid) < 2:
-            return Estimate(float(self.value), np.nan, np.nan)
+            return np.nan, np.nan
         alpha = (1 - confidence) / 2
         low, high = np.quantile(valid, [alpha, 1 - alpha])
-        return Estimate(float(self.value), float(low), float(high))
+        return float(low), float(high)
 
-    def fields(self, *, confidence: float) -> dict[str, float]:
-        """``value``, ``ci_low`` and ``ci_high`` as the columns of a tidy result row."""
-        return self.estimate(confidence=confidence)._asdict()
+    def widened(self, *, confidence: float) -> bool:
+        """Whether the percentile interval excluded the point value (beyond rounding) and
+        `estimate` extends it to the value."""
+        low, high = self._percentile(confidence)
+        if not np.isfinite(low):
+            return False
+        tol = _CONTAINMENT_TOL * max(1.0, abs(self.value))
+        return bool(self.value < low - tol or self.value > high + tol)
+
+    def estimate(self, *, confidence: float) -> Estimate:
+        """Point value and percentile interval over the defined resamples, extended to the
+        point value when it falls outside (`widened`; see the module docstring).
+
+        The interval is NaN when the point value is undefined or fewer than two
+        resamples are defined.
+        """
+        low, high = self._percentile(confidence)
+        if np.isfinite(low):
+            low, high = min(low, self.value), max(high, self.value)
+        return Estimate(float(self.value), low, high)
+
+    def fields(self, *, confidence: float, flag: str = "") -> dict[str, Any]:
+        """``value``, ``ci_low``, ``ci_high`` and ``flag`` as the columns of a tidy result row:
+        ``flag`` (the row's own flags) plus `INTERVAL_WIDENED` when the interval was extended."""
+        extra = INTERVAL_WIDENED if self.widened(confidence=confidence) else ""
+        flags = [f for part in (flag, extra) for f in part.split(";") if f]
+        return {**self.estimate(confidence=confidence)._asdict(), "flag": ";".join(dict.fromkeys(flags))}
 
 
 def replicate(metric: WeightedMetric, *arrays: np.ndarray, weights: np.ndarray) -> Replicated:

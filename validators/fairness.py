@@ -30,7 +30,11 @@ Which groups enter the between-group metrics:
 - a group holding one outcome class has no AUROC (NaN, flag ``"single_class"``) and no
   TPR or FPR, so it is excluded from the equalized-odds and AUROC metrics
   (``"excluded_single_class:..."``; fairlearn would count its undefined rate as 0);
-- with fewer than two groups left, a between-group metric is NaN (``"fewer_than_two_groups"``).
+- with fewer than two groups left, a between-group metric is NaN (``"fewer_than_two_groups"``);
+- a group the schema or the real train rows hold but the holdout does not
+  (`AuditContext.absent_from_holdout`) gets NaN per-group rows with ``n = 0`` and the flag
+  ``"absent_in_holdout"``, and every between-group row names it (``"absent_in_holdout:black"``):
+  a gap over the groups that are left says nothing about it.
 
 A source whose model predicts one class for every holdout row (all scores on one side of
 0.5) has TPR and FPR both 0 (or both 1) in every group, so its equalized-odds difference
@@ -43,10 +47,15 @@ bootstrap interval includes 0.5 — can look fairer than the real-data model onl
 has learned nothing: its rows and every change row carry ``"chance_level_predictor"``
 (e.g. a DP generator that lost the outcome signal; values kept, read as "no signal").
 
-Intervals are percentile bootstraps over holdout rows (one resample set for the whole
-validator, so every change is paired). Between-group replicates are aggregated from the
-per-group replicates by the same function as the point value; a resample on which any
-included group's rate is undefined is skipped.
+Intervals are percentile bootstraps over holdout rows, resampled within each group x outcome
+class of the attribute (one resample set per attribute, so every change is paired; the
+chance-level check resamples within class). Every resample thus keeps each group's
+positives and negatives, so TPR, FPR and AUROC are defined on every resample of a group
+that holds both classes: none is dropped, and the interval is one of the reported statistic.
+Between-group replicates are aggregated from the per-group replicates by the same function
+as the point value. A resample on which a value is still undefined (no predicted positive,
+a 0/0 ratio) is skipped; an interval that excludes its estimate (gaps and worst cases are
+biased upward on resamples) is extended to it and flagged ``"interval_widened"`` (`bootstrap`).
 """
 
 from __future__ import annotations
@@ -61,7 +70,7 @@ from sklearn.metrics import precision_score, roc_auc_score
 
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import THRESHOLD, Replicated, WeightedMetric
-from dpsynth.validators.context import AuditContext, result_frame
+from dpsynth.validators.context import ABSENT_IN_HOLDOUT, AuditContext, result_frame
 from dpsynth.validators.predictions import SOURCES, join_flags, model_names, prediction_flags
 
 VALIDATOR = "fairness"
@@ -126,19 +135,21 @@ class _Groups:
     """The holdout's groups for one attribute and which of them enter between-group metrics."""
 
     labels: np.ndarray        # group label per holdout row
-    names: list[str]          # distinct groups, sorted
-    sizes: dict[str, int]
+    names: list[str]          # distinct groups of the holdout, sorted
+    sizes: dict[str, int]     # holdout rows per group (0 for an absent group)
     positives: dict[str, int]
     small: list[str]          # n < min_group_size: reported, excluded from between-group metrics
+    absent: list[str]         # in the schema / real train rows, in no holdout row: NaN rows
 
     @classmethod
-    def of(cls, ctx: AuditContext, attribute: str, y: np.ndarray) -> _Groups:
+    def of(cls, ctx: AuditContext, attribute: str, y: np.ndarray, absent: list[str] | None = None) -> _Groups:
         labels = ctx.groups_of("holdout", attribute).to_numpy(dtype=object).astype(str)
         names = sorted(set(labels))
-        sizes = {g: int((labels == g).sum()) for g in names}
-        positives = {g: int(y[labels == g].sum()) for g in names}
+        absent = [g for g in absent or [] if g not in names]
+        sizes = {g: int((labels == g).sum()) for g in [*names, *absent]}
+        positives = {g: int(y[labels == g].sum()) for g in [*names, *absent]}
         small = [g for g in names if sizes[g] < ctx.config.min_group_size]
-        return cls(labels, names, sizes, positives, small)
+        return cls(labels, names, sizes, positives, small, absent)
 
     def one_class(self, g: str) -> bool:
         return self.positives[g] in (0, self.sizes[g])
@@ -153,7 +164,8 @@ class _Groups:
         return [g for g in self.names if g not in excluded]
 
     def exclusion_flag(self, metric: str) -> str:
-        flags = [f"excluded_small:{','.join(self.small)}" if self.small else ""]
+        flags = [f"excluded_small:{','.join(self.small)}" if self.small else "",
+                 f"{ABSENT_IN_HOLDOUT}:{','.join(self.absent)}" if self.absent else ""]
         if metric in NEEDS_BOTH_CLASSES and self.single_class:
             flags.append(f"excluded_single_class:{','.join(self.single_class)}")
         if len(self.included(metric)) < 2:
@@ -161,7 +173,9 @@ class _Groups:
         return join_flags(*flags)
 
     def group_flag(self, g: str, metric: str, value: float, *, trained: bool) -> str:
-        """Why one group's value may be unreliable (small) or undefined (one class, ...)."""
+        """Why one group's value may be unreliable (small) or undefined (absent, one class, ...)."""
+        if g in self.absent:
+            return ABSENT_IN_HOLDOUT
         undefined = {"auroc": self.one_class(g), "tpr": self.positives[g] == 0,
                      "fpr": self.positives[g] == self.sizes[g]}
         flags = [SMALL_GROUP if g in self.small else ""]
@@ -184,6 +198,9 @@ def _per_group(y, scores, groups: _Groups, weights) -> dict[tuple[str, str], Rep
         for metric, kernel in GROUP_METRICS.items():
             reps = bs.replicate(kernel, y[mask], scores[mask], weights=weights[:, mask]).replicates
             out[(g, metric)] = Replicated(float(by_group.loc[g, metric]), reps)
+    for g in groups.absent:
+        for metric in GROUP_METRICS:
+            out[(g, metric)] = Replicated.undefined(len(weights))
     return out
 
 
@@ -242,7 +259,7 @@ def _between(groups: _Groups, per_group: dict, n_bootstrap: int) -> dict[str, Re
 def _row(model: str, source: str, metric: str, attribute: str, group: str, rep: Replicated,
          *, n: int, flag: str, confidence: float) -> dict:
     return dict(validator=VALIDATOR, model=model, source=source, metric=metric, attribute=attribute,
-                group=group, feature="", n=n, flag=flag, **rep.fields(confidence=confidence))
+                group=group, feature="", n=n, **rep.fields(confidence=confidence, flag=flag))
 
 
 def _model_rows(ctx: AuditContext, model: str, attribute: str, groups: _Groups, y: np.ndarray,
@@ -256,7 +273,7 @@ def _model_rows(ctx: AuditContext, model: str, attribute: str, groups: _Groups, 
         row_flag = join_flags(flag, signal[(source, model)])
         if flag:
             per_group = {(g, m): Replicated.undefined(n_bootstrap)
-                         for g in groups.names for m in GROUP_METRICS}
+                         for g in [*groups.names, *groups.absent] for m in GROUP_METRICS}
             between = {m: Replicated.undefined(n_bootstrap) for m in BETWEEN_METRICS}
         else:
             scores = np.asarray(predictions[(source, model)], dtype=float)
@@ -276,7 +293,7 @@ def _model_rows(ctx: AuditContext, model: str, attribute: str, groups: _Groups, 
     rows += [_row(model, "change", metric, attribute, g, tstr_group[(g, metric)] - trtr_group[(g, metric)],
                   n=groups.sizes[g], confidence=confidence,
                   flag=join_flags(flag, groups.group_flag(g, metric, np.nan, trained=False)))
-             for g in groups.names for metric in GROUP_CHANGE_METRICS]
+             for g in [*groups.names, *groups.absent] for metric in GROUP_CHANGE_METRICS]
     rows += [_row(model, "change", metric, attribute, "", tstr_between[metric] - trtr_between[metric],
                   n=sum(groups.sizes[g] for g in groups.included(metric)), confidence=confidence,
                   flag=join_flags(flag, groups.exclusion_flag(metric)))
@@ -319,11 +336,15 @@ def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) 
     flags = prediction_flags(ctx, predictions)
     models = model_names(predictions)
     y = ctx.labels(ctx.holdout)
-    weights = bs.resample_weights(len(y), n_bootstrap=ctx.config.n_bootstrap, rng=ctx.rng(SALT))
-    signal = signal_flags(y, predictions, flags, weights, ctx.config.confidence)
+    rng, n_bootstrap = ctx.rng(SALT), ctx.config.n_bootstrap
+    class_weights = bs.resample_weights(len(y), n_bootstrap=n_bootstrap, rng=rng, strata=y)
+    signal = signal_flags(y, predictions, flags, class_weights, ctx.config.confidence)
+    absent = ctx.absent_from_holdout()
     rows: list[dict] = []
     for attribute in ctx.attributes:
-        groups = _Groups.of(ctx, attribute, y)
+        groups = _Groups.of(ctx, attribute, y, absent.get(attribute))
+        strata = np.char.add(groups.labels.astype(str), np.where(y == 1, "|1", "|0"))
+        weights = bs.resample_weights(len(y), n_bootstrap=n_bootstrap, rng=rng, strata=strata)
         for model in models:
             rows += _model_rows(ctx, model, attribute, groups, y, predictions, flags, signal, weights)
     return result_frame(rows)

@@ -146,24 +146,28 @@ def downstream_predictions(ctx: ImageAuditContext) -> tuple[dict[tuple[str, str]
 
 def class_accuracy(ctx: ImageAuditContext, probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
     """Multi-class accuracy rows (metric ``class_accuracy``, model ``cnn``) for TSTR, TRTR, their
-    ratio and change, with paired percentile bootstrap intervals over holdout images; none
-    for a binary target (the utility validator's ``accuracy`` already is that)."""
+    ratio and change, with paired percentile bootstrap intervals over holdout images resampled
+    within each class, and the holdout's size flags (as utility); none for a binary target (the
+    utility validator's ``accuracy`` already is that)."""
     if len(ctx.classes) <= 2:
         return result_frame([])
     truth = ctx.class_index("holdout")
-    weights = bs.resample_weights(len(truth), n_bootstrap=ctx.config.n_bootstrap, rng=ctx.rng(_SALT + 1))
+    weights = bs.resample_weights(len(truth), n_bootstrap=ctx.config.n_bootstrap, rng=ctx.rng(_SALT + 1),
+                                  strata=truth)
+    size_flag = ctx.holdout_flags()
     scored: dict[str, tuple[Replicated, str]] = {}
     for source in SOURCES:
-        flag = training_flag(ctx, source)
+        untrained = training_flag(ctx, source)
         correct = (np.nan_to_num(probabilities[source], nan=-1.0).argmax(1) == truth).astype(float)
-        rep = Replicated.undefined(ctx.config.n_bootstrap) if flag else bs.replicate(_share, correct, weights=weights)
-        scored[source] = (rep, flag)
+        rep = Replicated.undefined(ctx.config.n_bootstrap) if untrained else bs.replicate(_share, correct,
+                                                                                          weights=weights)
+        scored[source] = (rep, join_flags(untrained, size_flag))
     (a, fa), (b, fb) = scored["TSTR"], scored["TRTR"]
     rows = [(s, rep, flag) for s, (rep, flag) in scored.items()]
     rows += [("ratio", a / b, join_flags(fa, fb)), ("change", a - b, join_flags(fa, fb))]
     return result_frame([
         dict(validator="utility", model=MODEL, source=source, metric="class_accuracy", attribute="overall",
-             group="", feature="", n=len(truth), flag=flag, **rep.fields(confidence=ctx.config.confidence))
+             group="", feature="", n=len(truth), **rep.fields(confidence=ctx.config.confidence, flag=flag))
         for source, rep, flag in rows])
 
 

@@ -26,7 +26,8 @@ reference mean). Attacks (higher score = "member"):
 
 Metrics per attack: ``auc``, ``tpr_at_fpr_0.01`` and ``tpr_at_fpr_0.001`` (the ROC curve's
 height at FPR 1 % / 0.1 %, `bootstrap.tpr_at_fpr`), each with a percentile bootstrap interval over
-the attacked rows (`bootstrap`), overall and per group of every attribute of the audit
+the attacked rows, resampled within members and non-members (per group: within group x
+membership, one resample set per attribute; `bootstrap`), overall and per group of every attribute of the audit
 (group ``auc_gap``: highest minus lowest group AUC). ``feature`` says how many members and
 non-members each row used, e.g. ``"members=1366,nonmembers=1366"``; ``source`` is
 ``"synthetic"`` for the release and ``"control"`` for a positive control: the same attacks on
@@ -37,7 +38,9 @@ than real neighbours are to each other); what the attacks reach on it is their *
 this data.
 
 Flags: ``small_group`` (fewer than ``min_group_size`` members or non-members; reported,
-never averaged away, and left out of ``auc_gap``); ``few_nonmembers`` on a TPR-at-FPR row
+never averaged away, and left out of ``auc_gap``); ``small_holdout`` on the overall rows when
+the holdout has fewer than 2 x ``min_group_size`` rows (fewer than ``min_group_size``
+non-members, as for a group); ``few_nonmembers`` on a TPR-at-FPR row
 with fewer than 1 / FPR non-members (TPR at 0.1 % FPR needs >= 1,000 to mean anything);
 ``contradicts_card`` when the whole interval lies above the bound that the privacy card's
 (ε, δ) puts on every attack (rows ``dp_bound_*``, `CardBound`; docs/privacy.md, rule 10: a
@@ -67,7 +70,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from dpsynth.validators import bootstrap as bs
 from dpsynth.validators.bootstrap import Replicated
-from dpsynth.validators.context import AuditConfig, AuditContext, result_frame
+from dpsynth.validators.context import SMALL_HOLDOUT, AuditConfig, AuditContext, min_holdout_size, result_frame
 from dpsynth.validators.predictions import join_flags
 from dpsynth.validators.tabular_encoding import sample_positions
 
@@ -340,16 +343,20 @@ def membership_inference(
         return _frame(rows)
 
     y, scores = attack_scores(features, split, rng)
-    weights = bs.resample_weights(len(y), n_bootstrap=config.n_bootstrap, rng=rng)
+    weights = bs.resample_weights(len(y), n_bootstrap=config.n_bootstrap, rng=rng, strata=y)
     labels = {a: np.r_[np.asarray(train_groups[a], dtype=str)[split.members],
                        np.asarray(holdout_groups[a], dtype=str)[split.nonmembers]] for a in train_groups}
+    group_weights = {a: bs.resample_weights(len(y), n_bootstrap=config.n_bootstrap, rng=rng,
+                                            strata=np.char.add(group_of, np.where(y == 1, "|1", "|0")))
+                     for a, group_of in labels.items()}
+    small = SMALL_HOLDOUT if n_holdout < min_holdout_size(config) else ""
     scorer = _Scorer(y, weights, config, card)
     for source, by_attack in scores.items():
         for name, score in by_attack.items():
-            rows += scorer.overall_rows(name, source, score)
+            rows += scorer.overall_rows(name, source, score, flag=small)
             if source == "synthetic":
                 for attribute, group_of in labels.items():
-                    rows += scorer.group_rows(name, score, attribute, group_of)
+                    rows += scorer.group_rows(name, score, attribute, group_of, group_weights[attribute])
     return _frame(rows)
 
 
@@ -370,8 +377,10 @@ class _Scorer:
         self.y, self.weights, self.config, self.card = y, weights, config, card
         self.kernels = _kernels()
 
-    def replicated(self, score: np.ndarray, mask: np.ndarray) -> dict[str, Replicated]:
-        return {metric: bs.replicate(kernel, self.y[mask], score[mask], weights=self.weights[:, mask])
+    def replicated(self, score: np.ndarray, mask: np.ndarray,
+                   weights: np.ndarray | None = None) -> dict[str, Replicated]:
+        weights = self.weights if weights is None else weights
+        return {metric: bs.replicate(kernel, self.y[mask], score[mask], weights=weights[:, mask])
                 for metric, kernel in self.kernels.items()}
 
     def counts(self, mask: np.ndarray) -> tuple[int, int]:
@@ -380,29 +389,33 @@ class _Scorer:
         return members, int(mask.sum()) - members
 
     def rows(self, name: str, source: str, replicated: dict[str, Replicated], attribute: str, group: str,
-             counts: tuple[int, int], *, min_group_size: int | None = None) -> list[dict]:
-        """One row per metric; the card is checked on the release's rows that carry no flag."""
+             counts: tuple[int, int], *, min_group_size: int | None = None, flag: str = "") -> list[dict]:
+        """One row per metric; the card is checked on the release's rows that carry no flag
+        (``flag``: the flags every row of this call carries)."""
         out = []
         for metric, rep in replicated.items():
-            fields = rep.fields(confidence=self.config.confidence)
-            flag = _flags(metric, *counts, min_group_size)
-            if source == "synthetic" and not flag and self.card is not None and \
+            row_flag = join_flags(flag, _flags(metric, *counts, min_group_size))
+            fields = rep.fields(confidence=self.config.confidence, flag=row_flag)
+            if source == "synthetic" and not row_flag and self.card is not None and \
                     fields["ci_low"] > self.card.limit(metric, counts[1], self.config.confidence):
-                flag = CONTRADICTS_CARD
+                fields["flag"] = join_flags(fields["flag"], CONTRADICTS_CARD)
             out.append(dict(model=name, source=source, metric=metric, attribute=attribute, group=group,
-                            feature=_counts(*counts), n=sum(counts), flag=flag, **fields))
+                            feature=_counts(*counts), n=sum(counts), **fields))
         return out
 
-    def overall_rows(self, name: str, source: str, score: np.ndarray) -> list[dict]:
+    def overall_rows(self, name: str, source: str, score: np.ndarray, *, flag: str = "") -> list[dict]:
         everyone = np.ones(len(self.y), bool)
-        return self.rows(name, source, self.replicated(score, everyone), "overall", "", self.counts(everyone))
+        return self.rows(name, source, self.replicated(score, everyone), "overall", "", self.counts(everyone),
+                         flag=flag)
 
-    def group_rows(self, name: str, score: np.ndarray, attribute: str, group_of: np.ndarray) -> list[dict]:
-        """Per-group rows of one attribute and its ``auc_gap`` over the groups that are not small."""
+    def group_rows(self, name: str, score: np.ndarray, attribute: str, group_of: np.ndarray,
+                   weights: np.ndarray | None = None) -> list[dict]:
+        """Per-group rows of one attribute and its ``auc_gap`` over the groups that are not small
+        (``weights``: the attribute's resamples, stratified by group and membership)."""
         out, aucs, small, included = [], {}, [], np.zeros(len(self.y), bool)
         for group in sorted(set(group_of)):
             mask = group_of == group
-            counts, replicated = self.counts(mask), self.replicated(score, mask)
+            counts, replicated = self.counts(mask), self.replicated(score, mask, weights)
             out += self.rows(name, "synthetic", replicated, attribute, group, counts,
                              min_group_size=self.config.min_group_size)
             if min(counts) < self.config.min_group_size:
@@ -419,8 +432,8 @@ class _Scorer:
                           FEWER_THAN_TWO if len(aucs) < 2 else "")
         counts = self.counts(included)
         out.append(dict(model=name, source="synthetic", metric="auc_gap", attribute=attribute, group="",
-                        feature=_counts(*counts), n=sum(counts), flag=flag,
-                        **rep.fields(confidence=self.config.confidence)))
+                        feature=_counts(*counts), n=sum(counts), **rep.fields(confidence=self.config.confidence,
+                                                                               flag=flag)))
         return out
 
 

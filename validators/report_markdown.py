@@ -1,6 +1,7 @@
 """The one-page Markdown audit report.
 
-Layout: the not-DP notice (first line, always), what was audited, a headline table (utility
+Layout: the not-DP notice (first line, always), what was audited, the holdout checks (a
+holdout below its minimum sizes, groups it lacks), a headline table with its rows' flags (utility
 TSTR vs TRTR per model, worst-group AUROC and equalized-odds change per attribute, marginal
 fidelity, detection AUC, memorisation signals with their caveat, membership inference), one
 section per sensitive attribute (per-group table, between-group gaps, plots), the small groups
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dpsynth.modality import modality_named
+from dpsynth.validators.bootstrap import INTERVAL_WIDENED
+from dpsynth.validators.context import ABSENT_IN_HOLDOUT, FEW_NEGATIVES, FEW_POSITIVES, SMALL_HOLDOUT
 from dpsynth.validators.markdown import DASH, cell, flag_names, number, table_lines
 from dpsynth.validators.report import NOTICE, attributes
 
@@ -24,7 +27,18 @@ if TYPE_CHECKING:
     from dpsynth.validators.report import AuditReport
 
 FIRST_LINE = f"> **{NOTICE}**"
-SMALL_FLAGS = ("small_group", "empty", "absent_in_synthetic", "absent_in_real")
+SMALL_FLAGS = ("small_group", "empty", "absent_in_synthetic", "absent_in_real", ABSENT_IN_HOLDOUT)
+HOLDOUT_FLAGS = (SMALL_HOLDOUT, FEW_POSITIVES, FEW_NEGATIVES)
+#: Flags shown in the headline's Flags column: the ones that change how its numbers read.
+HEADLINE_FLAGS = (*HOLDOUT_FLAGS, INTERVAL_WIDENED, "chance_level_predictor", "constant_predictor",
+                  "single_class_synthetic", "single_class_train", "single_class_holdout", "fewer_than_two_groups",
+                  ABSENT_IN_HOLDOUT)
+TOO_SMALL = ("**The holdout is too small to judge** ({flags}): {n} rows with {pos} positive and {neg} other "
+             "(minimum {min_n} rows, {min_class} of each class; `min_group_size` = {min_class}). The utility, "
+             "memorisation and membership numbers below rest on too few rows: use a larger holdout.")
+ABSENT_NOTE = ("**Groups missing from the holdout**: {groups}. The schema or the real train data hold them, "
+               "so their rows are NaN (`absent_in_holdout`) and the gaps between groups leave them out: use a "
+               "holdout stratified on these groups.")
 SERIES_CHANNEL_METRICS = ("wasserstein", "ks", "acf_distance", "psd_distance")
 SERIES_FIDELITY_NOTE = (
     "Synthetic vs real train windows, each channel scaled to [0, 1] by its public bounds: Wasserstein-1 and "
@@ -65,6 +79,7 @@ def render(report: AuditReport, *, plots: dict[str, str]) -> str:
     title = meta.get("synthetic_name") or "synthetic data"
     lines = [FIRST_LINE, "", f"# Audit of {title}", ""]
     lines += _about(meta)
+    lines += _holdout_checks(report.table, meta)
     lines += _headline(look, meta)
     for attribute in attributes(report.table):
         lines += _attribute_section(look, attribute, plots)
@@ -72,7 +87,7 @@ def render(report: AuditReport, *, plots: dict[str, str]) -> str:
     lines += _fidelity_section(look, plots)
     lines += _memorisation_section(look, meta)
     lines += report_membership.section(report.table, meta)
-    lines += _reading_notes()
+    lines += _reading_notes(meta)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -111,6 +126,32 @@ def _about(meta: dict[str, Any]) -> list[str]:
     return table_lines(["", ""], rows)
 
 
+def _holdout_checks(table: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
+    """A holdout below its minimum sizes, and groups it lacks, said before any number."""
+    out = []
+    overall = table[(table.validator == "utility") & (table.attribute == "overall")]
+    flags = [f for f in HOLDOUT_FLAGS if f in flag_names(overall.flag)]
+    if flags:
+        m = int((meta.get("config") or {}).get("min_group_size", 0))
+        n, pos = meta.get("n_holdout"), meta.get("n_holdout_positive")
+        out += [TOO_SMALL.format(flags=", ".join(flags), n=n if n is not None else DASH,
+                                 pos=pos if pos is not None else DASH,
+                                 neg=n - pos if n is not None and pos is not None else DASH,
+                                 min_n=meta.get("min_holdout_size", 2 * m), min_class=m), ""]
+    absent = table[(table.validator == "fairness") & (table.group != "")
+                   & table.flag.map(lambda f: ABSENT_IN_HOLDOUT in str(f).split(";"))]
+    if len(absent):
+        groups = ", ".join(f"{a}={g}" for a, g in dict.fromkeys(zip(absent.attribute, absent.group)))
+        out += [ABSENT_NOTE.format(groups=groups), ""]
+    return out
+
+
+def _headline_flags(*rows: Any) -> str:
+    """The `HEADLINE_FLAGS` of the rows a headline line shows (a listed group named by its flag)."""
+    names = flag_names(r.flag for r in rows if r is not None)
+    return ", ".join(dict.fromkeys(f.split(":")[0] for f in names if f.split(":")[0] in HEADLINE_FLAGS))
+
+
 def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
     rows: list[list[str]] = []
     for model in look.models("utility"):
@@ -120,11 +161,12 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
         trtr = look.get("utility", "auroc", model=model, source="TRTR")
         ratio = look.get("utility", "auroc", model=model, source="ratio")
         rows.append(["AUROC", model, cell(tstr), cell(trtr), f"ratio {cell(ratio, ci=False)}",
-                     "1 = synthetic as useful as real"])
+                     "1 = synthetic as useful as real", _headline_flags(tstr, trtr, ratio)])
         accuracy = [look.get("utility", "class_accuracy", model=model, source=s) for s in ("TSTR", "TRTR", "ratio")]
         if accuracy[0] is not None:
             rows.append(["Class accuracy (all classes)", model, cell(accuracy[0]), cell(accuracy[1]),
-                         f"ratio {cell(accuracy[2], ci=False)}", "1 = synthetic as useful as real"])
+                         f"ratio {cell(accuracy[2], ci=False)}", "1 = synthetic as useful as real",
+                         _headline_flags(*accuracy)])
     fair_attrs = [a for a in pd.unique(look.table[look.table.validator == "fairness"].attribute) if a != "overall"]
     for attribute in fair_attrs:
         for model in look.models("fairness"):
@@ -135,40 +177,45 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
             if any(r is not None for r in wg):
                 rows.append(["Worst-group AUROC", f"{model}, {attribute}", cell(wg[0], ci=False),
                              cell(wg[1], ci=False), f"change {cell(wg[2], ci=False, signed=True)}",
-                             "higher is better"])
+                             "higher is better", _headline_flags(*wg)])
             if any(r is not None for r in eo):
                 rows.append(["Equalized-odds difference", f"{model}, {attribute}", cell(eo[0]), cell(eo[1]),
-                             f"change {cell(eo[2], signed=True)}", "change > 0: synthesis widens the gap"])
+                             f"change {cell(eo[2], signed=True)}", "change > 0: synthesis widens the gap",
+                             _headline_flags(*eo)])
     words = modality_named(meta.get("modality")).report
     for metric, label, reading in words.fidelity_headline:
         row = look.get("fidelity", metric) or look.get("fidelity", metric, model="feature_network")
         if row is not None:
-            rows.append([label, "overall", cell(row), "", "", reading])
+            rows.append([label, "overall", cell(row), "", "", reading, _headline_flags(row)])
     det = look.get("fidelity", "detection_auc", model="detector")
     if det is not None:
         rows.append(["Detection AUC", "real train vs synthetic" + words.detection_scope, cell(det), "", "",
-                     "0.5 = indistinguishable, 1 = fully separable"])
+                     "0.5 = indistinguishable, 1 = fully separable", _headline_flags(det)])
     ratio = look.get("memorisation", "dcr_ratio")
     if ratio is not None:
         syn = look.get("memorisation", "dcr_median", source="synthetic")
         hold = look.get("memorisation", "dcr_median", source="holdout")
         rows.append(["DCR median (to train)*", "synthetic vs holdout rows", cell(syn), cell(hold),
-                     f"ratio {cell(ratio)}", "≈ 1 expected; ≪ 1 signals memorisation"])
+                     f"ratio {cell(ratio)}", "≈ 1 expected; ≪ 1 signals memorisation",
+                     _headline_flags(syn, hold, ratio)])
     exact = look.get("memorisation", "exact_match_share", source="synthetic")
     if exact is not None:
         base = look.get("memorisation", "exact_match_share", source="holdout")
         rows.append(["Exact-match share*", "rows equal to a train row", cell(exact), cell(base), "",
-                     "holdout column = base rate of fresh real rows"])
+                     "holdout column = base rate of fresh real rows", _headline_flags(exact, base)])
     from dpsynth.validators.report_membership import headline_row
 
     membership = headline_row(look.table)
     if membership is not None:
-        rows.append(membership)
+        overall = look.table[(look.table.validator == "membership") & (look.table.attribute == "overall")
+                             & (look.table.source == "synthetic") & (look.table.metric == "auc")
+                             & (look.table.model == membership[1])]
+        rows.append([*membership, _headline_flags(*overall.itertuples(index=False))])
     if not rows:
         return []
     out = ["## Headline", ""]
-    out += table_lines(["Measure", "Scope", "Synthetic (TSTR)", "Real (TRTR / holdout)", "Ratio / change", "Reading"],
-                  rows)
+    out += table_lines(["Measure", "Scope", "Synthetic (TSTR)", "Real (TRTR / holdout)", "Ratio / change", "Reading",
+                        "Flags"], rows)
     if ratio is not None or exact is not None:
         out += ["\\* " + _caveat(meta), ""]
     return out
@@ -312,11 +359,18 @@ def _memorisation_section(look: _Lookup, meta: dict[str, Any]) -> list[str]:
             + table_lines(["Metric", "Rows", "Value", "n"], rows))
 
 
-def _reading_notes() -> list[str]:
+def _reading_notes(meta: dict[str, Any]) -> list[str]:
+    m = (meta.get("config") or {}).get("min_group_size", "min_group_size")
+    minimum = meta.get("min_holdout_size", f"2 × {m}")
     return [
         "## How to read this report", "",
         "- TSTR: model trained on the synthetic data; TRTR: trained on the real train data; both are "
-        "tested on the real holdout. Intervals are bootstrap percentile intervals over holdout rows.",
+        "tested on the real holdout. Intervals are bootstrap percentile intervals over holdout rows, "
+        "resampled within each outcome class (and group); one that excluded its estimate (gaps and worst "
+        "cases near 0 are biased upward on resamples) is extended to it and flagged `interval_widened`.",
+        f"- Minimum holdout sizes: {m} rows per group (`small_group`), {m} rows of each outcome class "
+        f"(`few_holdout_positives`, `few_holdout_negatives`), {minimum} rows overall (`small_holdout`); "
+        "a flagged value rests on too few rows to judge. A group with no holdout row is `absent_in_holdout`.",
         "- change = TSTR − TRTR; for gaps (equalized odds, demographic parity) a positive change "
         "means synthesis widened the gap between groups.",
         "- Fidelity compares synthetic with real train rows, overall and within each group.",

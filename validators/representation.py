@@ -26,25 +26,11 @@ import pandas as pd
 from dpsynth.validators.context import AuditContext, result_frame
 
 VALIDATOR = "representation"
-INTERSECTION_JOIN = " & "  # how AuditContext.groups_of joins the labels of an intersection
 
 
 def ordered_groups(ctx: AuditContext, attribute: str, *labels: np.ndarray | pd.Series) -> list[str]:
-    """Groups of ``attribute`` that occur in any of ``labels``, in the schema's domain order.
-
-    Intersections follow the product of the domains; labels outside the public domain
-    (which a conformed frame cannot produce) come last, sorted.
-    """
-    domains = ctx.schema.condition_domains()
-    order = [""]
-    for part in attribute.split("×"):
-        domain = [str(d) for d in domains.get(part, [])]
-        order = [f"{o}{INTERSECTION_JOIN}{d}" if o else d for o in order for d in domain]
-    present: set[str] = set()
-    for values in labels:
-        present.update(str(v) for v in pd.unique(np.asarray(values, dtype=object)))
-    known = [g for g in order if g in present]
-    return known + sorted(present - set(order))
+    """`AuditContext.ordered_groups`: the groups in ``labels``, in the schema's domain order."""
+    return ctx.ordered_groups(attribute, *labels)
 
 
 def evaluate(ctx: AuditContext) -> pd.DataFrame:

@@ -39,7 +39,10 @@ per-channel metrics:
 
 ``n`` is the number of subjects compared (real + synthetic). A group with fewer than
 ``config.min_group_size`` subjects in either table is flagged ``small_group`` (still
-computed); with fewer than 2 subjects in either table the values are NaN, flag ``empty``.
+computed); with fewer than 2 subjects in either table the values are NaN, flag ``empty``. A
+channel with no observed sample in either table's slice has NaN distances flagged
+``no_observed_values`` (another NaN in a slice with subjects: ``undefined``), and the means
+over channels name what they leave out (``excluded_undefined:flow``).
 Each table is subsampled to ``config.max_rows`` subjects (seeded) and the marginal
 distances to ``MAX_SAMPLES`` values per channel and side. The audit reads real data and
 is NOT differentially private.
@@ -54,7 +57,10 @@ import pandas as pd
 from scipy.stats import wasserstein_distance
 
 from dpsynth.validators.context import result_frame
-from dpsynth.validators.detection import MIN_ROWS, N_FOLDS, grouped_detection_auc
+from dpsynth.validators.detection import (
+    EXCLUDED_UNDEFINED, MIN_ROWS, N_FOLDS, NO_OBSERVED, UNDEFINED, grouped_detection_auc,
+)
+from dpsynth.validators.predictions import join_flags
 from dpsynth.validators.representation import ordered_groups
 from dpsynth.validators.series_models import SeriesAuditContext, scale_unit
 from dpsynth.validators.tabular_encoding import sample_positions
@@ -138,18 +144,24 @@ def _compare(ctx: SeriesAuditContext, real: _Side, syn: _Side, *, attribute: str
     base = {"validator": VALIDATOR, "model": "", "source": "", "attribute": attribute, "group": group,
             "feature": "", "n": real.n_subjects + syn.n_subjects, "flag": flag}
 
-    def row(metric: str, value: float, **extra) -> dict:
-        return {**base, "metric": metric, "value": np.nan if empty else float(value), **extra}
+    def row(metric: str, value: float, why: str = "", **extra) -> dict:
+        value = np.nan if empty else float(value)
+        if not empty and np.isnan(value):
+            why = why or UNDEFINED
+        return {**base, "metric": metric, "value": value, **extra,
+                "flag": join_flags(flag, why if not empty else "")}
 
     rows: list[dict] = []
-    per_metric: dict[str, list[float]] = {m: [] for m in CHANNEL_METRICS}
+    per_metric: dict[str, dict[str, float]] = {m: {} for m in CHANNEL_METRICS}
     for c, channel in enumerate(ctx.series_schema.channel_names):
+        unobserved = ""
         if empty:
             values = dict.fromkeys(CHANNEL_METRICS, np.nan)
             missing = np.nan
         else:
             a = _sample(real.values[:, :, c], seed)
             b = _sample(syn.values[:, :, c], seed + 1)
+            unobserved = "" if len(a) and len(b) else NO_OBSERVED
             values = {
                 "wasserstein": float(wasserstein_distance(a, b)) if len(a) and len(b) else np.nan,
                 "ks": ks_statistic(a, b),
@@ -158,11 +170,13 @@ def _compare(ctx: SeriesAuditContext, real: _Side, syn: _Side, *, attribute: str
             }
             missing = _share(syn.missing[:, c], syn.samples) - _share(real.missing[:, c], real.samples)
         for metric, value in values.items():
-            per_metric[metric].append(value)
-            rows.append(row(metric, value, feature=channel))
+            per_metric[metric][channel] = value
+            rows.append(row(metric, value, unobserved, feature=channel))
         rows.append(row("missing_rate_difference", missing, feature=channel))
     for metric, values in per_metric.items():
-        rows.append(row(f"mean_{metric}", _nanmean(values)))
+        nan = [channel for channel, v in values.items() if not np.isfinite(v)]
+        rows.append(row(f"mean_{metric}", _nanmean(list(values.values())),
+                        f"{EXCLUDED_UNDEFINED}:{','.join(nan)}" if nan else ""))
     auc = np.nan if empty else detection_auc(real.features, syn.features, real_keys=real.keys,
                                                synthetic_keys=syn.keys, seed=seed)
     rows.append(row("detection_auc", auc, model=DETECTOR))

@@ -29,7 +29,8 @@ no early stopping, nothing chosen by looking at real data), and seeded from
   subject's windows, plus the static columns (every static schema column except the
   target, encoded from the public schema: numeric scaled by its bounds, categorical
   one-hot; missing left as NaN), then scikit-learn's ``HistGradientBoostingClassifier``
-  with defaults except ``early_stopping=False`` (as the tabular ``gboost``).
+  with defaults except ``early_stopping=False`` (as the tabular ``gboost``); a feature with no
+  observed value in the training subjects is left out (`detection.observed_columns`).
 
 When a training table holds only one target class the source's predictions are NaN with
 the flag of `models.training_flag`, exactly as for tabular data.
@@ -54,6 +55,7 @@ from torch import nn
 
 from dpsynth.series.schema import SeriesSchema
 from dpsynth.validators.context import AuditContext
+from dpsynth.validators.detection import observed_columns
 from dpsynth.validators.tabular_models import UNKNOWN_MODEL
 from dpsynth.validators.predictions import SINGLE_CLASS, SOURCES, TRAINING_FRAME, training_flag
 from dpsynth.validators.tabular_encoding import encode
@@ -377,10 +379,12 @@ def fit_predict(ctx: SeriesAuditContext, source: str, model: str) -> np.ndarray:
             return predict_cnn(net, ctx.series_schema, ctx.windows("holdout"))
     classifier = HistGradientBoostingClassifier(early_stopping=False, random_state=ctx.config.random_state)
     # OpenMP threads spin-wait when the CPUs are shared (see models.py): single-threaded.
+    features = subject_features(ctx, frame)
+    keep = observed_columns(features)  # an all-NaN column breaks the histogram binning
     with threadpool_limits(limits=1, user_api="openmp"):
-        classifier.fit(subject_features(ctx, frame), y)
+        classifier.fit(features[:, keep], y)
         positive = list(classifier.classes_).index(1)
-        return classifier.predict_proba(subject_features(ctx, "holdout"))[:, positive]
+        return classifier.predict_proba(subject_features(ctx, "holdout")[:, keep])[:, positive]
 
 
 def downstream_predictions(ctx: SeriesAuditContext) -> dict[tuple[str, str], np.ndarray]:

@@ -14,11 +14,21 @@ One orchestrator, with the steps of each modality in its `AuditPlan` (``tabular_
 The tidy tables are concatenated into one `AuditReport`. The audit reads real data and is
 **not differentially private** (docs/privacy.md, rule 7): write its report apart from the
 release bundle.
+
+Small or degenerate inputs never stop the audit once the holdout holds both outcome classes:
+what cannot be computed is NaN with a flag naming why. The holdout is judged against minimum
+sizes derived from ``config.min_group_size`` (m, default 30; `context`): m rows per group
+(``small_group``), m rows of each outcome class (``few_holdout_positives`` /
+``few_holdout_negatives``) and 2 x m rows overall (``small_holdout``); the overall rows below
+them carry those flags and the report says the holdout is too small to judge. A group that the
+schema or the real train rows hold but the holdout does not is named in a `UserWarning`
+(`ABSENT_GROUPS`) and its rows are flagged ``absent_in_holdout``.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -30,7 +40,9 @@ from tqdm.auto import tqdm
 import dpsynth
 from dpsynth.errors import DpsynthError, SchemaError
 from dpsynth.modality import is_schema, modality_named, modality_of
-from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext
+from dpsynth.validators.context import (
+    ABSENT_IN_HOLDOUT, RESULT_COLUMNS, AuditConfig, AuditContext, min_holdout_size,
+)
 from dpsynth.validators.report import AuditReport, privacy_summary
 
 SINGLE_CLASS_HOLDOUT = (
@@ -39,6 +51,10 @@ SINGLE_CLASS_HOLDOUT = (
 )
 EMPTY_TABLE = "the {name} table has no rows; the audit needs real train, real holdout and synthetic rows"
 CONFORM_FAILED = "{name} table does not fit the schema: {error}"
+ABSENT_GROUPS = (
+    "the holdout has no rows of group(s) {groups} that the schema or the real train data hold: their "
+    "fairness rows are NaN with flag '" + ABSENT_IN_HOLDOUT + "'; use a larger holdout stratified on these groups"
+)
 
 
 class AuditInputError(DpsynthError, ValueError):
@@ -99,6 +115,7 @@ def audit(
         raise TypeError(f"audit() got unexpected keyword argument(s) {unknown} for this modality")
     config = config or AuditConfig()
     ctx = plan.context(train=train, holdout=holdout, synthetic=synthetic, schema=schema, config=config, **options)
+    warn_absent_groups(ctx)
     metadata = metadata or {}
     privacy = privacy_summary(metadata.get("privacy_card"))
     tables: list[pd.DataFrame] = []
@@ -129,8 +146,19 @@ def audit(
     meta.update(privacy)
     meta.update(plan.metadata(ctx, schema))
     meta.update(n_train=len(ctx.train), n_holdout=len(ctx.holdout), n_synthetic=len(ctx.synthetic),
+                n_holdout_positive=int(ctx.labels(ctx.holdout).sum()), min_holdout_size=min_holdout_size(ctx.config),
                 config=asdict(ctx.config), dpsynth_version=dpsynth.__version__)
     return AuditReport(table=table, metadata=meta, extra_plots=extra_plots)
+
+
+def warn_absent_groups(ctx: AuditContext) -> dict[str, list[str]]:
+    """Warn (`UserWarning`, `ABSENT_GROUPS`) naming every group the holdout lacks
+    (`AuditContext.absent_from_holdout`) and return them."""
+    absent = ctx.absent_from_holdout()
+    if absent:
+        names = ", ".join(f"{attribute}={group}" for attribute, groups in absent.items() for group in groups)
+        warnings.warn(ABSENT_GROUPS.format(groups=names), UserWarning, stacklevel=3)
+    return absent
 
 
 def audit_plan(schema: Any, modality: str | None = None) -> AuditPlan:

@@ -27,7 +27,10 @@ group). Metrics (``feature`` names the column for per-column metrics):
 
 ``n`` is the number of rows the metric was computed on, real + synthetic. Groups with fewer
 than ``config.min_group_size`` rows in either table are flagged ``small_group`` (still
-computed); groups with fewer than 2 rows in either table get NaN and the flag ``empty``.
+computed); groups with fewer than 2 rows in either table get NaN and the flag ``empty``. A
+column with no observed value in either table's slice has NaN distances flagged
+``no_observed_values``, and the means over columns name what they leave out
+(``excluded_undefined:lab``).
 Each table is subsampled to ``config.max_rows`` rows (seeded) before anything is computed.
 """
 
@@ -39,7 +42,10 @@ from scipy.stats import wasserstein_distance
 
 from dpsynth.schema import CategoricalColumn, NumericColumn
 from dpsynth.validators.context import AuditContext, result_frame
-from dpsynth.validators.detection import MIN_ROWS, N_FOLDS, grouped_detection_auc
+from dpsynth.validators.detection import (
+    EXCLUDED_UNDEFINED, MIN_ROWS, N_FOLDS, NO_OBSERVED, UNDEFINED, grouped_detection_auc,
+)
+from dpsynth.validators.predictions import join_flags
 from dpsynth.validators.representation import ordered_groups
 from dpsynth.validators.tabular_encoding import (
     MISSING_CATEGORY, category_levels, encode, numeric_range, sample_positions,
@@ -86,27 +92,32 @@ def _compare(ctx: AuditContext, real: pd.DataFrame, syn: pd.DataFrame, x_real: n
     base = {"validator": VALIDATOR, "model": "", "source": "", "attribute": attribute,
             "group": group, "feature": "", "n": n_real + n_syn, "flag": flag}
 
-    def row(metric: str, value: float, **extra) -> dict:
-        return {**base, "metric": metric, "value": np.nan if empty else float(value), **extra}
+    def row(metric: str, value: float, why: str = "", **extra) -> dict:
+        value = np.nan if empty else float(value)
+        if not empty and np.isnan(value):
+            why = why or UNDEFINED
+        return {**base, "metric": metric, "value": value, **extra,
+                "flag": join_flags(flag, why if not empty else "")}
 
-    rows, tvds, dists = [], [], []
+    rows, tvds, dists = [], {}, {}
     for col in ctx.schema.columns:
         name = col.name
+        unobserved = NO_OBSERVED if real[name].isna().all() or syn[name].isna().all() else ""
         if isinstance(col, CategoricalColumn):
             value = np.nan if empty else tvd(real[name], syn[name])
-            tvds.append(value)
+            tvds[name] = value
             rows.append(row("tvd", value, feature=name))
         elif isinstance(col, NumericColumn):
             lower, upper = numeric_range(ctx.schema, name, ctx.train, ctx.synthetic)
             value = np.nan if empty else wasserstein_normalised(real[name], syn[name], span=upper - lower)
-            dists.append(value)
-            rows.append(row("wasserstein", value, feature=name))
+            dists[name] = value
+            rows.append(row("wasserstein", value, unobserved, feature=name))
         miss = syn[name].isna().mean() - real[name].isna().mean() if not empty else np.nan
         rows.append(row("missing_rate_difference", miss, feature=name))
     if tvds:
-        rows.append(row("mean_tvd", _nanmean(tvds)))
+        rows.append(row("mean_tvd", _nanmean(list(tvds.values())), _left_out(tvds)))
     if dists:
-        rows.append(row("mean_wasserstein", _nanmean(dists)))
+        rows.append(row("mean_wasserstein", _nanmean(list(dists.values())), _left_out(dists)))
     if not empty:
         corr = correlation_difference(real, syn, ctx=ctx)
         auc = detection_auc(x_real, x_syn, seed=seed)
@@ -120,6 +131,12 @@ def _compare(ctx: AuditContext, real: pd.DataFrame, syn: pd.DataFrame, x_real: n
 def _nanmean(values: list[float]) -> float:
     finite = [v for v in values if np.isfinite(v)]
     return float(np.mean(finite)) if finite else np.nan
+
+
+def _left_out(values: dict[str, float]) -> str:
+    """``excluded_undefined:a,b`` naming the NaN values a mean over features leaves out; ``""`` if none."""
+    nan = [name for name, v in values.items() if not np.isfinite(v)]
+    return f"{EXCLUDED_UNDEFINED}:{','.join(nan)}" if nan else ""
 
 
 # --------------------------------------------------------------------- marginals

@@ -24,7 +24,9 @@ Metrics (``source`` says whose rows were compared with the real train rows):
   data than that percentile (about 0.05 or less without copying; near 1 for copies).
 
 Rows are subsampled to ``config.max_rows`` per table (seeded) for the distances; exact
-matches are counted on all rows.
+matches are counted on all rows. The rows that read the holdout (its base rate, its DCR, the
+ratio and the share closer than its 5th percentile) also carry ``small_holdout`` when it has
+fewer than 2 x ``config.min_group_size`` rows: a percentile of so few distances means little.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ def evaluate(ctx: AuditContext) -> pd.DataFrame:
     names = ctx.schema.names
     train_keys = set(row_keys(ctx.train[names]))
     n_syn, n_hold = len(ctx.synthetic), len(ctx.holdout)
+    small = ctx.holdout_flags(classes=False)
     rows = [
         _row("exact_match_share", "synthetic", _share_in(row_keys(ctx.synthetic[names]), train_keys), n_syn),
-        _row("exact_match_share", "holdout", _share_in(row_keys(ctx.holdout[names]), train_keys), n_hold),
+        _row("exact_match_share", "holdout", _share_in(row_keys(ctx.holdout[names]), train_keys), n_hold, small),
     ]
 
     rng = ctx.rng(_SALT)
@@ -74,10 +77,10 @@ def evaluate(ctx: AuditContext) -> pd.DataFrame:
     close = float(np.mean(dcr_syn < p5)) if len(dcr_syn) and np.isfinite(p5) else np.nan
     rows += [
         _row("dcr_median", "synthetic", med_syn, len(dcr_syn)),
-        _row("dcr_median", "holdout", med_hold, len(dcr_hold)),
-        _row("dcr_ratio", "", ratio, len(dcr_syn)),
-        _row("dcr_holdout_p5", "holdout", p5, len(dcr_hold)),
-        _row("share_closer_than_holdout_p5", "synthetic", close, len(dcr_syn)),
+        _row("dcr_median", "holdout", med_hold, len(dcr_hold), small),
+        _row("dcr_ratio", "", ratio, len(dcr_syn), small),
+        _row("dcr_holdout_p5", "holdout", p5, len(dcr_hold), small),
+        _row("share_closer_than_holdout_p5", "synthetic", close, len(dcr_syn), small),
     ]
     return result_frame(rows)
 
@@ -92,6 +95,6 @@ def _share_in(keys: list[tuple], reference: set[tuple]) -> float:
     return float(np.mean([k in reference for k in keys])) if keys else np.nan
 
 
-def _row(metric: str, source: str, value: float, n: int) -> dict:
-    return {"validator": VALIDATOR, "model": "", "source": source, "metric": metric,
-            "attribute": "overall", "group": "", "feature": "", "value": value, "n": n, "flag": FLAG}
+def _row(metric: str, source: str, value: float, n: int, flag: str = "") -> dict:
+    return {"validator": VALIDATOR, "model": "", "source": source, "metric": metric, "attribute": "overall",
+            "group": "", "feature": "", "value": value, "n": n, "flag": ";".join(f for f in (FLAG, flag) if f)}

@@ -10,8 +10,12 @@ interval over holdout rows. Then, per model:
 - source ``"change"``: TSTR - TRTR for every metric.
 
 Both are paired: TSTR and TRTR are scored on the same resampled rows, so their
-intervals reflect the uncertainty of the comparison, not of each side alone. A source
+intervals reflect the uncertainty of the comparison, not of each side alone. Rows are
+resampled within each outcome class (`bootstrap`), so no resample loses a class. A source
 that could not be trained (see `models.training_flag`) gives NaN rows carrying its flag.
+Every row carries the holdout's size flags (`AuditContext.holdout_flags`: ``small_holdout``
+below 2 x ``min_group_size`` rows, ``few_holdout_positives`` / ``few_holdout_negatives``
+below ``min_group_size`` rows of a class): on such a holdout no utility value can be judged.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) 
     models = model_names(predictions)
     y = ctx.labels(ctx.holdout)
     n_bootstrap, confidence = ctx.config.n_bootstrap, ctx.config.confidence
-    weights = bs.resample_weights(len(y), n_bootstrap=n_bootstrap, rng=ctx.rng(SALT))
+    weights = bs.resample_weights(len(y), n_bootstrap=n_bootstrap, rng=ctx.rng(SALT), strata=y)
     holdout_flag = "" if len(np.unique(y)) == 2 else SINGLE_CLASS_HOLDOUT
+    size_flag = ctx.holdout_flags()
 
     scored: dict[tuple[str, str, str], tuple[Replicated, str]] = {}
     for source in SOURCES:
@@ -57,7 +62,7 @@ def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) 
             for metric, fn in METRICS.items():
                 rep = (Replicated.undefined(n_bootstrap) if flag
                        else bs.replicate(fn, y, scores, weights=weights))
-                metric_flag = join_flags(flag, holdout_flag if metric in NEEDS_BOTH_CLASSES else "")
+                metric_flag = join_flags(flag, holdout_flag if metric in NEEDS_BOTH_CLASSES else "", size_flag)
                 scored[(source, model, metric)] = (rep, metric_flag)
 
     combined: list[tuple[str, str, str, Replicated, str]] = []
@@ -72,6 +77,6 @@ def evaluate(ctx: AuditContext, predictions: dict[tuple[str, str], np.ndarray]) 
     rows = [(source, model, metric, rep, flag) for (source, model, metric), (rep, flag) in scored.items()]
     return result_frame([
         dict(validator=VALIDATOR, model=model, source=source, metric=metric, attribute=ATTRIBUTE,
-             group="", feature="", n=len(y), flag=flag, **rep.fields(confidence=confidence))
+             group="", feature="", n=len(y), **rep.fields(confidence=confidence, flag=flag))
         for source, model, metric, rep, flag in rows + combined
     ])
