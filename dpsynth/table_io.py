@@ -7,7 +7,8 @@ pandas or pyarrow traceback. CSV cells that are empty (or one of pandas' default
 missing markers such as ``NA``) read as ``NaN``; text stays text; no index column is
 written. Parquet goes through pyarrow (the ``parquet`` extra; a clear error names it when
 missing) and keeps dtypes (including ``category``); missing
-text cells read as ``NaN`` there too (not ``None``).
+text cells read as ``NaN`` there too (not ``None``). Large CSV files show a progress bar
+while they are read and written (in a terminal only: `tqdm` switches itself off otherwise).
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from dpsynth.errors import DataReadError, DpsynthError
 from dpsynth.optional import require
 
+PROGRESS_BYTES = 32 << 20  # CSV files from this size show a progress bar while read
+WRITE_CHUNK = 100_000  # rows per CSV append when writing; a bar above one chunk
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 SUPPORTED_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
@@ -93,8 +97,12 @@ def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
         raise DataReadError(READ_FAILED.format(path=path, reason="the file is empty (0 bytes)"))
     try:
         if fmt == "csv":
-            frame = pd.read_csv(path, keep_default_na=True, low_memory=False, encoding="utf-8",
-                                float_precision="round_trip", dtype={c: str for c in text_columns} or None)
+            with open(path, "rb") as handle, tqdm(total=size, unit="B", unit_scale=True, desc=f"read {path.name}",
+                                                  disable=None if size >= PROGRESS_BYTES else True,
+                                                  leave=False) as bar:
+                frame = pd.read_csv(_Counted(handle, bar), keep_default_na=True, low_memory=False,
+                                    encoding="utf-8", float_precision="round_trip",
+                                    dtype={c: str for c in text_columns} or None)
         else:
             frame = pd.read_parquet(path, engine="pyarrow")
     except pd.errors.EmptyDataError:
@@ -127,13 +135,35 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
-            frame.to_csv(path, index=False)
+            starts = range(0, max(len(frame), 1), WRITE_CHUNK)  # the same text as one to_csv call
+            for start in tqdm(starts, desc=f"write {path.name}", unit="chunk", leave=False,
+                              disable=None if len(starts) > 1 else True):
+                frame.iloc[start:start + WRITE_CHUNK].to_csv(path, index=False, mode="w" if start == 0 else "a",
+                                                             header=start == 0)
         else:
             frame.to_parquet(path, engine="pyarrow", index=False)
     except _read_errors() as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
         raise DataWriteError(WRITE_FAILED.format(path=path, reason=reason)) from None
     return path
+
+
+class _Counted:
+    """A binary file whose reads advance a progress bar (pandas reads it block by block)."""
+
+    def __init__(self, handle: Any, bar: Any):
+        self._handle, self._bar = handle, bar
+
+    def read(self, size: int = -1) -> bytes:
+        block = self._handle.read(size)
+        self._bar.update(len(block))
+        return block
+
+    def __iter__(self):
+        return iter(self._handle)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
 
 
 def _missing_as_nan(frame: pd.DataFrame) -> pd.DataFrame:
