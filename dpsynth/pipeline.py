@@ -174,7 +174,8 @@ def generate(
     if not info.private:
         return _generate_reference(model, frame=frame, schema=schema, epsilon=epsilon, delta=delta, rows=rows,
                                    seed=seed, out_dir=out_dir, synthetic_name=synthetic_name,
-                                   learn_domain_share=learn_domain_share, progress=progress, force=force)
+                                   learn_domain_share=learn_domain_share, progress=progress, force=force,
+                                   inputs=inputs)
     if rows is None and model.training.condition_share == 0:
         raise BudgetError(NO_ROWS)
     delta_source = "user"
@@ -202,7 +203,7 @@ def generate(
 def _generate_reference(model: Any, *, frame: pd.DataFrame, schema: TabularSchema, epsilon: float | None,
                         delta: float | None, rows: int | None, seed: int, out_dir: str | Path,
                         synthetic_name: str, learn_domain_share: float | None, progress: bool,
-                        force: bool) -> GenerateResult:
+                        force: bool, inputs: list[str | Path]) -> GenerateResult:
     """A NOT PRIVATE reference: fit, sample, write the rows and the not-private card; no model."""
     budget = None
     if epsilon is not None:  # checked as for a private run, then ignored (the model warns)
@@ -213,7 +214,7 @@ def _generate_reference(model: Any, *, frame: pd.DataFrame, schema: TabularSchem
         rows, rows_source = len(frame), REFERENCE_ROWS
     synthetic = model.sample(rows, random_state=seed + 1)
     out = Path(out_dir)
-    with staged_folder(out, kind="release", force=force) as staging:
+    with staged_folder(out, kind="release", force=force, inputs=inputs) as staging:
         synthetic_path = write_table(synthetic, staging / synthetic_name)
         card = model.privacy_card().with_release(rows_released=rows, rows_source=rows_source,
                                                  synthetic_file=synthetic_path.name, model="not saved (not private)")

@@ -17,6 +17,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
+from dpsynth.validators.predictions import join_flags
+
 N_FOLDS = 5
 MIN_ROWS = 2  # fewer rows than this in either table: metrics are NaN, flag "empty"
 # Why a fidelity value of a slice with rows is still NaN, or a mean over features leaves some out:
@@ -25,6 +27,16 @@ UNDEFINED = "undefined"               # another statistic undefined on these row
 EXCLUDED_UNDEFINED = "excluded_undefined"  # a mean over features that leaves the NaN ones out (names them)
 DETECTOR_PARAMS = dict(max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20,
                        l2_regularization=0.0, early_stopping=False)
+
+
+def fidelity_row(base: dict, metric: str, value: float, *, empty: bool, why: str = "", **extra) -> dict:
+    """One fidelity result row on top of ``base`` (the slice's columns and flag): NaN for an
+    ``empty`` slice; a NaN value of a slice with rows carries why (``why``, else `UNDEFINED`)."""
+    value = np.nan if empty else float(value)
+    if not empty and np.isnan(value):
+        why = why or UNDEFINED
+    return {**base, "metric": metric, "value": value, **extra,
+            "flag": join_flags(base["flag"], why if not empty else "")}
 
 
 def observed_columns(x: np.ndarray) -> np.ndarray:

@@ -58,9 +58,8 @@ from scipy.stats import wasserstein_distance
 
 from dpsynth.validators.context import result_frame
 from dpsynth.validators.detection import (
-    EXCLUDED_UNDEFINED, MIN_ROWS, N_FOLDS, NO_OBSERVED, UNDEFINED, grouped_detection_auc,
+    EXCLUDED_UNDEFINED, MIN_ROWS, N_FOLDS, NO_OBSERVED, fidelity_row, grouped_detection_auc,
 )
-from dpsynth.validators.predictions import join_flags
 from dpsynth.validators.representation import ordered_groups
 from dpsynth.validators.series_models import SeriesAuditContext, scale_unit
 from dpsynth.validators.tabular_encoding import sample_positions
@@ -145,11 +144,7 @@ def _compare(ctx: SeriesAuditContext, real: _Side, syn: _Side, *, attribute: str
             "feature": "", "n": real.n_subjects + syn.n_subjects, "flag": flag}
 
     def row(metric: str, value: float, why: str = "", **extra) -> dict:
-        value = np.nan if empty else float(value)
-        if not empty and np.isnan(value):
-            why = why or UNDEFINED
-        return {**base, "metric": metric, "value": value, **extra,
-                "flag": join_flags(flag, why if not empty else "")}
+        return fidelity_row(base, metric, value, empty=empty, why=why, **extra)
 
     rows: list[dict] = []
     per_metric: dict[str, dict[str, float]] = {m: {} for m in CHANNEL_METRICS}

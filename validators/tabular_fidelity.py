@@ -43,9 +43,8 @@ from scipy.stats import wasserstein_distance
 from dpsynth.schema import CategoricalColumn, NumericColumn
 from dpsynth.validators.context import AuditContext, result_frame
 from dpsynth.validators.detection import (
-    EXCLUDED_UNDEFINED, MIN_ROWS, N_FOLDS, NO_OBSERVED, UNDEFINED, grouped_detection_auc,
+    EXCLUDED_UNDEFINED, MIN_ROWS, N_FOLDS, NO_OBSERVED, fidelity_row, grouped_detection_auc,
 )
-from dpsynth.validators.predictions import join_flags
 from dpsynth.validators.representation import ordered_groups
 from dpsynth.validators.tabular_encoding import (
     MISSING_CATEGORY, category_levels, encode, numeric_range, sample_positions,
@@ -93,11 +92,7 @@ def _compare(ctx: AuditContext, real: pd.DataFrame, syn: pd.DataFrame, x_real: n
             "group": group, "feature": "", "n": n_real + n_syn, "flag": flag}
 
     def row(metric: str, value: float, why: str = "", **extra) -> dict:
-        value = np.nan if empty else float(value)
-        if not empty and np.isnan(value):
-            why = why or UNDEFINED
-        return {**base, "metric": metric, "value": value, **extra,
-                "flag": join_flags(flag, why if not empty else "")}
+        return fidelity_row(base, metric, value, empty=empty, why=why, **extra)
 
     rows, tvds, dists = [], {}, {}
     for col in ctx.schema.columns:
