@@ -2,11 +2,14 @@
 
 `DPGenerator.fit` is where private data enters, and it is written once:
 
-1. check the budget and conform the data to the public schema (clear errors);
+1. check the budget, count the units and plan DP-SGD for its share (σ fixed before
+   training; an impossible budget fails here, before any mechanism);
 2. if the schema has non-public values: learn them with DP mechanisms (opt-in share of ε)
    or refuse;
-3. noisy counts of the condition cells (target × sensitive groups), charged to the ledger;
-4. plan DP-SGD for the remaining budget (σ fixed before training) and charge it;
+3. charge the condition counts, then one pass over the records (`_prepare`): conform to the
+   public schema (clear errors), count the condition cells (target × sensitive groups) and
+   encode the units — in memory, or a chunk at a time into a `UnitFile`; noise the counts;
+4. charge the DP-SGD plan;
 5. train the family's module with the shared DP-SGD loop, one clipped gradient per unit.
 
 The seed sets only public randomness (initial weights, sampling); every draw in steps 2–5
@@ -33,7 +36,7 @@ import json
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -62,9 +65,11 @@ from dpsynth.params import (
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.card import PrivacyCard, privacy_card
 from dpsynth.privacy.conditions import (
+    charge_condition_counts,
     check_conditions,
+    exact_condition_counts,
     indistinguishable_from_empty,
-    noisy_condition_table,
+    release_condition_counts,
     sample_condition_cells,
     uniform_condition_table,
 )
@@ -89,6 +94,15 @@ CANARY_ID_CLASH = ("the data already has privacy units named like the audit's ca
 SCORE_BATCH = 256  # units per forward pass when scoring
 GENERATE_BATCH = 4096  # records per forward pass when sampling
 SAMPLE_CHUNK = 65_536  # records decoded at once when sampling (a bar shows the chunks)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What one pass over the private records gives `DPGenerator.fit` (`DPGenerator._prepare`)."""
+
+    units: Any  # (x [U, R, width], c [U, R, C], row mask [U, R]) tensors, or a `UnitFile` of them
+    exact_counts: np.ndarray  # per public condition cell; private: only noised counts leave fit
+    report: Any  # the modality's conform report (counted clips): for the operator, never released
 
 
 class Generator(ABC):
@@ -306,20 +320,20 @@ class DPGenerator(Generator):
 
         if learn:
             schema = self._learn_public_values(data, schema, epsilon=learn_epsilon, delta=learn_delta, ledger=ledger)
-        frame, report = self._conform(data, schema)
         codec = self._make_codec(schema)
-        groups, unit_ids = self._condition_groups(frame, schema)
-
-        if settings.condition_share > 0:
-            table = noisy_condition_table(groups, codec.condition_domains, unit_ids=unit_ids,
-                                          epsilon=settings.condition_share * budget.epsilon, ledger=ledger)
-            self._warn_sparse_groups(table, codec.condition_domains, settings.condition_share * budget.epsilon)
+        counts_epsilon = settings.condition_share * budget.epsilon
+        if counts_epsilon > 0:
+            charge_condition_counts(codec.condition_domains, epsilon=counts_epsilon, ledger=ledger)  # before counting
+        prepared = self._prepare(data, schema, codec, secret_numpy_generator())
+        if counts_epsilon > 0:
+            table = release_condition_counts(prepared.exact_counts, codec.condition_domains, epsilon=counts_epsilon)
+            self._warn_sparse_groups(table, codec.condition_domains, counts_epsilon)
         else:
             table = uniform_condition_table(codec.condition_domains)
 
         ledger.charge(plan.ledger_entry(f"train {self.registered_name} (DP-SGD)"))
 
-        tensors = self._unit_tensors(frame, codec, groups, schema, secret_numpy_generator())
+        tensors = prepared.units
         with public_torch_rng(seed, device):  # the initial weights are public: the seed sets them
             module = self._build_module(codec).to(device)  # tensors stay on the CPU: opacus samples there
         # Set before training: a family's `_train` may draw conditions from the DP table (a GAN's fakes).
@@ -336,8 +350,17 @@ class DPGenerator(Generator):
         self.log_ = log
         self.seed_ = seed
         self.n_units_ = n_units  # operator-only: exact counts stay in memory, never in a release
-        self.data_report_ = report
+        self.data_report_ = prepared.report
         return self
+
+    def _prepare(self, data: Any, schema: Any, codec: Any, rng: np.random.Generator) -> Prepared:
+        """Conform ``data``, count its condition cells exactly and encode its units: one pass
+        over the private records, before the counts are noised and training starts. A modality
+        may override it to read its data in chunks (`dpsynth.tabular.generator`)."""
+        frame, report = self._conform(data, schema)
+        groups, unit_ids = self._condition_groups(frame, schema)
+        exact = exact_condition_counts(groups, codec.condition_domains, unit_ids=unit_ids)
+        return Prepared(self._unit_tensors(frame, codec, groups, schema, rng), exact, report)
 
     @staticmethod
     def _warn_sparse_groups(table: pd.DataFrame, domains: dict[str, list[str]], epsilon: float) -> None:

@@ -57,6 +57,8 @@ class Modality:
     data_notes: Callable[[Any], list[str]]  # what the schema's rules changed (console only)
     audit_plan: str  # "dpsynth.validators.<module>:<PLAN>"
     report: ReportWords = field(default_factory=lambda: ReportWords(unit="rows"))
+    # (path, schema) -> data a DP fit reads a chunk at a time, or None: read it whole with `read`
+    lazy_read: Callable[[Any, Any], Any] = lambda data, schema: None
 
 
 _REGISTRY: dict[str, Modality] = {}

@@ -79,11 +79,17 @@ def _as_schema(schema: SchemaType | str | Path) -> SchemaType:
     return schema if is_schema(schema) else load_schema(schema)
 
 
-def load_data(data: Any, schema: SchemaType, *,
-              static: str | Path | None = None) -> pd.DataFrame | SeriesData | ImageData:
-    """The table (tabular), the subjects (series) or the images in ``data``: in memory already, or a path."""
+def load_data(data: Any, schema: SchemaType, *, static: str | Path | None = None,
+              for_training: bool = False) -> Any:
+    """The table (tabular), the subjects (series) or the images in ``data``: in memory already, or a path.
+
+    ``for_training``: a path the modality can stream (`Modality.lazy_read`, e.g. a large CSV of
+    one row per patient) stays on disk and a DP fit reads it a chunk at a time."""
     modality = modality_of(schema)
-    return data if isinstance(data, modality.data_type) else modality.read(data, schema, static=static)
+    if isinstance(data, modality.data_type):
+        return data
+    lazy = modality.lazy_read(data, schema) if for_training and static is None else None
+    return lazy if lazy is not None else modality.read(data, schema, static=static)
 
 
 def _check_modality(generator: str, schema: SchemaType) -> None:
@@ -166,7 +172,7 @@ def generate(
         domains = schema.condition_domains()
         rebalance_table(uniform_condition_table(domains), rebalance, domains)  # errors before training
     model = registry.create(generator, schema, **(params or {}))  # bad parameters fail before any data is read
-    frame = load_data(data, schema, static=static)
+    frame = load_data(data, schema, static=static, for_training=info.private)
     if len(frame) == 0:
         raise SchemaError("the data has no rows")
     if rows is not None and rows <= 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -73,16 +74,8 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     return (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, *_arrow_errors())
 
 
-def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
-               text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) file into a DataFrame.
-
-    A table with a header but no rows is refused unless ``allow_empty=True``. CSV floats
-    are parsed exactly (a written table reads back bit for bit); ``text_columns`` are read
-    as text from CSV (identifiers such as ``007`` keep their leading zeros).
-    """
-    path = Path(path)
-    fmt = table_format(path, action="read")
+def _check_readable(path: Path, fmt: str) -> int:
+    """The file's size; a `DataReadError` for a missing, empty or unreadable path."""
     if fmt == "parquet":
         _require_arrow("reading")
     if not path.exists():
@@ -95,6 +88,61 @@ def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
         raise DataReadError(READ_FAILED.format(path=path, reason=exc.strerror or str(exc))) from None
     if size == 0:
         raise DataReadError(READ_FAILED.format(path=path, reason="the file is empty (0 bytes)"))
+    return size
+
+
+def _read_failed(path: Path, fmt: str, exc: BaseException) -> DataReadError:
+    """The one-line error for an exception pandas or pyarrow raised while reading ``path``."""
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataReadError(READ_FAILED.format(path=path, reason="the file has no columns (empty CSV)"))
+    if isinstance(exc, UnicodeDecodeError):
+        return DataReadError(READ_FAILED.format(path=path, reason="it is not UTF-8 encoded text"))
+    kind = "CSV" if fmt == "csv" else "Parquet"
+    reason = f"not a valid {kind} file ({type(exc).__name__}: {_one_line(exc)})"
+    if isinstance(exc, OSError) and not _is_arrow_error(exc):
+        reason = exc.strerror or _one_line(exc)
+    return DataReadError(READ_FAILED.format(path=path, reason=reason))
+
+
+def iter_table(path: str | os.PathLike[str], *, chunk_rows: int, columns: Sequence[str] | None = None,
+               text_columns: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
+    """The rows of a CSV or Parquet file, ``chunk_rows`` at a time (only ``columns``, if given),
+    parsed as `read_table` parses them: the whole table is never in memory at once. A table
+    with no rows is refused, as by `read_table`."""
+    path = Path(path)
+    fmt = table_format(path, action="read")
+    _check_readable(path, fmt)
+    rows = 0
+    try:
+        if fmt == "csv":
+            chunks = pd.read_csv(path, chunksize=chunk_rows, usecols=columns, keep_default_na=True,
+                                 low_memory=False, encoding="utf-8", float_precision="round_trip",
+                                 dtype={c: str for c in text_columns} or None)
+        else:
+            import pyarrow.parquet as pq
+
+            batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns)
+            chunks = (batch.to_pandas() for batch in batches)
+        for chunk in chunks:
+            rows += len(chunk)
+            yield _missing_as_nan(chunk.reset_index(drop=True).set_axis(range(rows - len(chunk), rows)))
+    except (pd.errors.EmptyDataError, UnicodeDecodeError, *_read_errors()) as exc:
+        raise _read_failed(path, fmt, exc) from None
+    if rows == 0:
+        raise DataReadError(EMPTY_TABLE.format(path=path))
+
+
+def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
+               text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) file into a DataFrame.
+
+    A table with a header but no rows is refused unless ``allow_empty=True``. CSV floats
+    are parsed exactly (a written table reads back bit for bit); ``text_columns`` are read
+    as text from CSV (identifiers such as ``007`` keep their leading zeros).
+    """
+    path = Path(path)
+    fmt = table_format(path, action="read")
+    size = _check_readable(path, fmt)
     try:
         if fmt == "csv":
             with open(path, "rb") as handle, tqdm(total=size, unit="B", unit_scale=True, desc=f"read {path.name}",
@@ -105,16 +153,8 @@ def read_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
                                     dtype={c: str for c in text_columns} or None)
         else:
             frame = pd.read_parquet(path, engine="pyarrow")
-    except pd.errors.EmptyDataError:
-        raise DataReadError(READ_FAILED.format(path=path, reason="the file has no columns (empty CSV)")) from None
-    except UnicodeDecodeError:
-        raise DataReadError(READ_FAILED.format(path=path, reason="it is not UTF-8 encoded text")) from None
-    except _read_errors() as exc:
-        kind = "CSV" if fmt == "csv" else "Parquet"
-        reason = f"not a valid {kind} file ({type(exc).__name__}: {_one_line(exc)})"
-        if isinstance(exc, OSError) and not _is_arrow_error(exc):
-            reason = exc.strerror or _one_line(exc)
-        raise DataReadError(READ_FAILED.format(path=path, reason=reason)) from None
+    except (pd.errors.EmptyDataError, UnicodeDecodeError, *_read_errors()) as exc:
+        raise _read_failed(path, fmt, exc) from None
     if len(frame) == 0 and not allow_empty:
         raise DataReadError(EMPTY_TABLE.format(path=path))
     return _missing_as_nan(frame)

@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 from opacus import PrivacyEngine
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
 from dpsynth.devices import module_device
@@ -110,7 +110,8 @@ def make_private(
     rows_per_step: int | None = None,
 ) -> PrivateTraining:
     """Wrap ``module``/``optimizer`` with opacus under ``plan``: Poisson sampling of the units
-    (first dimension of ``tensors``), per-unit clipping, the plan's σ and accountant.
+    (first dimension of ``tensors``, or the items of a `Dataset` of unit tuples such as
+    `dpsynth.unit_file.UnitFile`), per-unit clipping, the plan's σ and accountant.
     ``rows_per_step`` (None = all rows) is handed to `run_private_steps` (see `keep_rows`).
 
     Call it inside `opacus_warnings_filtered`. Raises if opacus' sample rate is not the
@@ -124,7 +125,8 @@ def make_private(
     # and the Gaussian noise come from OS entropy; in secure_mode opacus uses its CSPRNG for both.
     sampling = None if secure_mode else secret_torch_generator("cpu")
     noise = None if secure_mode else secret_torch_generator(module_device(module))
-    loader = DataLoader(TensorDataset(*tensors), batch_size=plan.batch_size, generator=sampling)
+    dataset = tensors if isinstance(tensors, Dataset) else TensorDataset(*tensors)  # a `UnitFile` is a Dataset
+    loader = DataLoader(dataset, batch_size=plan.batch_size, generator=sampling)
     wrapped = engine.make_private(
         module=module, optimizer=optimizer, data_loader=loader, criterion=PerUnitLoss(),
         noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,

@@ -44,18 +44,39 @@ def noisy_condition_table(
     epsilon: float,
     ledger: PrivacyLedger,
 ) -> pd.DataFrame:
-    """Charge ε to the ledger, then return noisy counts of every condition cell (≥ 0)."""
-    names = list(domains)
-    cells = _all_cells(domains)
+    """Charge ε to the ledger, then return noisy counts of every condition cell (≥ 0): the
+    three steps below in order, for data that is in memory at once."""
+    charge_condition_counts(domains, epsilon=epsilon, ledger=ledger)
+    return release_condition_counts(exact_condition_counts(groups, domains, unit_ids=unit_ids), domains,
+                                    epsilon=epsilon)
+
+
+def charge_condition_counts(domains: dict[str, list[str]], *, epsilon: float, ledger: PrivacyLedger) -> None:
+    """The ledger entry of the condition counts: charged before any count is taken."""
     ledger.charge(LedgerEntry(
         mechanism="laplace-histogram", purpose="condition counts (target × sensitive groups)",
         epsilon=epsilon, delta=0.0,
-        params={"cells": len(cells), "sensitivity": 1.0, "noise_scale": 1.0 / epsilon,
+        params={"cells": len(_all_cells(domains)), "sensitivity": 1.0, "noise_scale": 1.0 / epsilon,
                 "post_processing": "clip at 0"}))
+
+
+def exact_condition_counts(groups: pd.DataFrame, domains: dict[str, list[str]], *,
+                           unit_ids: pd.Series | None) -> np.ndarray:
+    """Each unit's weight (1, or 1/k over its k rows) summed per condition cell, in the order of
+    the public cells. Private and exact: only `release_condition_counts` may publish them, and
+    counts of parts of the data (chunks holding whole units) add up."""
+    names = list(domains)
+    cells = _all_cells(domains)
     weights = pd.Series(unit_weights(unit_ids, len(groups)), index=groups.index)
     exact = weights.groupby([groups[n].astype(str) for n in names]).sum()
     key = pd.MultiIndex.from_frame(cells) if len(names) > 1 else pd.Index(cells[names[0]])
-    exact = exact.reindex(key, fill_value=0.0).to_numpy(float)
+    return exact.reindex(key, fill_value=0.0).to_numpy(float)
+
+
+def release_condition_counts(exact: np.ndarray, domains: dict[str, list[str]], *, epsilon: float) -> pd.DataFrame:
+    """The condition table: Laplace(1/ε) noise on the exact counts (charged already by
+    `charge_condition_counts`), and the sampling weight clipped at 0."""
+    cells = _all_cells(domains)
     cells[NOISY] = laplace_histogram(exact, epsilon=epsilon)
     cells[WEIGHT] = np.clip(cells[NOISY], 0.0, None)
     return cells

@@ -7,17 +7,25 @@ how canaries join it. The tabular families in dpsynth.generators subclass it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
-from dpsynth.tabular.codec import TabularCodec
-from dpsynth.generator import DPGenerator
-from dpsynth.tabular.domain import learn_public_values
+from dpsynth.errors import SchemaError
+from dpsynth.generator import DPGenerator, Prepared
 from dpsynth.privacy.ledger import PrivacyLedger
-from dpsynth.tabular.schema import TabularSchema
+from dpsynth.tabular.chunks import TableChunks
+from dpsynth.tabular.codec import TabularCodec
+from dpsynth.tabular.domain import learn_public_values
+from dpsynth.tabular.schema import TabularSchema, ValidationReport
+from dpsynth.unit_file import UnitFile
+
+CHUNKS_NEED_ROW_UNITS = ("a table read in chunks (TableChunks) needs one row per patient and a public schema; "
+                         "read it whole (dpsynth.table_io.read_table) for subject ids or learned bounds")
 
 
 class TabularGenerator(DPGenerator):
@@ -25,7 +33,12 @@ class TabularGenerator(DPGenerator):
 
     schema_type = TabularSchema
 
-    def _count_units(self, data: pd.DataFrame, schema: TabularSchema) -> int:
+    def _count_units(self, data: pd.DataFrame | TableChunks, schema: TabularSchema) -> int:
+        if isinstance(data, TableChunks):  # streamed: the header now, every value while conforming
+            if schema.subject_id is not None:
+                raise SchemaError(CHUNKS_NEED_ROW_UNITS)
+            schema.check_columns(pd.DataFrame(columns=data.columns))
+            return len(data)
         schema.check_columns(data)
         return schema.count_units(data)
 
@@ -35,7 +48,25 @@ class TabularGenerator(DPGenerator):
 
     def _learn_public_values(self, data: pd.DataFrame, schema: TabularSchema, *, epsilon: float, delta: float,
                              ledger: PrivacyLedger) -> TabularSchema:
+        if isinstance(data, TableChunks):
+            raise SchemaError(CHUNKS_NEED_ROW_UNITS)
         return learn_public_values(data, schema, epsilon=epsilon, delta=delta, ledger=ledger)
+
+    def _prepare(self, data: pd.DataFrame | TableChunks, schema: TabularSchema, codec: TabularCodec,
+                 rng: np.random.Generator) -> Prepared:
+        """A table in memory as every modality does; `TableChunks` a chunk at a time, the encoded
+        rows appended to a `UnitFile` and the exact counts and clip reports added up."""
+        if not isinstance(data, TableChunks):
+            return super()._prepare(data, schema, codec, rng)
+        store = UnitFile(1, codec.width, codec.condition_width)
+        exact, report = np.zeros(0), ValidationReport()
+        for chunk in tqdm(data, desc=f"encode {data.path.name}", unit="chunk", leave=False, disable=None,
+                          total=math.ceil(len(data) / data.chunk_rows)):
+            part = super()._prepare(chunk, schema, codec, rng)
+            store.append(*part.units)
+            exact = part.exact_counts + (exact if len(exact) else 0.0)
+            report = report.merged(part.report)
+        return Prepared(store, exact, report)
 
     def _conform(self, data: pd.DataFrame, schema: TabularSchema) -> tuple[pd.DataFrame, Any]:
         return schema.conform(data)

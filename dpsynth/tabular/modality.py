@@ -9,6 +9,7 @@ import pandas as pd
 
 from dpsynth.modality import Modality, ReportWords, column_notes, register
 from dpsynth.table_io import read_table, table_format, write_table
+from dpsynth.tabular.chunks import lazy_table
 from dpsynth.tabular.schema import TabularSchema, ValidationReport
 
 
@@ -45,4 +46,5 @@ MODALITY = register(Modality(
         ("mean_wasserstein", "Mean Wasserstein-1 / range, numeric columns", "0 = identical marginals"),
         ("correlation_difference", "Association difference", "0 = same pairwise associations"),
     )),
+    lazy_read=lazy_table,
 ))

@@ -49,6 +49,14 @@ class ValidationReport:
         return {"n_rows": self.n_rows, "clipped": dict(self.clipped),
                 "unseen_to_missing": dict(self.unseen_to_missing)}
 
+    def merged(self, other: ValidationReport) -> ValidationReport:
+        """The report of two parts of one table (chunks read one after the other)."""
+        def add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+            return {k: a.get(k, 0) + b.get(k, 0) for k in dict.fromkeys([*a, *b])}
+
+        return ValidationReport(self.n_rows + other.n_rows, add(self.clipped, other.clipped),
+                                add(self.unseen_to_missing, other.unseen_to_missing))
+
 
 
 @dataclass
