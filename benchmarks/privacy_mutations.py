@@ -53,8 +53,8 @@ MUTATIONS = [
              "return counts + np.random.default_rng(0).laplace(0.0, 1.0 / epsilon, counts.shape)",
              (RANDOMNESS, "-k", "replaying")),
     Mutation("9 secret randomness", "a unit's row subsample drawn from the seed", "dpsynth/generator.py",
-             "self._unit_tensors(frame, codec, groups, schema, secret_numpy_generator())",
-             "self._unit_tensors(frame, codec, groups, schema, np.random.default_rng(seed))",
+             "prepared = self._prepare(data, schema, codec, secret_numpy_generator())",
+             "prepared = self._prepare(data, schema, codec, np.random.default_rng(seed))",
              (RANDOMNESS, "-k", "row_subsample")),
     Mutation("2 public bounds and domains", "bin edges fitted on the private data inside encode "
              "(stored edges unchanged)", "dpsynth/tabular/codec.py",
