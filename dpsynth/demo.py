@@ -15,6 +15,7 @@ from pathlib import Path
 from dpsynth.bundle import check_output
 from dpsynth.data.support2 import load_support2, split_support2, support2_schema
 from dpsynth.pipeline import GenerateResult, generate, run_audit
+from dpsynth.validators.report import AuditReport
 
 DEMO_GENERATOR = "dp-vae"
 DEMO_EPSILON = 1.0
@@ -27,6 +28,7 @@ class DemoResult:
     audit_dir: Path
     report_path: Path
     headline: dict
+    report: AuditReport
 
 
 def run_demo(out_dir: str | Path = "runs/demo", *, epsilon: float = DEMO_EPSILON, seed: int = 0,
@@ -40,8 +42,8 @@ def run_demo(out_dir: str | Path = "runs/demo", *, epsilon: float = DEMO_EPSILON
                        seed=seed, out_dir=out / "release", params=params, progress=progress, force=True)
     report = run_audit(train=train, holdout=holdout, synthetic=release.synthetic, schema=schema,
                        out_dir=out / "audit", card=release.card, progress=progress, force=True)
-    return DemoResult(release=release, audit_dir=out / "audit", report_path=out / "audit" / "report.md",
-                      headline=headline(report))
+    return DemoResult(release=release, audit_dir=out / "audit", report_path=out / "audit" / "report.html",
+                      headline=headline(report), report=report)
 
 
 def headline(report) -> dict[str, float]:

@@ -10,6 +10,10 @@ per row and writes:
 - ``images_<attribute>``: for each group of each attribute passed, a real row and a
   synthetic row.
 
+Each row's label gives how many images it was drawn from; a class or group with fewer than
+``min_group_size`` images is labelled "small group" in red (too few to judge). Every figure
+is written by `plot_files.save_figure` (the not-for-release footer).
+
 Images are float [N, H, W, C] in [0, 1] (the public pixel range scaled): one channel is
 drawn in grey, three as RGB, any other count shows its first channel in grey. The real
 examples are REAL patients' images: like the rest of the audit these plots are not
@@ -18,13 +22,15 @@ differentially private and must stay with the audit, never with the release.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from dpsynth.validators.image_models import check_images
-from dpsynth.validators.report_plots import save_figure, slug
+from dpsynth.validators.plot_files import ALERT_COLOUR, save_figure
+from dpsynth.validators.report_plots import slug
 
 N_EXAMPLES = 8
 PAD = 1                # pixels of white between images in a row
@@ -55,9 +61,10 @@ def _display(row: np.ndarray):
 
 
 def image_grid(images_by_row: dict[str, np.ndarray], path: str | Path, *, title: str,
-               columns: int | None = None) -> Path:
+               columns: int | None = None, marked_rows: Collection[str] = ()) -> Path:
     """One labelled row per entry of ``images_by_row`` (``{label: images [k, H, W, C]}``),
-    ``columns`` images per row (default: the longest row); an empty row reads "(none)"."""
+    ``columns`` images per row (default: the longest row); an empty row reads "(none)"; the
+    labels in ``marked_rows`` (small groups) are drawn in red."""
     if not images_by_row:
         raise ValueError(NO_ROWS)
     rows = {}
@@ -79,7 +86,8 @@ def image_grid(images_by_row: dict[str, np.ndarray], path: str | Path, *, title:
         ax.set_yticks([])
         for spine in ax.spines.values():
             spine.set_visible(False)
-        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8,
+                      **({"color": ALERT_COLOUR} if label in marked_rows else {}))
         if len(images):
             ax.imshow(_display(mosaic(images, columns=columns)), cmap="gray", vmin=0.0, vmax=1.0,
                       interpolation="nearest")
@@ -88,6 +96,24 @@ def image_grid(images_by_row: dict[str, np.ndarray], path: str | Path, *, title:
             ax.text(0.5, 0.5, "(none)", transform=ax.transAxes, ha="center", va="center", fontsize=8)
     axes[0].set_title(title, fontsize=9)  # an axes title, unlike suptitle, is kept clear by tight_layout
     return save_figure(fig, Path(path))
+
+
+class _Rows:
+    """The rows of one grid: ``{label: images}``, each label carrying its image count, and the
+    labels of the small groups (fewer than ``min_group_size`` images)."""
+
+    def __init__(self, rng: np.random.Generator, k: int, min_group_size: int) -> None:
+        self.rng, self.k, self.min_group_size = rng, k, min_group_size
+        self.images: dict[str, np.ndarray] = {}
+        self.small: set[str] = set()
+
+    def add(self, label: str, images: np.ndarray, mask: np.ndarray) -> None:
+        count = int(mask.sum())
+        small = count < self.min_group_size
+        label = f"{label}\n(n={count}{', small group' if small else ''})"
+        self.images[label] = _pick(images, mask, self.rng, self.k)
+        if small:
+            self.small.add(label)
 
 
 def _pick(images: np.ndarray, mask: np.ndarray, rng: np.random.Generator, k: int) -> np.ndarray:
@@ -117,34 +143,38 @@ def real_vs_synthetic_grids(real: np.ndarray, syn: np.ndarray, *, real_labels: n
                             syn_groups: dict[str, np.ndarray] | None = None,
                             class_names: list[str] | None = None,
                             group_order: dict[str, list[str]] | None = None,
-                            n_examples: int = N_EXAMPLES, seed: int = 0) -> dict[str, Path]:
+                            n_examples: int = N_EXAMPLES, seed: int = 0,
+                            min_group_size: int = 0) -> dict[str, Path]:
     """Write the real-vs-synthetic grids (see the module docstring) and return ``{name: path}``.
 
     ``*_labels``: class index per image (None: no per-class grid); ``class_names[i]`` names
     class i in the row labels. ``*_groups``: ``{attribute: group label per image}`` (same
     attributes on both sides; an attribute missing on the synthetic side is skipped).
     ``group_order[attribute]`` lists groups first in that order (e.g. the schema domain).
+    A row drawn from fewer than ``min_group_size`` images is marked as a small group.
     """
     real, syn = check_images(real), check_images(syn)
     rng = np.random.default_rng([int(seed), _SALT])
     plot_dir = Path(plot_dir)
     made: dict[str, Path] = {}
-    made["images_overall"] = image_grid(
-        {"real": _pick(real, np.ones(len(real), bool), rng, n_examples),
-         "synthetic": _pick(syn, np.ones(len(syn), bool), rng, n_examples)},
-        plot_dir / "images_overall.png", columns=n_examples,
-        title="Real train images (real patients) vs synthetic, all images")
+    rows = _Rows(rng, n_examples, min_group_size)
+    rows.add("real", real, np.ones(len(real), bool))
+    rows.add("synthetic", syn, np.ones(len(syn), bool))
+    made["images_overall"] = image_grid(rows.images, plot_dir / "images_overall.png", columns=n_examples,
+                                        marked_rows=rows.small,
+                                        title="Real train images (real patients) vs synthetic, all images")
 
     r_lab = _labels(real_labels, len(real), LABEL_LENGTH, side="real")
     s_lab = _labels(syn_labels, len(syn), LABEL_LENGTH, side="synthetic")
     if r_lab is not None and s_lab is not None:
         order = [str(i) for i in range(len(class_names))] if class_names else []
-        rows = {}
+        rows = _Rows(rng, n_examples, min_group_size)
         for cls in _ordered(r_lab, s_lab, order=order):
             name = class_names[int(cls)] if class_names and cls.isdigit() and int(cls) < len(class_names) else cls
-            rows[f"real · {name}"] = _pick(real, r_lab == cls, rng, n_examples)
-            rows[f"synthetic · {name}"] = _pick(syn, s_lab == cls, rng, n_examples)
-        made["images_by_class"] = image_grid(rows, plot_dir / "images_by_class.png", columns=n_examples,
+            rows.add(f"real · {name}", real, r_lab == cls)
+            rows.add(f"synthetic · {name}", syn, s_lab == cls)
+        made["images_by_class"] = image_grid(rows.images, plot_dir / "images_by_class.png", columns=n_examples,
+                                             marked_rows=rows.small,
                                              title="Real train images (real patients) vs synthetic, per class")
 
     for attribute, labels in (real_groups or {}).items():
@@ -152,12 +182,12 @@ def real_vs_synthetic_grids(real: np.ndarray, syn: np.ndarray, *, real_labels: n
             continue
         g_real = _labels(labels, len(real), GROUP_LENGTH, side="real", attribute=attribute)
         g_syn = _labels(syn_groups[attribute], len(syn), GROUP_LENGTH, side="synthetic", attribute=attribute)
-        rows = {}
+        rows = _Rows(rng, n_examples, min_group_size)
         for group in _ordered(g_real, g_syn, order=(group_order or {}).get(attribute, [])):
-            rows[f"real · {group}"] = _pick(real, g_real == group, rng, n_examples)
-            rows[f"synthetic · {group}"] = _pick(syn, g_syn == group, rng, n_examples)
-        if rows:
+            rows.add(f"real · {group}", real, g_real == group)
+            rows.add(f"synthetic · {group}", syn, g_syn == group)
+        if rows.images:
             key = f"images_{slug(attribute)}"
-            made[key] = image_grid(rows, plot_dir / f"{key}.png", columns=n_examples,
+            made[key] = image_grid(rows.images, plot_dir / f"{key}.png", columns=n_examples, marked_rows=rows.small,
                                    title=f"Real train images (real patients) vs synthetic, by {attribute}")
     return made

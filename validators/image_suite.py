@@ -233,7 +233,8 @@ def write_grids(ctx: ImageAuditContext, plot_dir) -> dict[str, Any]:
                                    real_labels=ctx.class_index("train"), syn_labels=ctx.class_index("synthetic"),
                                    plot_dir=plot_dir, real_groups=_groups(ctx, "train"),
                                    syn_groups=_groups(ctx, "synthetic"), class_names=ctx.classes,
-                                   group_order=_group_order(ctx), seed=ctx.config.random_state)
+                                   group_order=_group_order(ctx), seed=ctx.config.random_state,
+                                   min_group_size=ctx.config.min_group_size)
 
 
 def metadata(ctx: ImageAuditContext, schema: ImageSchema) -> dict[str, Any]:

@@ -1,18 +1,22 @@
 """`AuditReport`: the audit's tidy result table plus metadata, and the files it writes.
 
 The report holds real-data results, so it is **not differentially private** (privacy
-contract, rule 7): every file it writes says so, the Markdown on its first line, and it
-belongs next to the audit, never in the release bundle with the synthetic data.
+contract, rule 7): every file it writes says so (`notice`), and it belongs next to the
+audit, never in the release bundle with the synthetic data.
 
 `AuditReport.write(out_dir)` writes
 
 - ``audit.json``: ``{"notice", "metadata", "columns", "records"}``, one record per table row
   (NaN as ``null``); `AuditReport.read` loads it back;
-- ``audit.csv``: the table;
-- ``report.md``: one page a person can read (see `report_markdown`);
+- ``audit.csv``: the notice as a first line ``# <NOTICE>``, then the table. Read it with
+  `AuditReport.read_csv`, or ``pd.read_csv(path, comment=None, skiprows=1)`` (skip the notice
+  line only: a ``#`` inside a group or column name stays data);
+- ``report.md``: one page a person can read (see `report_markdown`), the notice its first line;
+- ``report.html``: the same Markdown as one self-contained page (`report_html`: plots inlined,
+  the not-for-release banner on screen and on every printed page);
 - ``plots/*.png``: per-group fairness bars, equalized odds, representation, fidelity, and
   whatever the report's ``extra_plots`` hook draws (the series audit's example traces and
-  spectra).
+  spectra), each with the not-for-release footer (`plot_files.save_figure`).
 """
 
 from __future__ import annotations
@@ -26,16 +30,18 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from dpsynth.errors import DpsynthError
 from dpsynth.privacy.card import INFINITY, PrivacyCard, as_card
 from dpsynth.validators import report_plots
 from dpsynth.validators.context import RESULT_COLUMNS
+from dpsynth.validators.notice import NOTICE
+from dpsynth.validators.report_html import markdown_page
 
-NOTICE = (
-    "This audit evaluates the synthetic data against REAL patient data: it is not "
-    "differentially private and must not be released with the synthetic data."
-)
 BAD_TABLE = "an audit table needs the columns {expected}; missing: {missing}"
 NOT_A_REPORT = "'{path}' is not an audit.json written by AuditReport.write (no 'records' key)"
+NOT_AN_AUDIT_CSV = ("'{path}' is not an audit.csv written by AuditReport.write (its first line is not "
+                    "'# <notice>'); read a plain table with pandas.read_csv")
+CSV_NOTICE_LINE = f"# {NOTICE}"
 TEXT_COLUMNS = [c for c in RESULT_COLUMNS if c not in ("value", "ci_low", "ci_high", "n")]
 NUMBER_COLUMNS = ["value", "ci_low", "ci_high", "n"]
 
@@ -109,6 +115,18 @@ class AuditReport:
             raise ValueError(NOT_A_REPORT.format(path=path))
         return cls.from_dict(data)
 
+    @staticmethod
+    def read_csv(path: str | Path) -> pd.DataFrame:
+        """The table of an ``audit.csv`` written by `write` (its notice line skipped), with the
+        text columns as text ("" for none) and the number columns as floats."""
+        with open(path, encoding="utf-8") as handle:
+            first = handle.readline().rstrip("\r\n")
+        if first != CSV_NOTICE_LINE:
+            raise DpsynthError(NOT_AN_AUDIT_CSV.format(path=path))
+        table = pd.read_csv(path, comment=None, skiprows=1, dtype=dict.fromkeys(TEXT_COLUMNS, str),
+                            keep_default_na=False, na_values={c: [""] for c in NUMBER_COLUMNS})
+        return table.astype(dict.fromkeys(NUMBER_COLUMNS, float))
+
     def to_markdown(self, *, plots: dict[str, str] | None = None) -> str:
         """The one-page Markdown report; ``plots`` maps plot keys to relative links."""
         from dpsynth.validators.report_markdown import render
@@ -116,10 +134,10 @@ class AuditReport:
         return render(self, plots=plots or {})
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write audit.json, audit.csv, report.md and plots/*.png under ``out_dir``.
+        """Write audit.json, audit.csv, report.md, report.html and plots/*.png under ``out_dir``.
 
-        Returns ``{"json", "csv", "markdown", "plot:<name>", ...}`` → path. Keep ``out_dir``
-        apart from the release bundle: these files are not differentially private.
+        Returns ``{"json", "csv", "markdown", "html", "plot:<name>", ...}`` → path. Keep
+        ``out_dir`` apart from the release bundle: these files are not differentially private.
         """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -127,12 +145,18 @@ class AuditReport:
         paths["json"] = out / "audit.json"
         paths["json"].write_text(json.dumps(self.to_dict(), indent=1, default=_json_default) + "\n")
         paths["csv"] = out / "audit.csv"
-        self.table.to_csv(paths["csv"], index=False)
+        with open(paths["csv"], "w", encoding="utf-8", newline="") as handle:
+            handle.write(CSV_NOTICE_LINE + "\n")
+            self.table.to_csv(handle, index=False)
         plots = self.write_plots(out / "plots")
         paths.update({f"plot:{name}": p for name, p in plots.items()})
         paths["markdown"] = out / "report.md"
         links = {name: p.relative_to(out).as_posix() for name, p in plots.items()}
-        paths["markdown"].write_text(self.to_markdown(plots=links))
+        markdown = self.to_markdown(plots=links)
+        paths["markdown"].write_text(markdown)
+        paths["html"] = out / "report.html"
+        title = f"dpsynth audit: {self.metadata.get('synthetic_name') or 'synthetic data'}"
+        paths["html"].write_text(markdown_page(markdown, base_dir=out, title=title), encoding="utf-8")
         return paths
 
     def write_plots(self, plot_dir: str | Path) -> dict[str, Path]:

@@ -1,11 +1,12 @@
 """The one-page Markdown audit report.
 
-Layout: the not-DP notice (first line, always), what was audited, the holdout checks (a
-holdout below its minimum sizes, groups it lacks), a headline table with its rows' flags (utility
-TSTR vs TRTR per model, worst-group AUROC and equalized-odds change per attribute, marginal
-fidelity, detection AUC, memorisation signals with their caveat, membership inference), one
-section per sensitive attribute (per-group table, between-group gaps, plots), the small groups
-called out, fidelity per column, the memorisation details and the membership-inference section
+Layout: the not-DP notice (first line, always), the title, the release verdict (`verdict`: the
+overall status, a checklist linked to the detail sections, the thresholds used), a headline table
+of at most `MAX_HEADLINE_ROWS` rows with their flags (utility TSTR vs TRTR per model, the worst
+fairness change per attribute, marginal fidelity, detection AUC, memorisation signals with their
+caveat, membership inference), what was audited, the holdout checks (a holdout below its minimum
+sizes, groups it lacks), one section per sensitive attribute (per-group table, between-group gaps,
+plots), the small groups called out, fidelity per column, the memorisation details and the membership-inference section
 (`report_membership`: the attacks' power, the card's bound, per-subgroup exposure). Validators
 that did not run are simply left out.
 """
@@ -13,6 +14,7 @@ that did not run are simply left out.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -22,11 +24,17 @@ from dpsynth.validators.bootstrap import INTERVAL_WIDENED
 from dpsynth.validators.context import ABSENT_IN_HOLDOUT, FEW_NEGATIVES, FEW_POSITIVES, SMALL_HOLDOUT
 from dpsynth.validators.markdown import DASH, cell, flag_names, number, table_lines
 from dpsynth.validators.report import NOTICE, attributes
+from dpsynth.validators.verdict import (
+    SEVERITY, THRESHOLDS_RESOURCE, Finding, Thresholds, Verdict, evaluate, fairness_findings,
+    representation_findings, worst)
 
 if TYPE_CHECKING:
     from dpsynth.validators.report import AuditReport
 
 FIRST_LINE = f"> **{NOTICE}**"
+MAX_HEADLINE_ROWS = 15  # the headline fits one screen; every number is in the sections below
+VERDICT_RULE = ("A check fails only when a number's whole interval lies beyond its fail level; a row flagged as "
+                "resting on too few rows can warn but never fails on its own.")
 SMALL_FLAGS = ("small_group", "empty", "absent_in_synthetic", "absent_in_real", ABSENT_IN_HOLDOUT)
 HOLDOUT_FLAGS = (SMALL_HOLDOUT, FEW_POSITIVES, FEW_NEGATIVES)
 #: Flags shown in the headline's Flags column: the ones that change how its numbers read.
@@ -71,24 +79,67 @@ class _Lookup:
 
 
 def render(report: AuditReport, *, plots: dict[str, str]) -> str:
-    """Markdown text of ``report``; ``plots`` maps plot names to links relative to report.md."""
+    """Markdown text of ``report``; ``plots`` maps plot names to links relative to report.md.
+
+    The verdict's thresholds are the shipped ones overridden by ``metadata["verdict_thresholds"]``,
+    so a report rebuilt from audit.json gives the same verdict."""
     from dpsynth.validators import report_membership
 
     look = _Lookup(report.table)
     meta = report.metadata
+    thresholds = Thresholds.from_dict(meta.get("verdict_thresholds") or {})
     title = meta.get("synthetic_name") or "synthetic data"
+    detail: list[str] = []
+    for attribute in attributes(report.table):
+        detail += _attribute_section(look, attribute, plots)
+    detail += _small_groups(report.table)
+    detail += _fidelity_section(look, plots)
+    detail += _memorisation_section(look, meta)
+    detail += report_membership.section(report.table, meta)
     lines = [FIRST_LINE, "", f"# Audit of {title}", ""]
+    lines += _verdict_section(report, thresholds, detail)
+    lines += _headline(look, meta, thresholds)
     lines += _about(meta)
     lines += _holdout_checks(report.table, meta)
-    lines += _headline(look, meta)
-    for attribute in attributes(report.table):
-        lines += _attribute_section(look, attribute, plots)
-    lines += _small_groups(report.table)
-    lines += _fidelity_section(look, plots)
-    lines += _memorisation_section(look, meta)
-    lines += report_membership.section(report.table, meta)
+    lines += detail
     lines += _reading_notes(meta)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def anchor(heading: str) -> str:
+    """The ``#anchor`` a Markdown renderer (GitHub's rule) gives a heading's text."""
+    return "#" + re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _verdict_section(report: AuditReport, thresholds: Thresholds, detail: list[str]) -> list[str]:
+    """The overall status, the checklist (each check linked to its detail section) and the
+    thresholds used."""
+    meta = report.metadata
+    verdict: Verdict = evaluate(report.table, meta, thresholds)
+    headings = [line[3:] for line in detail if line.startswith("## ")] + ["Headline"]
+
+    def section_of(*candidates: str | None) -> str | None:
+        return next((anchor(h) for h in candidates if h in headings), None)
+
+    def subgroups(findings: list[Finding]) -> str | None:
+        top = worst(findings)
+        return section_of(f"Subgroups by {top.candidate.row.attribute}") if top is not None else None
+
+    links = {
+        "utility": section_of("Headline"),
+        "fairness": subgroups(fairness_findings(report.table, thresholds)),
+        "representation": subgroups(representation_findings(report.table, meta, thresholds)),
+        "fidelity": section_of("Fidelity per column (overall)", "Fidelity per channel (overall)", "Headline"),
+        "memorisation": section_of("Membership inference (empirical privacy)", "Memorisation signals"),
+        "small_groups": section_of("Small or missing groups"),
+    }
+    overrides = meta.get("verdict_thresholds") or {}
+    used = f"the shipped defaults (`dpsynth/{THRESHOLDS_RESOURCE}`)"
+    if overrides:
+        source = f" from `{meta['verdict_thresholds_file']}`" if meta.get("verdict_thresholds_file") else ""
+        used += f" with overrides{source}: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+    return ["## Verdict", "", verdict.to_markdown(links={k: v for k, v in links.items() if v}),
+            f"{VERDICT_RULE} Thresholds: {used}.", ""]
 
 
 def _epsilon_text(meta: dict[str, Any]) -> str:
@@ -123,7 +174,7 @@ def _about(meta: dict[str, Any]) -> list[str]:
         rows.append(["settings", ", ".join(f"{k}={v}" for k, v in cfg.items())])
     if meta.get("schema_fingerprint"):
         rows.append(["schema fingerprint", f"`{str(meta['schema_fingerprint'])[:16]}`"])
-    return table_lines(["", ""], rows)
+    return ["## What was audited", ""] + table_lines(["", ""], rows)
 
 
 def _holdout_checks(table: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
@@ -152,7 +203,10 @@ def _headline_flags(*rows: Any) -> str:
     return ", ".join(dict.fromkeys(f.split(":")[0] for f in names if f.split(":")[0] in HEADLINE_FLAGS))
 
 
-def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
+def _headline(look: _Lookup, meta: dict[str, Any], thresholds: Thresholds) -> list[str]:
+    """At most `MAX_HEADLINE_ROWS` rows: utility per model, the worst fairness change per
+    attribute (when they do not all fit, the attributes whose worst change is least severe are
+    left out), fidelity, detection, memorisation signals, membership inference."""
     rows: list[list[str]] = []
     for model in look.models("utility"):
         tstr = look.get("utility", "auroc", model=model, source="TSTR")
@@ -167,21 +221,50 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
             rows.append(["Class accuracy (all classes)", model, cell(accuracy[0]), cell(accuracy[1]),
                          f"ratio {cell(accuracy[2], ci=False)}", "1 = synthetic as useful as real",
                          _headline_flags(*accuracy)])
-    fair_attrs = [a for a in pd.unique(look.table[look.table.validator == "fairness"].attribute) if a != "overall"]
-    for attribute in fair_attrs:
-        for model in look.models("fairness"):
-            wg = [look.get("fairness", "worst_group_auroc", model=model, source=s, attribute=attribute)
-                  for s in ("TSTR", "TRTR", "change")]
-            eo = [look.get("fairness", "equalized_odds_difference", model=model, source=s, attribute=attribute)
-                  for s in ("TSTR", "TRTR", "change")]
-            if any(r is not None for r in wg):
-                rows.append(["Worst-group AUROC", f"{model}, {attribute}", cell(wg[0], ci=False),
-                             cell(wg[1], ci=False), f"change {cell(wg[2], ci=False, signed=True)}",
-                             "higher is better", _headline_flags(*wg)])
-            if any(r is not None for r in eo):
-                rows.append(["Equalized-odds difference", f"{model}, {attribute}", cell(eo[0]), cell(eo[1]),
-                             f"change {cell(eo[2], signed=True)}", "change > 0: synthesis widens the gap",
-                             _headline_flags(*eo)])
+    fairness = _worst_fairness_rows(look, thresholds)
+    rest = _fidelity_and_privacy_rows(look, meta)
+    budget = max(MAX_HEADLINE_ROWS - len(rows) - len(rest), 0)
+    kept = sorted(sorted(range(len(fairness)), key=lambda i: fairness[i][0], reverse=True)[:budget])
+    rows += [fairness[i][1] for i in kept] + rest
+    if not rows:
+        return []
+    out = ["## Headline", ""]
+    out += table_lines(["Measure", "Scope", "Synthetic (TSTR)", "Real (TRTR / holdout)", "Ratio / change", "Reading",
+                        "Flags"], rows)
+    if fairness:
+        left_out = len(fairness) - len(kept)
+        out += ["Fairness rows: per attribute, the change furthest beyond its threshold over the models and the two "
+                "measures (equalized-odds difference, worst-group AUROC)"
+                + (f"; {left_out} attribute(s) left out to fit one screen" if left_out else "")
+                + ". Every change is in the subgroup sections below.", ""]
+    if look.get("memorisation", "dcr_ratio") is not None or look.get(
+            "memorisation", "exact_match_share", source="synthetic") is not None:
+        out += ["\\* " + _caveat(meta), ""]
+    return out
+
+
+def _worst_fairness_rows(look: _Lookup, thresholds: Thresholds) -> list[tuple[tuple[int, float], list[str]]]:
+    """One headline row per attribute: its worst judged fairness change, with its severity."""
+    by_attribute: dict[str, list[Finding]] = {}
+    for finding in fairness_findings(look.table, thresholds):
+        by_attribute.setdefault(finding.candidate.row.attribute, []).append(finding)
+    out = []
+    for attribute, findings in by_attribute.items():
+        top = worst(findings)
+        r = top.candidate.row
+        tstr, trtr, change = (look.get("fairness", r.metric, model=r.model, source=s, attribute=attribute)
+                              for s in ("TSTR", "TRTR", "change"))
+        eod = r.metric == "equalized_odds_difference"
+        reading = "> 0: synthesis widens the gap" if eod else "< 0: the worst-served group loses AUROC"
+        out.append(((SEVERITY[top.status], top.margin), [
+            "Equalized-odds difference" if eod else "Worst-group AUROC", f"{r.model}, {attribute}",
+            cell(tstr, ci=eod), cell(trtr, ci=eod), f"change {cell(change, signed=True)}", reading,
+            _headline_flags(tstr, trtr, change)]))
+    return out
+
+
+def _fidelity_and_privacy_rows(look: _Lookup, meta: dict[str, Any]) -> list[list[str]]:
+    rows: list[list[str]] = []
     words = modality_named(meta.get("modality")).report
     for metric, label, reading in words.fidelity_headline:
         row = look.get("fidelity", metric) or look.get("fidelity", metric, model="feature_network")
@@ -211,14 +294,7 @@ def _headline(look: _Lookup, meta: dict[str, Any]) -> list[str]:
                              & (look.table.source == "synthetic") & (look.table.metric == "auc")
                              & (look.table.model == membership[1])]
         rows.append([*membership, _headline_flags(*overall.itertuples(index=False))])
-    if not rows:
-        return []
-    out = ["## Headline", ""]
-    out += table_lines(["Measure", "Scope", "Synthetic (TSTR)", "Real (TRTR / holdout)", "Ratio / change", "Reading",
-                        "Flags"], rows)
-    if ratio is not None or exact is not None:
-        out += ["\\* " + _caveat(meta), ""]
-    return out
+    return rows
 
 
 def _caveat(meta: dict[str, Any]) -> str:
@@ -264,7 +340,7 @@ def _attribute_section(look: _Lookup, attribute: str, plots: dict[str, str]) -> 
         parts = []
         for metric, label in (("equalized_odds_difference", "equalized-odds difference"),
                               ("demographic_parity_difference", "demographic-parity difference"),
-                              ("auroc_gap", "AUROC gap")):
+                              ("auroc_gap", "AUROC gap"), ("worst_group_auroc", "worst-group AUROC")):
             r = {s: look.get("fairness", metric, model=model, source=s, attribute=attribute)
                  for s in ("TSTR", "TRTR", "change")}
             if any(v is not None for v in r.values()):

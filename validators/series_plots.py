@@ -13,6 +13,10 @@ so ``report.write(out_dir)`` writes them next to the tabular plots:
   of the real and of the synthetic windows (what ``psd_distance`` compares);
 - ``series_examples_overall`` and ``series_spectra_overall``: the same over all subjects.
 
+Each panel's title gives the group's subject counts (real / synthetic); a group with fewer than
+``min_group_size`` subjects on either side is titled "small group" in red (too few to judge).
+Every figure is written by `plot_files.save_figure` (the not-for-release footer).
+
 The example traces are REAL patients' signals: like the rest of the audit these plots
 are not differentially private and must stay with the audit, never with the release.
 """
@@ -23,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from dpsynth.validators.report_plots import SOURCE_COLOURS, save_figure, slug
+from dpsynth.validators.plot_files import ALERT_COLOUR, save_figure
+from dpsynth.validators.report_plots import SOURCE_COLOURS, slug
 from dpsynth.validators.representation import ordered_groups
 from dpsynth.validators.series_models import SeriesAuditContext
 
@@ -39,7 +45,9 @@ SPECTRUM_FLOOR = 1e-8  # log-scale floor for the spectra
 class SeriesPlotData:
     """What the series plots show: ``examples[attribute][group] = (real, synthetic)`` windows
     [k, window, channels] in raw units, ``spectra[attribute][group] = (real, synthetic)``
-    mean normalised spectra [channels, frequencies]; attribute ``"overall"`` has group ``"all"``."""
+    mean normalised spectra [channels, frequencies], ``subjects[attribute][group] = (real,
+    synthetic)`` subject counts; attribute ``"overall"`` has group ``"all"``; a group with fewer
+    than ``min_group_size`` subjects on either side is a small group."""
 
     channels: list[str]
     units: list[str]
@@ -47,6 +55,12 @@ class SeriesPlotData:
     frequencies: np.ndarray
     examples: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
     spectra: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    subjects: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    min_group_size: int = 0
+
+    def is_small(self, attribute: str, group: str) -> bool:
+        """Fewer than `min_group_size` subjects in the real or the synthetic group."""
+        return min(self.subjects.get(attribute, {}).get(group, (0, 0))) < self.min_group_size
 
 
 def plot_data(ctx: SeriesAuditContext, *, n_examples: int = N_EXAMPLES) -> SeriesPlotData:
@@ -57,7 +71,8 @@ def plot_data(ctx: SeriesAuditContext, *, n_examples: int = N_EXAMPLES) -> Serie
     real_w, syn_w = ctx.windows("train"), ctx.windows("synthetic")
     real_s, syn_s = ctx.statistics("train"), ctx.statistics("synthetic")
     data = SeriesPlotData(channels=schema.channel_names, units=[c.unit for c in schema.channels],
-                          sampling_rate=schema.sampling_rate, frequencies=real_s.frequencies)
+                          sampling_rate=schema.sampling_rate, frequencies=real_s.frequencies,
+                          min_group_size=ctx.config.min_group_size)
 
     def pick(windows, subjects: np.ndarray) -> np.ndarray:
         chosen = rng.choice(subjects, size=min(n_examples, len(subjects)), replace=False) if len(subjects) else []
@@ -84,6 +99,7 @@ def plot_data(ctx: SeriesAuditContext, *, n_examples: int = N_EXAMPLES) -> Serie
         data.examples[attribute] = {g: (pick(real_w, r), pick(syn_w, s)) for g, (r, s) in groups.items()}
         data.spectra[attribute] = {g: (spectrum(real_s, real_w, r), spectrum(syn_s, syn_w, s))
                                    for g, (r, s) in groups.items()}
+        data.subjects[attribute] = {g: (len(r), len(s)) for g, (r, s) in groups.items()}
     return data
 
 
@@ -104,6 +120,15 @@ def _grid(data: SeriesPlotData, groups: list[str]) -> tuple[Figure, np.ndarray]:
     return fig, fig.subplots(len(groups), n_ch, squeeze=False)
 
 
+def set_panel_title(ax: Axes, data: SeriesPlotData, attribute: str, group: str, channel: str) -> None:
+    """A panel's title: group, subject counts (real / synthetic), channel; red for a small group."""
+    real, syn = data.subjects.get(attribute, {}).get(group, (0, 0))
+    small = data.is_small(attribute, group)
+    mark = f", small group (< {data.min_group_size})" if small else ""
+    ax.set_title(f"{group} (subjects {real} real / {syn} syn{mark}): {channel}", fontsize=8,
+                 **({"color": ALERT_COLOUR} if small else {}))
+
+
 def example_traces(data: SeriesPlotData, attribute: str, path: Path) -> Path:
     """Real vs synthetic example windows, one row per group, one column per channel."""
     groups = list(data.examples[attribute])
@@ -118,7 +143,8 @@ def example_traces(data: SeriesPlotData, attribute: str, path: Path) -> Path:
                     ax.plot(t, window[:, c], color=SOURCE_COLOURS[name], lw=0.8, alpha=0.8,
                             label=name if k == 0 else None)
             unit = f" ({data.units[c]})" if data.units[c] else ""
-            ax.set_title(f"{group}: {channel}{unit}", fontsize=8)
+            set_panel_title(ax, data, attribute, group, channel)
+            ax.set_ylabel(f"{channel}{unit}", fontsize=7)
             ax.tick_params(labelsize=7)
             if i == len(groups) - 1:
                 ax.set_xlabel("time in window (s)", fontsize=7)
@@ -141,7 +167,8 @@ def mean_spectra(data: SeriesPlotData, attribute: str, path: Path) -> Path:
                 if np.isfinite(spec[c]).any():
                     ax.semilogy(data.frequencies, np.maximum(spec[c], SPECTRUM_FLOOR), color=SOURCE_COLOURS[name],
                                 lw=1.0, label=name)
-            ax.set_title(f"{group}: {channel}", fontsize=8)
+            set_panel_title(ax, data, attribute, group, channel)
+            ax.set_ylabel("normalised power", fontsize=7)
             ax.tick_params(labelsize=7)
             if i == len(groups) - 1:
                 ax.set_xlabel("frequency (Hz)", fontsize=7)

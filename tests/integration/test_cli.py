@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dpsynth.cli import app
+from dpsynth.validators.report import AuditReport
 from tests.conftest import make_toy_frame, make_toy_schema
 from tests.extras import needs_sdv
 
@@ -114,7 +115,7 @@ def test_audit_works_on_a_table_from_another_tool(files):
     assert result.exit_code == 0, result.output
     first_line = (files / "audit" / "report.md").read_text().splitlines()[0]
     assert "not differentially private" in first_line
-    table = pd.read_csv(files / "audit" / "audit.csv")
+    table = AuditReport.read_csv(files / "audit" / "audit.csv")
     assert {"utility", "fairness", "fidelity", "memorisation"} <= set(table["validator"])
 
 

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dpsynth.cli import app
+from dpsynth.validators.report import AuditReport
 from tests.conftest import make_toy_frame, make_toy_schema
 
 runner = CliRunner()
@@ -37,7 +38,7 @@ def audits(files):
     for out, extra in (("default", ()), ("narrow", ("--confidence", "0.8", "--no-intersections"))):
         result = audit(files, out, *extra)
         assert result.exit_code == 0, result.output
-    return {name: (pd.read_csv(files / name / "audit.csv", dtype=dict.fromkeys(TEXT, str)),
+    return {name: (AuditReport.read_csv(files / name / "audit.csv"),
                    json.loads((files / name / "audit.json").read_text())["metadata"]["config"])
             for name in ("default", "narrow")}
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from dpsynth.cli import app
 from dpsynth.images.io import read_image_folder, read_images_npz, write_image_folder, write_images_npz
 from dpsynth.images.schema import ImageData
+from dpsynth.validators.report import AuditReport
 from tests.conftest import make_toy_image_schema, make_toy_images
 
 runner = CliRunner()
@@ -89,7 +90,7 @@ def test_audit_images_writes_the_report_with_image_metrics_and_grids(files):
                                  "--schema", str(files / "schema.yaml"), "--out", str(files / "audit"),
                                  "--card", str(files / "release" / "privacy_card.json"), "--bootstrap", "20"])
     assert result.exit_code == 0, result.output
-    table = pd.read_csv(files / "audit" / "audit.csv")
+    table = AuditReport.read_csv(files / "audit" / "audit.csv")
     assert "cnn" in set(table["model"].dropna())
     assert {"utility", "fairness", "fidelity", "representation"} <= set(table["validator"])
     assert {"frechet_distance", "precision", "recall", "detection_auc"} <= set(table["metric"])

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from dpsynth.cli import app
 from dpsynth.series.io import read_npz, write_long, write_npz
 from dpsynth.series.schema import SeriesData
+from dpsynth.validators.report import AuditReport
 from tests.conftest import make_toy_series, make_toy_series_schema
 
 runner = CliRunner()
@@ -88,7 +89,7 @@ def test_audit_series_writes_the_report_with_series_metrics(files):
                                  "--schema", str(files / "schema.yaml"), "--out", str(files / "audit"),
                                  "--card", str(files / "release" / "privacy_card.json"), "--bootstrap", "20"])
     assert result.exit_code == 0, result.output
-    table = pd.read_csv(files / "audit" / "audit.csv")
+    table = AuditReport.read_csv(files / "audit" / "audit.csv")
     assert {"cnn", "features"} <= set(table["model"].dropna())
     assert {"utility", "fairness", "fidelity"} <= set(table["validator"])
     assert "not differentially private" in result.output

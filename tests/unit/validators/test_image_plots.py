@@ -68,3 +68,20 @@ def test_bad_inputs_are_refused(tmp_path):
         image_grid({"a": X[:2] * 16}, tmp_path / "x.png", title="")
     with pytest.raises(ValueError, match="one class label per real image"):
         real_vs_synthetic_grids(X[:5], X[:5], real_labels=np.zeros(3), syn_labels=np.zeros(5), plot_dir=tmp_path)
+
+
+def test_rows_give_their_image_counts_and_small_groups_are_red(tmp_path, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    from dpsynth.validators import image_plots
+    from dpsynth.validators.plot_files import ALERT_COLOUR
+
+    figures = []
+    monkeypatch.setattr(image_plots, "save_figure", lambda fig, path: figures.append(fig) or path)
+    groups = np.array(["F"] * 45 + ["M"] * 5)
+    real_vs_synthetic_grids(X[:50], X[50:90], real_labels=None, syn_labels=None, plot_dir=tmp_path,
+                            real_groups={"sex": groups}, syn_groups={"sex": groups[:40]}, min_group_size=30)
+    labels = {ax.get_ylabel(): to_hex(ax.yaxis.label.get_color()) for ax in figures[1].axes}
+    assert labels["real · F\n(n=45)"] != ALERT_COLOUR and labels["synthetic · F\n(n=40)"] != ALERT_COLOUR
+    assert labels["real · M\n(n=5, small group)"] == ALERT_COLOUR
+    assert labels["synthetic · M\n(n=0, small group)"] == ALERT_COLOUR

@@ -1,4 +1,4 @@
-"""AuditReport: JSON/CSV round trips, the one-page Markdown and the plots."""
+"""AuditReport: JSON/CSV round trips, the one-page Markdown, its HTML page and the plots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
+from dpsynth.errors import DpsynthError
 from dpsynth.privacy.card import CardError, PrivacyCard
 from dpsynth.schema import CategoricalColumn, NumericColumn, SensitiveAttribute
 from dpsynth.tabular.schema import TabularSchema
@@ -15,7 +17,9 @@ from dpsynth.validators import representation
 from dpsynth.validators import tabular_fidelity as fidelity
 from dpsynth.validators import tabular_memorisation as memorisation
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig, AuditContext, result_frame
-from dpsynth.validators.report import AuditReport, privacy_summary
+from dpsynth.validators.notice import BANNER, WATERMARK
+from dpsynth.validators.report import NOTICE, AuditReport, privacy_summary
+from dpsynth.validators.verdict import CHECK_NAMES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCHEMA = TabularSchema(
@@ -94,7 +98,7 @@ def test_markdown_first_line_says_not_dp(written):
 def test_markdown_is_one_readable_page(written):
     _, paths = written
     text = paths["markdown"].read_text()
-    for needle in ("## Headline", "| AUROC | logreg |", "ratio 0.950", "Worst-group AUROC",
+    for needle in ("## Verdict", "## Headline", "| AUROC | logreg |", "ratio 0.950", "worst-group AUROC TSTR",
                    "Equalized-odds difference", "Detection AUC", "DCR median", "not privacy evidence",
                    "ε = 2", "## Subgroups by sex", "## Subgroups by race", "## Small or missing groups"):
         assert needle in text, needle
@@ -124,8 +128,38 @@ def test_json_and_csv_round_trip(report, written):
     again = AuditReport.read(paths["json"])
     pd.testing.assert_frame_equal(again.table, report.table)
     assert again.metadata == report.metadata
-    csv = pd.read_csv(paths["csv"], keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(AuditReport.read_csv(paths["csv"]), report.table)
+
+
+def test_csv_first_line_is_the_notice_and_the_documented_read_gives_the_table(report, written):
+    _, paths = written
+    assert paths["csv"].read_text().splitlines()[0] == f"# {NOTICE}"
+    csv = pd.read_csv(paths["csv"], comment=None, skiprows=1)  # the way report.py's docstring documents
     assert list(csv.columns) == RESULT_COLUMNS and len(csv) == len(report.table)
+
+
+def test_read_csv_refuses_a_table_without_the_notice(report, tmp_path):
+    report.table.to_csv(tmp_path / "plain.csv", index=False)
+    with pytest.raises(DpsynthError, match="not an audit.csv"):
+        AuditReport.read_csv(tmp_path / "plain.csv")
+
+
+def test_every_written_png_carries_the_not_for_release_mark(written):
+    _, paths = written
+    plots = [p for k, p in paths.items() if k.startswith("plot:")]
+    assert plots
+    for path in plots:
+        with Image.open(path) as image:
+            assert image.text["Title"] == WATERMARK and image.text["Description"] == NOTICE, path.name
+
+
+def test_report_html_is_written_self_contained_with_the_banner(written):
+    out, paths = written
+    assert paths["html"] == out / "report.html"
+    page = paths["html"].read_text(encoding="utf-8")
+    assert BANNER in page and NOTICE in page and "<title>dpsynth audit: demo</title>" in page
+    assert 'src="plots/' not in page
+    assert page.count('src="data:image/png;base64,') == sum(k.startswith("plot:") for k in paths)
 
 
 def test_report_with_only_some_validators(tmp_path):
@@ -182,3 +216,46 @@ def test_reference_card_reads_as_not_private(report, tmp_path):
         meta.pop(key, None)
     text = AuditReport(table=report.table, metadata=meta).write(tmp_path)["markdown"].read_text()
     assert "ε = ∞ (NOT PRIVATE reference)" in text and "δ = 1" not in text
+
+
+def headline_rows(text: str) -> list[str]:
+    """The data rows of the headline table."""
+    lines = text.split("## Headline\n\n")[1].splitlines()
+    table = lines[:next(i for i, line in enumerate(lines) if not line.startswith("|"))]
+    return table[2:]  # minus the header and its rule
+
+
+def test_the_verdict_comes_first_and_the_headline_fits_one_screen(written):
+    _, paths = written
+    text = paths["markdown"].read_text()
+    lines = text.splitlines()
+    assert lines[2].startswith("# Audit of") and lines[4] == "## Verdict"
+    assert text.index("## Verdict") < text.index("## Headline") < text.index("## Subgroups by sex")
+    verdict = text.split("## Verdict")[1].split("## Headline")[0]
+    for name in CHECK_NAMES:
+        assert f"| {name} |" in verdict or f"| [{name}](#" in verdict, name
+    assert "[fairness](#subgroups-by-" in verdict and "[small_groups](#small-or-missing-groups)" in verdict
+    assert "Thresholds: the shipped defaults (`dpsynth/data/verdict.yaml`)." in verdict
+    assert 0 < len(headline_rows(text)) <= 15
+
+
+def test_the_headline_keeps_the_worst_fairness_change_per_attribute_within_15_rows():
+    rows = model_rows()
+    for i in range(16):
+        value, ci = (0.189, (0.105, 0.263)) if i == 15 else (0.01 * i, (0.0, 0.02 * i))
+        rows.append(dict(validator="fairness", model="gboost", source="change", metric="equalized_odds_difference",
+                         attribute=f"a{i}", group="", value=value, ci_low=ci[0], ci_high=ci[1], n=400, flag=""))
+    text = AuditReport(table=result_frame(rows)).to_markdown()
+    headline = headline_rows(text)
+    assert len(headline) <= 15 and "left out to fit one screen" in text
+    assert any("| gboost, a15 |" in line and "+0.189 [0.105, 0.263]" in line for line in headline)
+    assert "| fairness | **FAIL** | gboost equalized-odds change, a15: +0.189 [0.105, 0.263] lies above 0.10 |" in text
+
+
+def test_the_verdict_uses_the_reports_thresholds_after_a_json_round_trip(report, tmp_path):
+    strict = {"fairness_eod_change_warn": 0.02, "fairness_eod_change_fail": 0.03}
+    assert "| [fairness](#subgroups-by-sex) | pass |" in report.to_markdown()
+    paths = AuditReport(table=report.table, metadata={**report.metadata, "verdict_thresholds": strict}).write(tmp_path)
+    text = AuditReport.read(paths["json"]).to_markdown()
+    assert "| [fairness](#subgroups-by-sex) | **WARN** |" in text
+    assert "with overrides: fairness_eod_change_warn=0.02, fairness_eod_change_fail=0.03" in text
