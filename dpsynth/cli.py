@@ -33,6 +33,8 @@ REPEATED_CONDITION = "--conditions gives '{key}' twice; a condition fixes one va
 BAD_CONFIDENCE = "--confidence must be strictly between 0 and 1, e.g. 0.95 (got {confidence!r})"
 INTERRUPTED = ("interrupted ({signal}): stopped before finishing; nothing was written, and an output that "
                "existed before is unchanged")
+SWEEP_INTERRUPTED = ("interrupted ({signal}): the sweep stopped; its finished cells are kept and its running "
+                     "cells left nothing; rerun the same command to resume")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -47,9 +49,11 @@ def _interrupt(signum: int, frame) -> None:
     raise Interrupted(signum)
 
 
-def clear_errors(command):
+def clear_errors(command=None, *, interrupted: str = INTERRUPTED):
     """Turn dpsynth's own errors into one red line and exit code 2, and an interrupt into one
-    line and exit code 128 + the signal's number."""
+    line (``interrupted``) and exit code 128 + the signal's number."""
+    if command is None:
+        return functools.partial(clear_errors, interrupted=interrupted)
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -62,7 +66,7 @@ def clear_errors(command):
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
-            console.print(f"[bold red]{INTERRUPTED.format(signal=signal.Signals(signum).name)}[/]", highlight=False,
+            console.print(f"[bold red]{interrupted.format(signal=signal.Signals(signum).name)}[/]", highlight=False,
                           soft_wrap=True)
             raise typer.Exit(128 + signum) from None
         finally:
@@ -263,6 +267,8 @@ def audit(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     force: Annotated[bool, typer.Option(
         "--force", help="replace an existing --out audit folder (one dpsynth wrote) whole")] = False,
+    thresholds: Annotated[Optional[Path], typer.Option(
+        help="YAML file overriding the verdict's pass/warn/fail thresholds (defaults: dpsynth/data/verdict.yaml)")] = None,
 ):
     """Audit synthetic data against real train and holdout: utility, fairness, fidelity, memorisation."""
     from dpsynth.pipeline import run_audit
@@ -272,11 +278,120 @@ def audit(
         raise DpsynthError(BAD_CONFIDENCE.format(confidence=confidence))
     config = AuditConfig(min_group_size=min_group_size, n_bootstrap=bootstrap, confidence=confidence,
                          intersections=intersections, random_state=seed)
-    run_audit(train=train, holdout=holdout, synthetic=synthetic, schema=schema, out_dir=out, card=card,
+    report = run_audit(train=train, holdout=holdout, synthetic=synthetic, schema=schema, out_dir=out, card=card,
               config=config, statics={"train": train_static, "holdout": holdout_static,
-                                      "synthetic": synthetic_static}, force=force)
-    typer.echo(f"audit report : {out / 'report.md'}  (uses real data; not differentially private; do not release)")
+                                      "synthetic": synthetic_static}, force=force, thresholds=thresholds)
+    _print_verdict(report)
+    typer.echo(f"audit report : {out / 'report.html'}  (and report.md; uses real data; not differentially private; "
+               "do not release)")
     typer.echo(f"audit table  : {out / 'audit.csv'}")
+
+
+def _print_verdict(report) -> None:
+    """The verdict's checklist in the terminal: one line per check, the number that decided it."""
+    from dpsynth.validators.verdict import Thresholds, evaluate
+
+    verdict = evaluate(report.table, report.metadata,
+                       Thresholds.from_dict(report.metadata.get("verdict_thresholds") or {}))
+    colour = {"pass": "green", "warn": "yellow", "fail": "red"}
+    stdout = Console(highlight=False, soft_wrap=True)
+    stdout.print(f"verdict      : [bold {colour.get(verdict.status, 'white')}]{verdict.status.upper()}[/]",
+                  highlight=False)
+    for check in verdict.checks:
+        stdout.print(f"  [{colour.get(check.status, 'white')}]{check.status:4s}[/] {check.name:15s} "
+                     f"{escape(check.decided_by)}")
+
+
+@app.command()
+@clear_errors(interrupted=SWEEP_INTERRUPTED)
+def sweep(
+    data: Annotated[Path, typer.Option(help="private training data (the kinds `generate` reads); on a cluster: on "
+                                            "storage every node sees")],
+    holdout: Annotated[Path, typer.Option(help="real holdout data (never seen by the generators)")],
+    schema: Annotated[Path, typer.Option(help="public schema (.yaml or .json); its modality picks the data kind")],
+    generators: Annotated[str, typer.Option(help="DP generators, comma-separated, e.g. dp-vae,dp-gan")],
+    epsilons: Annotated[str, typer.Option(help="privacy budgets ε, comma-separated, e.g. 0.5,1,2,4,8")],
+    out: Annotated[Path, typer.Option(
+        help="sweep folder (audit material: not for release); rerun with the same inputs to resume or extend; on a "
+             "cluster: on storage every node sees")],
+    seeds: Annotated[str, typer.Option(help="public seeds, comma-separated, e.g. 0,1,2")] = "0",
+    reference: Annotated[Optional[str], typer.Option(
+        help="NOT PRIVATE references (ε = ∞), comma-separated, fitted once per seed, e.g. sdv-tvae")] = None,
+    delta: Annotated[Optional[float], typer.Option(help="δ of every cell; default as for generate")] = None,
+    rows: Annotated[Optional[int], typer.Option(help="synthetic rows of every cell; default as for generate")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(
+        help="parameter key=value of every --generators generator (repeatable; references keep their "
+             "defaults)")] = None,
+    static: Annotated[Optional[Path], typer.Option(
+        help="series as a long signal table: the train static table")] = None,
+    holdout_static: Annotated[Optional[Path], typer.Option(
+        help="series as a long signal table: the holdout static table")] = None,
+    address: Annotated[Optional[str], typer.Option(
+        help="join the Ray cluster at this address (host:port of its head, or auto); default: a local Ray. Inputs "
+             "and --out must then be on storage every node sees")] = None,
+    max_parallel: Annotated[Optional[int], typer.Option(
+        help="most cells in flight; default: the local CPUs / --cpus-per-cell (on a cluster: what it fits)")] = None,
+    cpus_per_cell: Annotated[int, typer.Option(help="CPUs of each cell's Ray task (its torch threads)")] = 1,
+    gpus_per_cell: Annotated[float, typer.Option(help="GPUs of each cell's Ray task (e.g. 1, or 0.5 to share)")] = 0,
+    min_group_size: Annotated[int, typer.Option(help="audit: groups smaller than this are flagged")] = 30,
+    bootstrap: Annotated[int, typer.Option(help="audit: bootstrap resamples for confidence intervals")] = 200,
+    confidence: Annotated[float, typer.Option(help="audit: level of the bootstrap intervals, in (0, 1)")] = 0.95,
+    intersections: Annotated[bool, typer.Option(
+        "--intersections/--no-intersections", help="audit: also pairs of sensitive attributes")] = True,
+    thresholds: Annotated[Optional[Path], typer.Option(
+        help="YAML file overriding the verdict's pass/warn/fail thresholds (defaults: dpsynth/data/verdict.yaml)")] = None,
+    margin: Annotated[float, typer.Option(
+        help="price of privacy: a group's TSTR AUROC within this of its TRTR counts as served")] = 0.05,
+    force: Annotated[bool, typer.Option(
+        "--force", help="replace an existing sweep folder whole (its cells are refitted)")] = False,
+):
+    """Fit → sample → audit every (generator, ε, seed) cell as Ray tasks, into one resumable folder.
+
+    Each cell runs what `dpsynth generate` and `dpsynth audit` run. The folder holds real-data
+    audits: not for release; releasing several cells of one data set adds up their ε. With
+    --address (a Ray cluster) the inputs and --out must be on storage every node sees. Exit code
+    1 when a cell failed (recorded in DIR/failures/; a rerun retries it).
+    """
+    from dpsynth.sweep import run_sweep
+    from dpsynth.validators.context import AuditConfig
+    from dpsynth.validators.report import NOTICE
+
+    if not 0 < confidence < 1:
+        raise DpsynthError(BAD_CONFIDENCE.format(confidence=confidence))
+    config = AuditConfig(min_group_size=min_group_size, n_bootstrap=bootstrap, confidence=confidence,
+                         intersections=intersections)
+    result = run_sweep(data=data, holdout=holdout, schema=schema, generators=_split_list(generators, "generators"),
+                       epsilons=_split_list(epsilons, "epsilons", float), seeds=_split_list(seeds, "seeds", int),
+                       reference=_split_list(reference, "reference") if reference else None, delta=delta, rows=rows,
+                       params=_parse_params(param), static=static, holdout_static=holdout_static,
+                       audit_config=config, address=address, max_parallel=max_parallel,
+                       cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell, out_dir=out, force=force,
+                       thresholds=thresholds, margin=margin)
+    done = int((result.cells["status"] == "done").sum())
+    typer.echo(f"report        : {out / 'report' / 'report.html'}  (and report.md, report.json)")
+    typer.echo(f"results table : {out / 'results.parquet'}  (and results.csv; {done} of {len(result.cells)} "
+               "cells done)")
+    typer.echo(f"cells         : {out / 'cells.csv'}")
+    console.print(f"[bold red]not for release:[/] [red]{escape(NOTICE)} Releasing several cells of one data set "
+                  "composes their privacy cost: their ε add up.[/]", highlight=False, soft_wrap=True)
+    if result.failed:
+        console.print(f"[bold red]{len(result.failed)} cell(s) failed:[/] {escape(', '.join(result.failed))} "
+                      f"(errors in {escape(str(out / 'failures'))}; rerun to retry them)", highlight=False,
+                      soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _split_list(text: str, option: str, kind: type = str) -> list:
+    """``"0.5,1,2"`` -> ``[0.5, 1.0, 2.0]`` (``kind`` float); one clear line for an item that is not one."""
+    items = [item.strip() for item in text.split(",")]
+    what, example = {str: ("names", "dp-vae,dp-gan"), float: ("numbers", "0.5,1,2"), int: ("integers", "0,1,2")}[kind]
+    try:
+        if any(not item for item in items):
+            raise ValueError(text)
+        return [kind(item) for item in items]
+    except ValueError:
+        raise DpsynthError(f"--{option} expects {what} separated by commas, e.g. --{option} {example} "
+                           f"(got {text!r})") from None
 
 
 @app.command("privacy-audit")
@@ -405,8 +520,31 @@ def demo(
     typer.echo(f"privacy card   : {result.release.card_path}  (ε = {card.epsilon:.3f}, δ = {card.delta:.0e})")
     typer.echo(f"model bundle   : {result.release.model_dir}")
     typer.echo(f"audit report   : {result.report_path}  (real data; not DP; keep apart from the release)")
+    _print_verdict(result.report)
     for key, value in result.headline.items():
         typer.echo(f"  {key:58s} {value}")
+
+
+@app.command("report")
+@clear_errors
+def report(
+    folder: Annotated[Path, typer.Argument(help="a sweep folder (the --out of `dpsynth sweep`)")],
+    thresholds: Annotated[Optional[Path], typer.Option(
+        help="YAML file overriding the verdict's pass/warn/fail thresholds (defaults: dpsynth/data/verdict.yaml)")] = None,
+    margin: Annotated[float, typer.Option(
+        help="price of privacy: a group's TSTR AUROC within this of its TRTR counts as served")] = 0.05,
+):
+    """Rebuild a sweep's frontier report (FOLDER/report/: HTML, Markdown, JSON, plots) from its cells."""
+    from dpsynth.sweep import check_margin, read_sweep, write_report
+    from dpsynth.sweep_table import write_tables
+
+    check_margin(margin)
+    result = read_sweep(folder)  # the tables rebuilt from the finished cells (a killed sweep's too)
+    if not (result.cells["status"] == "done").any():
+        raise DpsynthError(f"'{folder}' has no finished cell yet: run `dpsynth sweep` (the same command resumes)")
+    write_tables(result.folder, result.table, result.cells)
+    paths = write_report(result.folder, thresholds=thresholds, margin=margin)
+    typer.echo(f"report : {paths['html']}  (and report.md, report.json; real data: not for release)")
 
 
 @app.command("verify")

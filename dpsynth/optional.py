@@ -1,10 +1,10 @@
-"""Lazy imports of the packages that live in dpsynth's extras (Parquet, WFDB, DICOM).
+"""Lazy imports of the packages that live in dpsynth's extras (Parquet, WFDB, DICOM, Ray).
 
 The base install fits and samples tabular CSV data; reading Parquet needs ``pyarrow``
-(extra ``parquet``), WFDB records ``wfdb`` (extra ``series``) and DICOM files ``pydicom``
-(extras ``series`` and ``images``). Every reader imports them through `require`, so a
-missing package is one clear `MissingExtraError` naming the extra to install, never a
-bare ``ModuleNotFoundError`` from deep inside a reader.
+(extra ``parquet``), WFDB records ``wfdb`` (extra ``series``), DICOM files ``pydicom``
+(extras ``series`` and ``images``) and ``dpsynth sweep`` ``ray`` (extra ``sweep``). Every
+reader imports them through `require`, so a missing package is one clear `MissingExtraError`
+naming the extra to install, never a bare ``ModuleNotFoundError`` from deep inside a reader.
 """
 
 from __future__ import annotations

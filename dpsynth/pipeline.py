@@ -240,11 +240,14 @@ def run_audit(
     statics: dict[str, str | Path | None] | None = None,
     progress: bool = True,
     force: bool = False,
+    thresholds: str | Path | None = None,
 ):
     """Audit any synthetic data with the schema's columns (or channels) against real train
     and holdout. For series given as long tables, ``statics`` maps "train"/"holdout"/
     "synthetic" to their static tables. The audit folder is written whole or not at all,
-    never inside a release bundle (it holds real data), and an existing one only with ``force``."""
+    never inside a release bundle (it holds real data), and an existing one only with ``force``.
+    ``thresholds``: a YAML file overriding the verdict's thresholds (`dpsynth.validators.verdict`),
+    checked before the data is read and kept in the report's metadata."""
     inputs = [p for p in (train, holdout, synthetic, schema, *(statics or {}).values()) if isinstance(p, (str, Path))]
     check_output(out_dir, force=force, what="an audit folder", inputs=inputs)  # never inside a release
     schema = _as_schema(schema)
@@ -252,6 +255,11 @@ def run_audit(
     metadata: dict[str, Any] = {}
     if card is not None:
         metadata["privacy_card"] = as_card(card) if isinstance(card, (str, Path)) else card  # read before the data
+    if thresholds is not None:
+        from dpsynth.validators.verdict import threshold_overrides
+
+        metadata["verdict_thresholds"] = threshold_overrides(thresholds)  # checked before the data
+        metadata["verdict_thresholds_file"] = Path(thresholds).name
     tables = {}
     for name, value in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
         if isinstance(value, (str, Path)):

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = {"dpsynth": ROOT / "dpsynth", "dpsynth.generators": ROOT / "generators",
                 "dpsynth.validators": ROOT / "validators"}
 APPLICATION = ("dpsynth.cli", "dpsynth.__main__", "dpsynth.pipeline", "dpsynth.sampling", "dpsynth.demo",
-               "dpsynth.privacy_audit", "dpsynth.verify")
+               "dpsynth.privacy_audit", "dpsynth.verify", "dpsynth.sweep", "dpsynth.sweep_plan", "dpsynth.sweep_cell",
+               "dpsynth.sweep_folder", "dpsynth.sweep_ray", "dpsynth.sweep_table")
 MODALITIES = ("dpsynth.tabular", "dpsynth.series", "dpsynth.images")
 CODECS_AND_HOOKS = tuple(f"{m}.{part}" for m in MODALITIES for part in ("codec", "generator"))
 MODEL_CODE = ("dpsynth.generator", "dpsynth.generators", "dpsynth.families", "dpsynth.registry", "dpsynth.backbones",
