@@ -223,7 +223,7 @@ def sample(
 
     result = sample_bundle(model_dir=model, rows=rows, out=out, conditions=_parse_conditions(conditions),
                            rebalance=parse_rebalance(rebalance), seed=seed, fmt=fmt, device=device)
-    typer.echo(f"synthetic data : {result.synthetic_path}  ({rows} records from '{result.generator}', seed {seed})")
+    typer.echo(f"synthetic data : {result.synthetic_path}  ({result.records} records from '{result.generator}', seed {seed})")
     for note in result.notes:
         typer.echo(note)
     source = "" if result.epsilon_source == "the model's ledger" else f" (its card: {result.epsilon_source})"

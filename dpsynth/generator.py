@@ -35,7 +35,7 @@ import functools
 import json
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -395,6 +395,18 @@ class DPGenerator(Generator):
         shares — post-processing of the DP table. Same fitted model and same
         ``random_state`` give the same rows.
         """
+        return functools.reduce(self._concat, self.sample_parts(n, conditions=conditions, rebalance=rebalance,
+                                                                random_state=random_state, progress=progress))
+
+    def concat_records(self, data: Any, other: Any) -> Any:
+        """``data`` followed by the records of ``other``: joins the parts of `sample_parts`."""
+        return self._concat(data, other)
+
+    def sample_parts(self, n: int, *, conditions: dict[str, Any] | None = None,
+                     rebalance: dict[Any, ShareSpec] | None = None,
+                     random_state: int | None = None, progress: bool = False) -> Iterator[Any]:
+        """`sample`'s records a chunk (`SAMPLE_CHUNK`) at a time, for a writer that appends them:
+        memory stays flat in ``n``. The arguments are checked before the first chunk."""
         self._require_fitted()
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative integer (got {n!r})")
@@ -409,18 +421,21 @@ class DPGenerator(Generator):
         cells = sample_condition_cells(table, int(n), conditions=wanted, rng=rng)
         device = module_device(self.module_)
         torch_gen = torch.Generator(device=device).manual_seed(seed)
+        return self._decoded_chunks(int(n), cells, rng, torch_gen, device, progress)
+
+    def _decoded_chunks(self, n: int, cells: pd.DataFrame, rng: np.random.Generator, torch_gen: torch.Generator,
+                        device: torch.device, progress: bool) -> Iterator[Any]:
         if not n:
-            return self._decode(np.zeros((0, self.codec_.width), np.float32), cells, rng)
-        parts = []  # decoded a chunk at a time: memory stays flat in n
-        starts = range(0, int(n), SAMPLE_CHUNK)
+            yield self._decode(np.zeros((0, self.codec_.width), np.float32), cells, rng)
+            return
+        starts = range(0, n, SAMPLE_CHUNK)
         for start in tqdm(starts, desc=f"sample {self.registered_name}", unit="chunk",
                           disable=not progress or len(starts) < 2, leave=False):
             chunk = cells.iloc[start:start + SAMPLE_CHUNK].reset_index(drop=True)
             c = torch.from_numpy(self.codec_.encode_conditions(chunk)).to(device)
             outputs = [self._generate(self.module_, c[i:i + GENERATE_BATCH], torch_gen).cpu().numpy()
                        for i in range(0, len(chunk), GENERATE_BATCH)]
-            parts.append(self._decode(np.concatenate(outputs), chunk, rng, first=start))
-        return functools.reduce(self._concat, parts)
+            yield self._decode(np.concatenate(outputs), chunk, rng, first=start)
 
     # -------------------------------------------------------------- privacy audit
     def canary_units(self, n: int, *, random_state: int = 0) -> Any:

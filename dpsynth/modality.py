@@ -16,7 +16,7 @@ generators in ``generators/``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,9 @@ class Modality:
     report: ReportWords = field(default_factory=lambda: ReportWords(unit="rows"))
     # (path, schema) -> data a DP fit reads a chunk at a time, or None: read it whole with `read`
     lazy_read: Callable[[Any, Any], Any] = lambda data, schema: None
+    # (parts, path, schema) -> (path, records): write parts of data one after another, holding
+    # one at a time (tables); None: the parts are joined and written with `write`
+    write_parts: Callable[[Iterable[Any], Path, Any], tuple[Path, int]] | None = None
 
 
 _REGISTRY: dict[str, Modality] = {}

@@ -26,6 +26,8 @@ a separate folder (docs/privacy.md, rule 7).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +108,19 @@ def write_synthetic(synthetic: pd.DataFrame | SeriesData | ImageData, path: Path
     ``<stem>_static<suffix>`` beside it; for images a ``.npz`` archive, or (no extension) a
     folder of PNG files with ``manifest.csv``."""
     return modality_of(schema).write(synthetic, path, schema)
+
+
+def write_synthetic_parts(parts: Iterable[Any], path: Path, schema: SchemaType,
+                          concat: Callable[[Any, Any], Any]) -> tuple[Path, int]:
+    """Write the parts of synthetic data (`DPGenerator.sample_parts`) as one output, as
+    `write_synthetic` would write them joined; tables are appended a part at a time (memory flat
+    in the records), other modalities joined with ``concat`` first. Returns the path and the
+    number of records."""
+    modality = modality_of(schema)
+    if modality.write_parts is not None:
+        return modality.write_parts(parts, path, schema)
+    data = functools.reduce(concat, parts)
+    return modality.write(data, path, schema), len(data)
 
 
 def generate(

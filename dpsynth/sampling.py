@@ -37,7 +37,7 @@ CARD_OF_ANOTHER_MODEL = ("note: the privacy card '{card}' is not this model's ({
 @dataclass(frozen=True)
 class SampleResult:
     synthetic_path: Path
-    synthetic: Any
+    records: int  # written (the records themselves are on disk only: memory stays flat in their number)
     generator: str
     epsilon: float  # of the release the model came from: no new privacy cost
     delta: float
@@ -69,9 +69,10 @@ def sample_bundle(*, model_dir: str | Path, rows: int, out: str | Path, conditio
     if out.exists():
         raise DpsynthError(OUT_EXISTS.format(path=out))
     epsilon, delta, source, notes = _release_budget(model, model_dir.parent / CARD_FILE)
-    synthetic = model.sample(rows, conditions=conditions, rebalance=rebalance, random_state=seed, progress=progress)
-    path = _write_new(synthetic, out, model.schema_)
-    return SampleResult(path, synthetic, model.registered_name, epsilon, delta, source, notes)
+    parts = model.sample_parts(rows, conditions=conditions, rebalance=rebalance, random_state=seed,
+                               progress=progress)
+    path, records = _write_new(parts, out, model)
+    return SampleResult(path, records, model.registered_name, epsilon, delta, source, notes)
 
 
 def _load(model_dir: Path, device: str | None) -> DPGenerator:
@@ -100,15 +101,16 @@ def _output_path(out: Path, fmt: str | None, schema: Any) -> Path:
     return out
 
 
-def _write_new(synthetic: Any, out: Path, schema: Any) -> Path:
-    """Write into a fresh folder beside ``out``, then move what was written (a series long table
-    has a ``_static`` sibling, PNG images are a folder) into place only if none of it exists."""
-    from dpsynth.pipeline import write_synthetic
+def _write_new(parts: Any, out: Path, model: DPGenerator) -> tuple[Path, int]:
+    """Write the sampled ``parts`` into a fresh folder beside ``out``, then move what was written
+    (a series long table has a ``_static`` sibling, PNG images are a folder) into place only if
+    none of it exists. Returns the path and the number of records."""
+    from dpsynth.pipeline import write_synthetic_parts
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        written = write_synthetic(synthetic, staging / out.name, schema)
+        written, records = write_synthetic_parts(parts, staging / out.name, model.schema_, model.concat_records)
         entries = sorted(staging.iterdir())
         clash = next((out.parent / e.name for e in entries if (out.parent / e.name).exists()), None)
         if clash is not None:
@@ -117,7 +119,7 @@ def _write_new(synthetic: Any, out: Path, schema: Any) -> Path:
             os.replace(entry, out.parent / entry.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out.parent / Path(written).name
+    return out.parent / Path(written).name, records
 
 
 def _release_budget(model: DPGenerator, card_path: Path) -> tuple[float, float, str, tuple[str, ...]]:

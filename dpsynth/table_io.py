@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -165,27 +165,49 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
     Parent folders are created. CSV writes missing values as empty cells.
     """
-    path = Path(path)
-    fmt = table_format(path, action="write")
     if not isinstance(frame, pd.DataFrame):
         raise DataWriteError(WRITE_FAILED.format(
             path=path, reason=f"expected a pandas DataFrame, got {type(frame).__name__}"))
+    starts = range(0, max(len(frame), 1), WRITE_CHUNK)  # the same text as one to_csv call
+    parts = (frame.iloc[start:start + WRITE_CHUNK] for start in starts)
+    return write_table_parts(parts, path, bar=len(starts) > 1)[0]
+
+
+def write_table_parts(parts: Iterable[pd.DataFrame], path: str | os.PathLike[str], *,
+                      bar: bool = True) -> tuple[Path, int]:
+    """Write the tables of ``parts`` (same columns) one after another as one CSV or Parquet file
+    (a Parquet row group each), holding one part in memory at a time; returns the path and the
+    number of rows written. ``bar``: a progress bar over the parts."""
+    path = Path(path)
+    fmt = table_format(path, action="write")
     if fmt == "parquet":
         _require_arrow("writing")
+    rows = 0
+    writer = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "csv":
-            starts = range(0, max(len(frame), 1), WRITE_CHUNK)  # the same text as one to_csv call
-            for start in tqdm(starts, desc=f"write {path.name}", unit="chunk", leave=False,
-                              disable=None if len(starts) > 1 else True):
-                frame.iloc[start:start + WRITE_CHUNK].to_csv(path, index=False, mode="w" if start == 0 else "a",
-                                                             header=start == 0)
-        else:
-            frame.to_parquet(path, engine="pyarrow", index=False)
+        for i, part in enumerate(tqdm(parts, desc=f"write {path.name}", unit="chunk", leave=False,
+                                      disable=None if bar else True)):
+            if fmt == "csv":
+                part.to_csv(path, index=False, mode="w" if i == 0 else "a", header=i == 0)
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                if writer is None:
+                    table = pa.Table.from_pandas(part, preserve_index=False)
+                    writer = pq.ParquetWriter(path, table.schema)
+                else:  # later parts take the first one's column types
+                    table = pa.Table.from_pandas(part, schema=writer.schema, preserve_index=False)
+                writer.write_table(table)
+            rows += len(part)
     except _read_errors() as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
         raise DataWriteError(WRITE_FAILED.format(path=path, reason=reason)) from None
-    return path
+    finally:
+        if writer is not None:
+            writer.close()
+    return path, rows
 
 
 class _Counted:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from dpsynth.modality import Modality, ReportWords, column_notes, register
-from dpsynth.table_io import read_table, table_format, write_table
+from dpsynth.table_io import read_table, table_format, write_table, write_table_parts
 from dpsynth.tabular.chunks import lazy_table
 from dpsynth.tabular.schema import TabularSchema, ValidationReport
 
@@ -19,6 +20,10 @@ def read(path: Any, schema: TabularSchema, *, static: Any = None) -> pd.DataFram
 
 def write(data: pd.DataFrame, path: Path, schema: TabularSchema) -> Path:
     return write_table(data, path)
+
+
+def write_parts(parts: Iterable[pd.DataFrame], path: Path, schema: TabularSchema) -> tuple[Path, int]:
+    return write_table_parts(parts, path)
 
 
 def describe_schema(schema: TabularSchema) -> str:
@@ -46,5 +51,5 @@ MODALITY = register(Modality(
         ("mean_wasserstein", "Mean Wasserstein-1 / range, numeric columns", "0 = identical marginals"),
         ("correlation_difference", "Association difference", "0 = same pairwise associations"),
     )),
-    lazy_read=lazy_table,
+    lazy_read=lazy_table, write_parts=write_parts,
 ))

@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import pandas as pd
 import pytest
 
 from dpsynth import registry
@@ -37,7 +38,7 @@ def test_epsilon_comes_from_the_card_beside_the_model(bundle, tmp_path):
     card = json.loads((bundle / CARD_FILE).read_text())
     assert (result.epsilon, result.delta) == (card["epsilon"], card["delta"])
     assert result.epsilon_source == str(bundle / CARD_FILE) and result.notes == ()
-    assert len(result.synthetic) == 5 and result.generator == "dp-vae"
+    assert result.records == 5 == len(pd.read_csv(result.synthetic_path)) and result.generator == "dp-vae"
 
 
 def test_without_a_card_epsilon_comes_from_the_model_ledger(bundle, tmp_path):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dpsynth.errors import DataReadError, DpsynthError
-from dpsynth.table_io import DataWriteError, read_table, write_table
+from dpsynth.table_io import DataWriteError, read_table, write_table, write_table_parts
 
 
 @pytest.fixture
@@ -151,3 +151,14 @@ def test_large_files_are_read_and_written_in_blocks_with_the_same_result(tmp_pat
     back = read_table(tmp_path / "chunked.csv", text_columns=("id",))
     assert back["id"].tolist() == frame["id"].tolist() and back["x"].tolist() == frame["x"].tolist()
     assert back["c"].isna().sum() == 5
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_parts_written_one_after_another_equal_the_joined_table(tmp_path, frame, suffix):
+    """Sampling appends its chunks: one file with every row, in order, typed by the first part
+    (a later part with an all-missing text column stays text)."""
+    parts = [frame.iloc[:2], frame.iloc[2:3].assign(race=[np.nan]), frame.iloc[3:]]
+    path, rows = write_table_parts(iter(parts), tmp_path / f"parts{suffix}")
+    assert rows == len(frame)
+    write_table(pd.concat(parts, ignore_index=True), tmp_path / f"whole{suffix}")
+    pd.testing.assert_frame_equal(read_table(path), read_table(tmp_path / f"whole{suffix}"))

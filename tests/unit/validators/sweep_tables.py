@@ -16,7 +16,9 @@ has no fail from ε = 2; without small groups every check passes from ε = 4. dp
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -134,3 +136,16 @@ def cells_frame() -> pd.DataFrame:
              "error": "", "seconds": 12.0, "epsilon_spent": e * 0.99 if p else math.inf,
              "delta_spent": 1e-5 if p else math.nan, "peak_rss_mb": 800.0} for g, e, s, p in cells()]
     return pd.DataFrame(rows + [FAILED_CELL])
+
+
+def sweep_folder(root: Path, table: pd.DataFrame, cell_table: pd.DataFrame | None = None) -> Path:
+    """A sweep folder as `dpsynth sweep` writes it (results.parquet, cells.csv, sweep.json)."""
+    folder = root / "sweep"
+    folder.mkdir()
+    table.to_parquet(folder / "results.parquet")
+    if cell_table is not None:
+        cell_table.to_csv(folder / "cells.csv", index=False)
+    plan = {"generators": ["dp-vae", "dp-gan"], "inputs": {"data": {"name": "toy.csv", "sha256": "0" * 64}},
+            "settings": {"audit": {"min_group_size": 30}}}  # the parts of sweep.json the report reads
+    (folder / "sweep.json").write_text(json.dumps(plan))
+    return folder

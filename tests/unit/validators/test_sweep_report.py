@@ -17,22 +17,9 @@ from dpsynth.validators.notice import BANNER, WATERMARK
 from dpsynth.validators.report import NOTICE
 from dpsynth.validators.sweep_report import COMPOSITION, write_sweep_report
 from dpsynth.validators.suite import audit
-from tests.unit.validators.sweep_tables import FAILED_CELL, cell_id, cells_frame, sweep_table
+from tests.unit.validators.sweep_tables import FAILED_CELL, cell_id, cells_frame, sweep_folder, sweep_table
 
 SECTIONS = ["## Verdict", "## Price of privacy per group", "## Frontier plots", "## Failed cells", "## Detail per ε"]
-
-
-def sweep_folder(root: Path, table: pd.DataFrame, cells: pd.DataFrame | None = None) -> Path:
-    """A sweep folder as `dpsynth sweep` writes it (results.parquet, cells.csv, sweep.json)."""
-    folder = root / "sweep"
-    folder.mkdir()
-    table.to_parquet(folder / "results.parquet")
-    if cells is not None:
-        cells.to_csv(folder / "cells.csv", index=False)
-    plan = {"generators": ["dp-vae", "dp-gan"], "inputs": {"data": {"name": "toy.csv", "sha256": "0" * 64}},
-            "settings": {"audit": {"min_group_size": 30}}}  # the parts of sweep.json the report reads
-    (folder / "sweep.json").write_text(json.dumps(plan))
-    return folder
 
 
 @pytest.fixture(scope="module")
