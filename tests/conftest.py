@@ -67,6 +67,22 @@ def toy_schema() -> TabularSchema:
     return make_toy_schema()
 
 
+def write_small_support2(root) -> object:
+    """300 SUPPORT2 patients, 7 columns, sex the one sensitive attribute, as train.csv, holdout.csv
+    and schema.yaml under ``root``: a sweep cell on them takes seconds. Needs the demo extra."""
+    from dpsynth.data import support2
+
+    keep = ["age", "sex", "race", "edu", "meanbp", "hrt", support2.OUTCOME]
+    spec = support2.support2_schema().to_dict()
+    spec["columns"] = [column for column in spec["columns"] if column["name"] in keep]
+    spec["sensitive"] = [attribute for attribute in spec["sensitive"] if attribute["name"] == "sex"]
+    TabularSchema.from_dict(spec).save(root / "schema.yaml")
+    train, holdout = support2.split_support2(support2.load_support2()[keep].sample(300, random_state=0), seed=0)
+    train.to_csv(root / "train.csv", index=False)
+    holdout.to_csv(root / "holdout.csv", index=False)
+    return root
+
+
 def make_toy_series_schema(window: int = 32) -> SeriesSchema:
     """Two channels at 50 Hz, windows of ``window`` samples, static sex / age (banded) / label."""
     return SeriesSchema.from_dict({

@@ -12,6 +12,8 @@ import sys
 import pandas as pd
 import pytest
 
+from tests.conftest import write_small_support2
+
 pytest.importorskip("ray")
 pytest.importorskip("pyarrow")
 pytest.importorskip("SurvSet")
@@ -22,20 +24,7 @@ FAILING = "dp-vae_eps1e-09_seed0"
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """300 SUPPORT2 patients, 7 columns, sex as the one sensitive attribute: a cell takes seconds."""
-    from dpsynth.data import support2
-    from dpsynth.tabular.schema import TabularSchema
-
-    root = tmp_path_factory.mktemp("sweep")
-    keep = ["age", "sex", "race", "edu", "meanbp", "hrt", support2.OUTCOME]
-    spec = support2.support2_schema().to_dict()
-    spec["columns"] = [column for column in spec["columns"] if column["name"] in keep]
-    spec["sensitive"] = [attribute for attribute in spec["sensitive"] if attribute["name"] == "sex"]
-    TabularSchema.from_dict(spec).save(root / "schema.yaml")
-    train, holdout = support2.split_support2(support2.load_support2()[keep].sample(300, random_state=0), seed=0)
-    train.to_csv(root / "train.csv", index=False)
-    holdout.to_csv(root / "holdout.csv", index=False)
-    return root
+    return write_small_support2(tmp_path_factory.mktemp("sweep"))
 
 
 def sweep(root):

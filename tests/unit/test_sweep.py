@@ -28,7 +28,7 @@ from dpsynth.sweep_ray import check_reachable
 from dpsynth.sweep_table import CELL_COLUMNS, RESULT_TABLE_COLUMNS, STATUS_COLUMNS
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig
 from dpsynth.validators.report import NOTICE, AuditReport
-from tests.conftest import make_toy_frame, make_toy_schema
+from tests.conftest import make_toy_frame, make_toy_schema, write_small_support2
 
 pytest.importorskip("ray")
 pytest.importorskip("pyarrow")
@@ -279,20 +279,9 @@ def test_the_lock_file_does_not_make_a_folder_foreign(inputs, runner):
 # ----------------------------------------------------------------------------- one real cell
 @pytest.fixture(scope="module")
 def support2_files(tmp_path_factory):
-    support2 = pytest.importorskip("dpsynth.data.support2")
+    pytest.importorskip("dpsynth.data.support2")
     pytest.importorskip("SurvSet")
-    from dpsynth.tabular.schema import TabularSchema
-
-    root = tmp_path_factory.mktemp("support2")
-    keep = ["age", "sex", "race", "edu", "meanbp", "hrt", support2.OUTCOME]
-    spec = support2.support2_schema().to_dict()
-    spec["columns"] = [column for column in spec["columns"] if column["name"] in keep]
-    spec["sensitive"] = [attribute for attribute in spec["sensitive"] if attribute["name"] == "sex"]
-    TabularSchema.from_dict(spec).save(root / "schema.yaml")
-    train, holdout = support2.split_support2(support2.load_support2()[keep].sample(300, random_state=0), seed=0)
-    train.to_csv(root / "train.csv", index=False)
-    holdout.to_csv(root / "holdout.csv", index=False)
-    return root
+    return write_small_support2(tmp_path_factory.mktemp("support2"))
 
 
 def cell_task(root, cell):
