@@ -33,6 +33,7 @@ REPEATED_CONDITION = "--conditions gives '{key}' twice; a condition fixes one va
 BAD_CONFIDENCE = "--confidence must be strictly between 0 and 1, e.g. 0.95 (got {confidence!r})"
 INTERRUPTED = ("interrupted ({signal}): stopped before finishing; nothing was written, and an output that "
                "existed before is unchanged")
+MAX_FAILURES_SHOWN = 5  # failed sweep cells whose error the console shows (all are in DIR/failures/)
 SWEEP_INTERRUPTED = ("interrupted ({signal}): the sweep stopped; its finished cells are kept and its running "
                      "cells left nothing; rerun the same command to resume")
 
@@ -368,7 +369,8 @@ def sweep(
                        cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell, out_dir=out, force=force,
                        thresholds=thresholds, margin=margin)
     done = int((result.cells["status"] == "done").sum())
-    typer.echo(f"report        : {out / 'report' / 'report.html'}  (and report.md, report.json)")
+    if done:
+        typer.echo(f"report        : {out / 'report' / 'report.html'}  (and report.md, report.json)")
     typer.echo(f"results table : {out / 'results.parquet'}  (and results.csv; {done} of {len(result.cells)} "
                "cells done)")
     typer.echo(f"cells         : {out / 'cells.csv'}")
@@ -378,6 +380,9 @@ def sweep(
         console.print(f"[bold red]{len(result.failed)} cell(s) failed:[/] {escape(', '.join(result.failed))} "
                       f"(errors in {escape(str(out / 'failures'))}; rerun to retry them)", highlight=False,
                       soft_wrap=True)
+        failed = result.cells[result.cells["status"] == "failed"]
+        for row in failed.head(MAX_FAILURES_SHOWN).itertuples(index=False):
+            console.print(f"  {escape(row.cell)}: {escape(str(row.error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 

@@ -49,7 +49,7 @@ from dpsynth.sweep_plan import (
     readme_text,
 )
 from dpsynth.sweep_ray import check_reachable, load_ray, ray_session, run_tasks
-from dpsynth.sweep_table import CELLS_CSV, FAILED, cells_table, rebuild_tables, write_tables
+from dpsynth.sweep_table import CELLS_CSV, DONE, FAILED, cells_table, rebuild_tables, write_tables
 
 __all__ = ["Cell", "SweepResult", "run_sweep", "read_sweep"]
 
@@ -153,7 +153,8 @@ def run_sweep(
                       gpus_per_cell=gpus_per_cell, progress=progress)
         results, cells = rebuild_tables(out, plan)
         write_tables(out, results, cells)
-        write_report(out, thresholds=thresholds, margin=margin)
+        if (cells["status"] == DONE).any():  # no finished cell, no report: the failures say why
+            write_report(out, thresholds=thresholds, margin=margin)
     return SweepResult(out, results, cells, failed=cells.loc[cells["status"] == FAILED, "cell"].tolist())
 
 

@@ -186,6 +186,18 @@ def test_a_finished_cell_is_skipped_and_a_failed_one_retried(inputs, runner):
     assert second.cells["status"].tolist() == ["done", "done"]
 
 
+def test_a_sweep_whose_every_cell_failed_writes_its_tables_but_no_report(inputs, runner, monkeypatch):
+    reports = []
+    monkeypatch.setattr(sweep, "write_report", lambda out, **options: reports.append(out))
+    runner.failing = {"dp-vae_eps1_seed0", "dp-vae_eps2_seed0"}
+    result = run_sweep(**arguments(inputs))
+    assert sorted(result.failed) == sorted(runner.failing) and reports == []
+    assert (inputs / "sweep" / "cells.csv").is_file() and len(result.table) == 0
+    runner.failing = {"dp-vae_eps2_seed0"}
+    run_sweep(**arguments(inputs))
+    assert reports == [inputs / "sweep"]  # one finished cell: the report is written
+
+
 def test_new_epsilons_and_seeds_extend_the_plan(inputs, runner):
     run_sweep(**arguments(inputs))
     runner.ran = []
