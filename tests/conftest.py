@@ -67,6 +67,16 @@ def toy_schema() -> TabularSchema:
     return make_toy_schema()
 
 
+def write_toy_files(root, *, n: int, n_train: int) -> object:
+    """The toy table's first ``n_train`` of ``n`` rows as train.csv, the rest as holdout.csv, and
+    its schema as schema.yaml, under ``root``."""
+    frame = make_toy_frame(n=n)
+    frame.iloc[:n_train].to_csv(root / "train.csv", index=False)
+    frame.iloc[n_train:].to_csv(root / "holdout.csv", index=False)
+    make_toy_schema().save(root / "schema.yaml")
+    return root
+
+
 def write_small_support2(root) -> object:
     """300 SUPPORT2 patients, 7 columns, sex the one sensitive attribute, as train.csv, holdout.csv
     and schema.yaml under ``root``: a sweep cell on them takes seconds. Needs the demo extra."""

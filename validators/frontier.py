@@ -29,7 +29,7 @@ import pandas as pd
 from dpsynth.errors import DpsynthError
 from dpsynth.validators.context import RESULT_COLUMNS
 from dpsynth.validators.verdict import (
-    CHECK_NAMES, SEVERITY, SMALL_GROUP_FLAGS, Thresholds, Verdict, evaluate, load_thresholds)
+    CHECK_NAMES, SEVERITY, SMALL_GROUP_FLAGS, Thresholds, Verdict, evaluate, has_flag, load_thresholds)
 
 CELL_COLUMNS = ["cell", "generator", "epsilon", "seed", "private"]
 SWEEP_COLUMNS = CELL_COLUMNS + RESULT_COLUMNS
@@ -61,11 +61,6 @@ def tidy_results(table: pd.DataFrame) -> pd.DataFrame:
     t["seed"] = pd.to_numeric(t["seed"], errors="coerce").astype("Int64")
     t["private"] = t["private"].map(lambda v: str(v).lower() in ("true", "1")).astype(bool)
     return t
-
-
-def has_flag(flag: str, names: tuple[str, ...]) -> bool:
-    """Whether a row's ``flag`` ("a;b:detail") holds one of ``names`` as a whole flag."""
-    return any(part.split(":")[0] in names for part in str(flag).split(";"))
 
 
 def epsilon_text(epsilon: float) -> str:

@@ -26,10 +26,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from dpsynth.validators.frontier import epsilon_text, has_flag
+from dpsynth.validators.frontier import epsilon_text
 from dpsynth.validators.plot_files import ALERT_COLOUR, save_figure
 from dpsynth.validators.report_plots import slug
-from dpsynth.validators.verdict import SMALL_GROUP_FLAGS, Thresholds
+from dpsynth.validators.verdict import SMALL_GROUP_FLAGS, Thresholds, has_flag
 
 PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
            "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6")

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from dpsynth.cli import app
 from dpsynth.validators.report import AuditReport
-from tests.conftest import make_toy_frame, make_toy_schema
+from tests.conftest import make_toy_frame, make_toy_schema, write_toy_files
 from tests.extras import needs_sdv
 
 runner = CliRunner()
@@ -18,11 +18,7 @@ TINY_PARAMS = ["--param", "epochs=1", "--param", "batch_size=64", "--param", "hi
 
 @pytest.fixture
 def files(tmp_path):
-    frame = make_toy_frame(n=400)
-    frame.iloc[:300].to_csv(tmp_path / "train.csv", index=False)
-    frame.iloc[300:].to_csv(tmp_path / "holdout.csv", index=False)
-    make_toy_schema().save(tmp_path / "schema.yaml")
-    return tmp_path
+    return write_toy_files(tmp_path, n=400, n_train=300)
 
 
 def generate(files, *extra):

@@ -28,7 +28,7 @@ from dpsynth.sweep_ray import check_reachable
 from dpsynth.sweep_table import CELL_COLUMNS, RESULT_TABLE_COLUMNS, STATUS_COLUMNS
 from dpsynth.validators.context import RESULT_COLUMNS, AuditConfig
 from dpsynth.validators.report import NOTICE, AuditReport
-from tests.conftest import make_toy_frame, make_toy_schema, write_small_support2
+from tests.conftest import write_small_support2, write_toy_files
 
 pytest.importorskip("ray")
 pytest.importorskip("pyarrow")
@@ -39,11 +39,7 @@ FAST_AUDIT = AuditConfig(min_group_size=5, n_bootstrap=20, intersections=False)
 @pytest.fixture
 def inputs(tmp_path):
     """A toy train / holdout / schema on disk (no fit reads them here: the runner is fake)."""
-    frame = make_toy_frame(n=200)
-    frame.iloc[:120].to_csv(tmp_path / "train.csv", index=False)
-    frame.iloc[120:].to_csv(tmp_path / "holdout.csv", index=False)
-    make_toy_schema().save(tmp_path / "schema.yaml")
-    return tmp_path
+    return write_toy_files(tmp_path, n=200, n_train=120)
 
 
 def arguments(inputs, **changes):
