@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import dpsynth.data
-from dpsynth.data import DATASETS, UNKNOWN_DATASET, TabularDataset, get_dataset, rhc, support2, survset
+from dpsynth.data import DATASETS, UNKNOWN_DATASET, TabularDataset, actg175, get_dataset, rhc, support2, survset
 from dpsynth.data.survset import (
     BAD_HOLDOUT_FRACTION, SURVSET_CHANGED, SURVSET_MISSING, binary_outcome, check_columns,
     load_schema, load_survset, rename_columns, split_stratified, survset_frame,
@@ -151,7 +151,7 @@ def test_split_stratified_validates_and_partitions():
 
 # ------------------------------------------------------------------ schema resources
 def test_load_schema_reads_the_shipped_files():
-    for name in ("support2", "rhc"):
+    for name in ("support2", "rhc", "actg175"):
         schema = load_schema(f"schemas/{name}.yaml")
         assert isinstance(schema, TabularSchema)
         schema.require_public()
@@ -159,13 +159,17 @@ def test_load_schema_reads_the_shipped_files():
 
 # ---------------------------------------------------------------------- the index
 def test_dataset_index():
-    assert set(DATASETS) == {"support2", "rhc"}
+    assert set(DATASETS) == {"support2", "rhc", "actg175"}
     s2, r = get_dataset("support2"), get_dataset("rhc")
     assert isinstance(s2, TabularDataset) and s2.name == "support2"
     assert (s2.outcome, s2.load, s2.split) == ("death_180d", support2.load_support2, support2.split_support2)
     assert (r.outcome, r.load, r.split, r.schema) == ("death_30d", rhc.load_rhc, rhc.split_rhc, rhc.rhc_schema)
     assert r.schema().target == r.outcome and s2.schema().target == s2.outcome
     assert "SurvSet" in r.source and "hbiostat" in r.source
+    a = get_dataset("actg175")
+    assert (a.outcome, a.load, a.split, a.schema) == ("cens", actg175.load_actg175, actg175.split_actg175,
+                                                      actg175.actg175_schema)
+    assert a.schema().target == a.outcome and "lifelines" in a.source and "MIT" in a.source
     with pytest.raises(AttributeError):
         r.name = "other"  # frozen
 
@@ -174,12 +178,12 @@ def test_dataset_index():
 def test_unknown_dataset_lists_the_known_names(name):
     with pytest.raises(DpsynthError) as info:
         get_dataset(name)
-    assert info.value.args[0] == UNKNOWN_DATASET.format(name=name, known="rhc, support2")
+    assert info.value.args[0] == UNKNOWN_DATASET.format(name=name, known="actg175, rhc, support2")
 
 
-def test_importing_the_package_does_not_import_survset():
-    code = ("import sys, dpsynth.data, dpsynth.data.rhc, dpsynth.data.support2; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('SurvSet', 'sklearn')))")
+def test_importing_the_package_does_not_import_survset_or_lifelines():
+    code = ("import sys, dpsynth.data, dpsynth.data.rhc, dpsynth.data.support2, dpsynth.data.actg175; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('SurvSet', 'lifelines', 'sklearn')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
