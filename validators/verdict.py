@@ -63,6 +63,8 @@ NOT_A_MAPPING = "the thresholds file '{path}' must hold a mapping of threshold n
 NO_FILE = "thresholds file '{path}' not found; give an existing YAML file, or none for the shipped defaults"
 BAD_YAML = "thresholds file '{path}' is not valid YAML: {problem}"
 MISSING_COLUMNS = "an audit table needs the columns {expected}; missing: {missing}"
+BELOW_CHANCE_NOTE = (" (below chance: the synthetic data teach the inverted outcome association; "
+                     "do not release them)")
 BAD_STATUS = "a check's status must be one of {choices}; got {status!r}"
 
 
@@ -78,6 +80,8 @@ class Thresholds:
 
     utility_ratio_warn: float | None             # TSTR/TRTR AUROC ratio below: warn
     utility_ratio_fail: float | None             # ... interval wholly below: fail
+    utility_tstr_auroc_warn: float | None        # TSTR AUROC below: warn
+    utility_tstr_auroc_fail: float | None        # ... interval wholly below (below chance): fail
     fairness_eod_change_warn: float | None       # equalized-odds difference change above: warn
     fairness_eod_change_fail: float | None       # ... interval wholly above: fail
     fairness_auroc_gap_change_warn: float | None  # between-group AUROC gap change (TSTR - TRTR) above: warn
@@ -114,6 +118,7 @@ class Thresholds:
 #: (warn key, fail key, higher is worse) for every pair of levels.
 LEVEL_PAIRS = (
     ("utility_ratio_warn", "utility_ratio_fail", False),
+    ("utility_tstr_auroc_warn", "utility_tstr_auroc_fail", False),
     ("fairness_eod_change_warn", "fairness_eod_change_fail", True),
     ("fairness_auroc_gap_change_warn", "fairness_auroc_gap_change_fail", True),
     ("representation_share_ratio_warn", "representation_share_ratio_fail", False),
@@ -356,10 +361,23 @@ def nan_note(sel: pd.DataFrame) -> str:
 
 # ---------------------------------------------------------------------------- the checks
 def utility_check(t: pd.DataFrame, th: Thresholds, meta: Mapping[str, Any]) -> Check:
+    """The worst TSTR/TRTR AUROC ratio decides, unless a model trained on synthetic data ranks the
+    holdout below chance: that failure (the synthetic data invert the outcome association) is
+    named on its own, whatever the ratio says."""
     sel = rows(t, validator="utility", source="ratio", metric="auroc", attribute="overall", group="")
     found = judged([candidate(r, f"{r.model} TSTR/TRTR AUROC ratio", th.utility_ratio_warn, th.utility_ratio_fail,
                               higher_is_worse=False) for r in sel.itertuples(index=False)])
-    return decide("utility", found, "no TSTR/TRTR AUROC ratio rows (utility did not run)" + nan_note(sel))
+    tstr = rows(t, validator="utility", source="tstr", metric="auroc", attribute="overall", group="")
+    chance = [f if f.status == "pass" else named_below_chance(f) for f in judged(
+        [candidate(r, f"{r.model} TSTR AUROC", th.utility_tstr_auroc_warn, th.utility_tstr_auroc_fail,
+                   higher_is_worse=False) for r in tstr.itertuples(index=False)])]
+    inverted = [f for f in chance if f.status == "fail"]
+    return decide("utility", inverted or found + chance,
+                  "no TSTR/TRTR AUROC ratio rows (utility did not run)" + nan_note(sel))
+
+
+def named_below_chance(finding: Finding) -> Finding:
+    return dataclasses.replace(finding, candidate=dataclasses.replace(finding.candidate, note=BELOW_CHANCE_NOTE))
 
 
 def fairness_findings(table: pd.DataFrame, thresholds: Thresholds | None = None) -> list[Finding]:

@@ -80,6 +80,36 @@ def test_the_worst_model_decides_utility():
     assert c.status == "fail" and c.decided_by.startswith("gboost TSTR/TRTR AUROC ratio: 0.800 [0.750, 0.840]")
 
 
+def tstr_auroc(value: float, ci: tuple[float, float] | None = None, model: str = "gboost", flag: str = "") -> dict:
+    return row("utility", "auroc", value, ci=ci, model=model, source="tstr", flag=flag)
+
+
+@pytest.mark.parametrize("value, ci, status", [
+    (0.60, (0.55, 0.65), "pass"),
+    (0.48, (0.44, 0.53), "warn"),      # below chance, but not its whole interval
+    (0.27, (0.22, 0.32), "fail"),      # whole interval below 0.5: the association is inverted
+])
+def test_tstr_below_chance_boundaries(value, ci, status):
+    assert check(ratio(0.97, (0.95, 0.99)), tstr_auroc(value, ci)).status == status
+
+
+def test_below_chance_is_named_even_where_the_ratio_fails_further():
+    """A ratio of 0.33 is further beyond its level than AUROC 0.27 is beyond 0.5, yet the line must
+    say the label relationship is inverted: that is what a steward has to read."""
+    c = check(ratio(0.33, (0.27, 0.40)), tstr_auroc(0.27, (0.22, 0.32)))
+    assert c.status == "fail" and c.decided_by.startswith("gboost TSTR AUROC: 0.270 [0.220, 0.320] lies below 0.50")
+    assert "inverted outcome association" in c.decided_by
+
+
+def test_a_tstr_auroc_above_chance_adds_no_warning_words():
+    c = check(ratio(0.97, (0.95, 0.99)), tstr_auroc(0.78, (0.74, 0.82)))
+    assert c.status == "pass" and "inverted" not in c.decided_by
+
+
+def test_below_chance_on_a_small_holdout_warns_only():
+    assert check(tstr_auroc(0.30, (0.20, 0.40), flag="small_holdout")).status == "warn"
+
+
 # ------------------------------------------------------------------------------ fairness
 @pytest.mark.parametrize("value, ci, status", [
     (0.04, (-0.02, 0.09), "pass"),
