@@ -39,7 +39,6 @@ from dpsynth.bundle import check_output, staged_folder
 from dpsynth.errors import BudgetError, SchemaError
 from dpsynth.images.schema import ImageData, ImageSchema
 from dpsynth.modality import is_schema, modality_named, modality_of
-from dpsynth.table_io import write_table
 from dpsynth.privacy.budget import DEFAULT_DELTA, PrivacyBudget, default_delta
 from dpsynth.privacy.card import CARD_FILE, PrivacyCard, SamplingNote, as_card
 from dpsynth.privacy.conditions import NOISY, uniform_condition_table
@@ -236,7 +235,7 @@ def _generate_reference(model: Any, *, frame: pd.DataFrame, schema: TabularSchem
     synthetic = model.sample(rows, random_state=seed + 1)
     out = Path(out_dir)
     with staged_folder(out, kind="release", force=force, inputs=inputs) as staging:
-        synthetic_path = write_table(synthetic, staging / synthetic_name)
+        synthetic_path = write_synthetic(synthetic, staging / synthetic_name, schema)
         card = model.privacy_card().with_release(rows_released=rows, rows_source=rows_source,
                                                  synthetic_file=synthetic_path.name, model="not saved (not private)")
         card.write(staging / CARD_FILE)

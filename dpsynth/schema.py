@@ -32,6 +32,13 @@ import yaml
 from dpsynth.errors import BOUND_NOT_FINITE, BOUNDS_EQUAL, BOUNDS_REVERSED, DataReadError, SchemaError
 
 SCHEMA_VERSION = 1
+MAX_DECIMALS = 12
+BAD_DECIMALS = ("column '{column}': decimals must be a whole number from 0 to {most}, not {value!r}; "
+                "write e.g. decimals: 1 for one digit after the point, or drop the key to keep full precision")
+INTEGER_DECIMALS = ("column '{column}' is integer but declares decimals: {value}; "
+                    "drop decimals (integers are written without decimals) or set integer: false")
+NO_VALUE_AT_PRECISION = ("column '{column}': no {what} lies inside the public bounds [{lower}, {upper}]; "
+                         "widen the bounds or allow more decimals")
 MISSING_GROUP = "missing"
 
 
@@ -53,7 +60,12 @@ def canonical_category(value: Any) -> Any:
 
 @dataclass
 class NumericColumn:
-    """A numeric column with public bounds ``[lower, upper]``."""
+    """A numeric column with public bounds ``[lower, upper]``.
+
+    ``decimals`` (optional): the precision synthetic values are written with, e.g. 1 for a
+    temperature in 0.1 °C; integer columns have 0. Rounding is post-processing of the public
+    output and stays inside the bounds (`rounded`).
+    """
 
     name: str
     lower: float | None = None
@@ -62,17 +74,51 @@ class NumericColumn:
     nullable: bool = False
     public: bool = True
     out_of_bounds: Literal["error", "clip"] = "error"
+    decimals: int | None = None
     kind: ClassVar[str] = "numeric"
 
     def __post_init__(self) -> None:
         check_bounds(f"column '{self.name}'", self.lower, self.upper, optional=True, equal_ok=not self.public)
+        if self.decimals is not None:
+            if isinstance(self.decimals, bool) or not isinstance(self.decimals, numbers.Integral) \
+                    or not 0 <= self.decimals <= MAX_DECIMALS:
+                raise SchemaError(BAD_DECIMALS.format(column=self.name, value=self.decimals, most=MAX_DECIMALS))
+            self.decimals = int(self.decimals)
+            if self.integer and self.decimals:
+                raise SchemaError(INTEGER_DECIMALS.format(column=self.name, value=self.decimals))
+        places = self.places
+        if places is not None and self.public and self.lower is not None and self.upper is not None:
+            low, high = rounded_bounds(self.lower, self.upper, places)
+            if low > high:
+                raise SchemaError(NO_VALUE_AT_PRECISION.format(
+                    column=self.name, lower=format_bound(self.lower), upper=format_bound(self.upper),
+                    what="whole number" if self.integer else f"number with {places} decimal(s)"))
+
+    @property
+    def places(self) -> int | None:
+        """Decimal places of written values: 0 for integers, ``decimals`` if set, else None (all)."""
+        return 0 if self.integer else self.decimals
+
+    def rounded(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (inside the bounds) rounded to `places`, staying inside the bounds: a value
+        that would round past a bound takes the nearest representable value inside it."""
+        if self.places is None:
+            return values
+        out = np.round(values, self.places)
+        if self.lower is None or self.upper is None:
+            return out
+        low, high = rounded_bounds(self.lower, self.upper, self.places)
+        return np.clip(out, low, high)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        spec = {
             "name": self.name, "kind": self.kind, "lower": self.lower, "upper": self.upper,
             "integer": self.integer, "nullable": self.nullable, "public": self.public,
             "out_of_bounds": self.out_of_bounds,
         }
+        if self.decimals is not None:  # absent when unset: older schemas keep their fingerprint
+            spec["decimals"] = self.decimals
+        return spec
 
     def missing_public_values(self) -> list[str]:
         if self.lower is None or self.upper is None:
@@ -191,6 +237,13 @@ def format_bound(x: float) -> str:
 def is_number(x: Any) -> bool:
     """A real number, not a bool (YAML's true/false are not numbers here)."""
     return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
+def rounded_bounds(lower: float, upper: float, places: int) -> tuple[float, float]:
+    """The smallest and largest numbers with ``places`` decimals inside ``[lower, upper]``."""
+    scale = 10.0 ** places
+    # rounding the scaled bounds first keeps 0.1 * 10 from becoming 1.0000000000000002 → 2
+    return (float(np.ceil(np.round(lower * scale, 6)) / scale), float(np.floor(np.round(upper * scale, 6)) / scale))
 
 
 def check_bounds(where: str, lower: Any, upper: Any, *, optional: bool = False, equal_ok: bool = False) -> None:

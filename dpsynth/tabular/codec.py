@@ -142,7 +142,8 @@ class TabularCodec:
 
         Softmax blocks are sampled (Gumbel-max) after masking the choices the condition
         cell rules out; a numeric value is drawn uniformly inside its fine bin, clipped to
-        the public bounds and rounded for integer columns — all post-processing.
+        the public bounds and rounded to the column's declared precision (whole numbers for
+        integer columns, ``decimals`` places if set) — all post-processing.
         """
         n = output.shape[0]
         cells = cells.reset_index(drop=True)
@@ -171,9 +172,7 @@ class TabularCodec:
                 pos = np.full(n, 0.5)
             values = edges[idx] + pos * (edges[idx + 1] - edges[idx])
             values = self._clip_to_bands(col, values, cells)
-            values = np.clip(values, col.lower, col.upper)
-            if col.integer:
-                values = np.round(values)
+            values = col.rounded(np.clip(values, col.lower, col.upper))
             values[missing] = np.nan
             result[col.name] = values
         return pd.DataFrame(result)[self.schema.names]

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dpsynth.modality import Modality, ReportWords, column_notes, register
+from dpsynth.schema import NumericColumn
 from dpsynth.table_io import read_table, table_format, write_table, write_table_parts
 from dpsynth.tabular.chunks import lazy_table
 from dpsynth.tabular.schema import TabularSchema, ValidationReport
@@ -19,11 +21,28 @@ def read(path: Any, schema: TabularSchema, *, static: Any = None) -> pd.DataFram
 
 
 def write(data: pd.DataFrame, path: Path, schema: TabularSchema) -> Path:
-    return write_table(data, path)
+    return write_table(as_written(data, schema), path)
 
 
 def write_parts(parts: Iterable[pd.DataFrame], path: Path, schema: TabularSchema) -> tuple[Path, int]:
-    return write_table_parts(parts, path)
+    return write_table_parts((as_written(part, schema) for part in parts), path)
+
+
+def as_written(data: pd.DataFrame, schema: TabularSchema) -> pd.DataFrame:
+    """The table as its file holds it: numeric columns rounded to their declared precision
+    (`NumericColumn.rounded`: ``decimals``, whole numbers for integer columns) and integer
+    columns as integers (pandas ``Int64``: missing cells stay empty), so a file reads like the
+    data it imitates rather than like 17-digit floats. Columns the schema does not name pass
+    through; a copy, ``data`` is unchanged."""
+    out = data.copy()
+    for col in schema.columns:
+        if not isinstance(col, NumericColumn) or col.places is None or col.name not in out.columns or not pd.api.types.is_numeric_dtype(out[col.name]):
+            continue
+        values = out[col.name].to_numpy(dtype=float, na_value=np.nan)
+        present = ~np.isnan(values)
+        values[present] = col.rounded(values[present])
+        out[col.name] = pd.array(values, dtype="Float64").astype("Int64") if col.integer else values
+    return out
 
 
 def describe_schema(schema: TabularSchema) -> str:

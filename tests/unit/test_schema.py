@@ -156,3 +156,34 @@ def test_bounds_are_checked_when_a_column_is_built():
     NumericColumn("x", lower=2, upper=2, public=False)  # a draft of a constant column: replaced before training
     with pytest.raises(SchemaError, match=r"column 'x': upper must be a finite number \(or null: not set yet\), not inf"):
         NumericColumn("x", lower=0, upper=float("inf"))
+
+
+def test_decimals_round_inside_the_bounds_and_integers_to_whole_numbers():
+    col = NumericColumn("temp", lower=34.05, upper=42.0, decimals=1)
+    np.testing.assert_array_equal(col.rounded(np.array([34.05, 36.64, 41.99])), [34.1, 36.6, 42.0])
+    assert NumericColumn("n", lower=0.5, upper=9.5, integer=True).rounded(np.array([0.5, 9.5])).tolist() == [1, 9]
+    assert NumericColumn("x", lower=0, upper=1).rounded(np.array([0.123456789]))[0] == 0.123456789
+
+
+@pytest.mark.parametrize("spec, message", [
+    (dict(decimals=-1), "decimals must be a whole number from 0 to 12"),
+    (dict(decimals=1.5), "decimals must be a whole number"),
+    (dict(decimals=True), "decimals must be a whole number"),
+    (dict(integer=True, decimals=2), "is integer but declares decimals: 2"),
+    (dict(lower=0.11, upper=0.19, decimals=1), r"no number with 1 decimal\(s\) lies inside the public bounds"),
+    (dict(lower=0.2, upper=0.8, integer=True), "no whole number lies inside"),
+])
+def test_bad_decimals_are_named(spec, message):
+    with pytest.raises(SchemaError, match=message):
+        NumericColumn("temp", **{"lower": 0, "upper": 1, **spec})
+
+
+def test_decimals_round_trip_and_leave_other_fingerprints_alone():
+    schema = make_toy_schema()
+    before = schema.fingerprint()
+    assert "decimals" not in schema.to_dict()["columns"][0]
+    spec = schema.to_dict()
+    spec["columns"][0]["decimals"] = 1
+    with_decimals = TabularSchema.from_dict(spec)
+    assert with_decimals.column("age").decimals == 1 and with_decimals.fingerprint() != before
+    assert TabularSchema.from_dict(with_decimals.to_dict()).to_dict() == with_decimals.to_dict()

@@ -92,3 +92,17 @@ def test_rule_2_encoding_is_row_by_row():
     np.testing.assert_array_equal(codec.encode(frame.iloc[:40]), whole[:40])
     extreme = frame.iloc[40:].assign(age=109.9, heart_rate=299.0, lab=49.0)
     np.testing.assert_array_equal(codec.encode(pd.concat([frame.iloc[:40], extreme]))[:40], whole[:40])
+
+
+def test_decoded_values_keep_the_declared_decimals_inside_the_bounds():
+    schema = make_toy_schema()
+    spec = schema.to_dict()
+    spec["columns"][4]["decimals"] = 1  # lab
+    schema = type(schema).from_dict(spec)
+    codec = TabularCodec(schema)
+    cells = schema.group_labels(schema.conform(make_toy_frame())[0])
+    out = codec.decode(np.random.default_rng(0).normal(size=(len(cells), codec.width)).astype(np.float32), cells,
+                       rng=np.random.default_rng(1))
+    lab = out["lab"].dropna()
+    assert len(lab) and np.allclose(lab, lab.round(1), atol=0, rtol=0) and lab.between(0, 50).all()
+    assert out["age"].round(1).ne(out["age"]).any()  # no decimals declared: full precision
