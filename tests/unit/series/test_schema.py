@@ -146,7 +146,7 @@ def _edited(edit):
     (lambda s: s["channels"][0].update(unti="mV"),
      "channel 'pressure': key 'unti' is not known; did you mean 'unit'? valid keys: name, unit, lower, upper, out_of_bounds"),
     (lambda s: s["static"][1].update(lower_bound=0), "static column 'age': key 'lower_bound' is not known; did you mean "
-     "'lower'? valid keys: name, kind, lower, upper, integer, nullable, public, out_of_bounds"),
+     "'lower'? valid keys: name, kind, lower, upper, integer, decimals, nullable, public, out_of_bounds"),
     (lambda s: s.update(max_window_per_subject=4), "series schema key 'max_window_per_subject' is not known; did you "
      "mean 'max_windows_per_subject'? valid keys: version,"),
     (lambda s: s["channels"][1].update(out_of_bounds="clipp"),

@@ -12,7 +12,7 @@ from dpsynth.schema_spec import json_schema
 from dpsynth.tabular.schema import TabularSchema
 from tests.conftest import make_toy_schema
 
-VALID_COLUMN_KEYS = "valid keys: name, kind, lower, upper, integer, nullable, public, out_of_bounds"
+VALID_COLUMN_KEYS = "valid keys: name, kind, lower, upper, integer, decimals, nullable, public, out_of_bounds"
 VALID_SCHEMA_KEYS = "valid keys: version, modality, target, positive, subject_id, sensitive, columns"
 
 
