@@ -11,6 +11,9 @@ inner train rows (TRTR). The benchmark holdout is never loaded into a model or a
     python benchmarks/tune.py --generator dp-gan --epsilon 1 --seeds 0 \
         --param generator_steps=1 --param generator_steps=4
 
+``--rows N`` keeps a seeded, stratified subsample of N inner train rows: a small cohort built
+from the inner split (the inner validation part is unchanged).
+
 Each ``--param`` is one setting (``k=v[,k=v...]``); without any, the defaults run.
 ``--sweep guidance=0,1,2`` samples each fitted model once per value of a sampling-time
 attribute of the fitted module (post-processing knobs only, e.g. diffusion guidance).
@@ -46,11 +49,15 @@ def parse_setting(text: str) -> dict:
     return setting
 
 
-def inner_split(dataset_name: str):
-    """(inner train, inner validation) from the benchmark's train part only."""
+def inner_split(dataset_name: str, rows: int | None = None):
+    """(inner train, inner validation) from the benchmark's train part only; ``rows``: a
+    stratified subsample of that many inner train rows."""
     dataset = get_dataset(dataset_name)
     train, _benchmark_holdout = dataset.split(dataset.load(), seed=0)
-    return split_stratified(train, outcome=dataset.outcome, seed=1, holdout_fraction=0.3)
+    train, valid = split_stratified(train, outcome=dataset.outcome, seed=1, holdout_fraction=0.3)
+    if rows is not None and rows < len(train):
+        train, _ = split_stratified(train, outcome=dataset.outcome, seed=2, holdout_fraction=1 - rows / len(train))
+    return train, valid
 
 
 def auroc(schema, train_frame, valid_frame, model: str, seed: int) -> float:
@@ -69,11 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epsilon", type=float, default=1.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--param", action="append", default=[], help="one setting: k=v[,k=v...]")
+    parser.add_argument("--rows", type=int, default=None, help="a stratified subsample of the inner train rows")
     parser.add_argument("--sweep", default=None, help="ATTR=v1,v2,...: a sampling-time module attribute")
     args = parser.parse_args(argv)
 
     schema = get_dataset(args.dataset).schema()
-    train, valid = inner_split(args.dataset)
+    train, valid = inner_split(args.dataset, args.rows)
     conformed_valid = schema.conform(valid)[0]
     trtr = {m: auroc(schema, schema.conform(train)[0], conformed_valid, m, 0) for m in ("logreg", "gboost")}
     for setting in [parse_setting(p) for p in args.param] or [{}]:
@@ -87,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                 if args.sweep:
                     setattr(model.module_, attribute, value)
                 synthetic = schema.conform(model.sample(len(train), random_state=seed + 1))[0]
-                row = {"dataset": args.dataset, "generator": args.generator, "epsilon": args.epsilon,
+                row = {"dataset": args.dataset, "rows": len(train), "generator": args.generator, "epsilon": args.epsilon,
                        "setting": setting | ({attribute: value} if args.sweep else {}), "seed": seed,
                        "fit_seconds": round(seconds, 1)}
                 for m in ("logreg", "gboost"):
