@@ -113,6 +113,7 @@ def write_small_support2(root) -> object:
     keep = ["age", "sex", "race", "edu", "meanbp", "hrt", support2.OUTCOME]
     spec = support2.support2_schema().to_dict()
     spec["columns"] = [column for column in spec["columns"] if column["name"] in keep]
+    spec.pop("rules", None)  # the dzgroup -> dzclass rule names columns left out here
     spec["sensitive"] = [attribute for attribute in spec["sensitive"] if attribute["name"] == "sex"]
     TabularSchema.from_dict(spec).save(root / "schema.yaml")
     train, holdout = support2.split_support2(support2.load_support2()[keep].sample(300, random_state=0), seed=0)
