@@ -39,7 +39,7 @@ KEYS = {"mapping": ("source", "target", "map"), "range": ("column", "by", "range
 SUM_TOLERANCE = 1e-9  # relative and absolute: a sum read back from a CSV may differ in the last bits
 
 WRONG_KEY = "rule {rule}: key '{key}' belongs to {other} rules; a {kind} rule takes {keys} (and name)"
-UNKNOWN_COLUMN = "rule {rule}: {key} '{column}' is not a column of the schema; use one of {names}"
+UNKNOWN_COLUMN = "rule {rule}: {key} '{column}' is not a column of the schema; use one of {names} or drop the rule"
 WRONG_KIND = "rule {rule}: {key} '{column}' is {actual}; a {kind} rule's {key} must be a {expected} column"
 NOT_PUBLIC = ("rule {rule}: column '{column}' has no public {what}; rules are checked against the public "
               "schema: set its {what} and public: true")
