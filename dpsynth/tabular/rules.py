@@ -259,7 +259,7 @@ def parse_rules(raw: list[dict[str, Any]] | None) -> list[Rule]:
         where = f"'{name}'" if name else f"#{i + 1} ({kind})"
         for key in spec:
             if key != "name" and key not in KEYS[kind]:
-                other = next(k for k, keys in KEYS.items() if key in keys and k != kind)
+                other = next((k for k, keys in KEYS.items() if key in keys and k != kind), "no")
                 raise SchemaError(WRONG_KEY.format(rule=where, key=key, other=other, kind=kind,
                                                    keys=", ".join(KEYS[kind])))
         rules.append(RULE_TYPES[kind](**spec))
