@@ -56,7 +56,8 @@ def check_spec(spec: Any, definition: str, label: str) -> None:
 
 
 _PRIORITY = {"additionalProperties": 0, "required": 1, "type": 2}  # several problems at one place
-_ITEMS = {"columns": "column", "static": "static column", "sensitive": "sensitive attribute", "channels": "channel"}
+_ITEMS = {"columns": "column", "static": "static column", "sensitive": "sensitive attribute", "channels": "channel",
+          "rules": "rule"}
 _BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "y": True, "1": True,
                   "false": False, "no": False, "off": False, "n": False, "0": False}
 

@@ -12,6 +12,9 @@ How they differ from the DP generators, and why:
 - SDV's metadata is built from the PUBLIC schema (sdtypes, bounds, category domains,
   nullability, integer columns as ``decimal_places: 0``), never detected from the data.
   Samples are returned in schema column order, inside the public bounds and domains.
+- SDV does not use dpsynth's codec, so the schema's declared rules are enforced after
+  sampling (`dpsynth.tabular.rules.enforce`): derived columns (mapping and sum targets) are
+  recomputed from their inputs and range-ruled values clipped to their row's range.
 - SDV's own usage log (a CSV of synthesizer events with row and column counts, off by
   default, switched on by a user config file) is disabled for its loggers. SDV makes no
   network calls while fitting or sampling; it only downloads when asked for its demo data.
@@ -43,6 +46,7 @@ from dpsynth.privacy.card import PrivacyCard, non_private_card
 from dpsynth.privacy.conditions import check_conditions
 from dpsynth.registry import register
 from dpsynth.schema import MISSING_GROUP, CategoricalColumn, NumericColumn, canonical_category
+from dpsynth.tabular.rules import enforce
 from dpsynth.tabular.schema import TabularSchema
 
 SDV_MISSING = ("the reference generators ({name}) need SDV, which is not installed: "
@@ -284,7 +288,8 @@ class SDVReference(Generator):
 
     def _to_schema(self, raw: pd.DataFrame) -> pd.DataFrame:
         """Schema column order; numeric columns float, rounded (integer) and inside the public
-        bounds; categories as the schema's strings (NaN for missing)."""
+        bounds; categories as the schema's strings (NaN for missing); the declared rules kept
+        (derived columns recomputed, ranges clipped)."""
         out = pd.DataFrame(index=raw.index)
         for col in self.schema.columns:
             if isinstance(col, NumericColumn):
@@ -296,7 +301,7 @@ class SDVReference(Generator):
                 out[col.name] = values.clip(lower, upper)
             else:
                 out[col.name] = raw[col.name].astype(object).map(canonical_category).astype(object)
-        return out.reset_index(drop=True)
+        return enforce(self.schema.rules, out, self.schema.columns).reset_index(drop=True)
 
     # ------------------------------------------------------------------- privacy
     def privacy_spent(self) -> tuple[float, float]:

@@ -53,6 +53,34 @@ def make_toy_schema() -> TabularSchema:
     )
 
 
+RACE_GROUPS = {"white": "white", "black": "black", "asian": "other", "other": "other"}
+LAB_RANGES = {"other": [0, 2]}
+
+
+def make_ruled_toy_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """The toy table with three columns that keep the rules of `make_ruled_toy_schema`:
+    ``race_group`` from ``race``, ``lab`` at most 2 in race group "other", ``score`` = age + heart rate."""
+    frame = make_toy_frame(n, seed)
+    frame.insert(3, "race_group", frame["race"].map(RACE_GROUPS))
+    other = frame["race_group"] == "other"
+    frame.loc[other, "lab"] = frame.loc[other, "lab"].clip(upper=2)
+    frame.insert(6, "score", frame["age"] + frame["heart_rate"])
+    return frame
+
+
+def make_ruled_toy_schema() -> TabularSchema:
+    """The toy schema with one rule of each kind, the range rule reading the mapping's target."""
+    spec = make_toy_schema().to_dict()
+    spec["columns"].insert(3, {"name": "race_group", "kind": "categorical", "categories": ["white", "black", "other"]})
+    spec["columns"].insert(6, {"name": "score", "kind": "numeric", "lower": 0, "upper": 500})
+    spec["rules"] = [
+        {"kind": "mapping", "source": "race", "target": "race_group", "map": dict(RACE_GROUPS)},
+        {"kind": "range", "column": "lab", "by": "race_group", "ranges": dict(LAB_RANGES)},
+        {"kind": "sum", "target": "score", "terms": ["age", "heart_rate"]},
+    ]
+    return TabularSchema.from_dict(spec)
+
+
 # Tiny, fast training settings for tests (not the library defaults).
 TINY = dict(epochs=2, batch_size=64, hidden=(32,), latent_dim=8, n_bins=8)
 
@@ -85,6 +113,7 @@ def write_small_support2(root) -> object:
     keep = ["age", "sex", "race", "edu", "meanbp", "hrt", support2.OUTCOME]
     spec = support2.support2_schema().to_dict()
     spec["columns"] = [column for column in spec["columns"] if column["name"] in keep]
+    spec.pop("rules", None)  # the dzgroup -> dzclass rule names columns left out here
     spec["sensitive"] = [attribute for attribute in spec["sensitive"] if attribute["name"] == "sex"]
     TabularSchema.from_dict(spec).save(root / "schema.yaml")
     train, holdout = support2.split_support2(support2.load_support2()[keep].sample(300, random_state=0), seed=0)

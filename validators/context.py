@@ -30,7 +30,7 @@ INTERSECTION_JOIN = " & "  # how `AuditContext.groups_of` joins the labels of an
 
 # Columns of the tidy result frame: one row per (validator, model, metric, attribute, group).
 RESULT_COLUMNS = [
-    "validator",   # "utility" | "fairness" | "fidelity" | "representation" | "memorisation" | "membership"
+    "validator",   # "utility" | "fairness" | "fidelity" | "representation" | "memorisation" | "rules" | "membership"
     "model",       # downstream model ("logreg", "gboost"), detector, attack ("domias", ...), or "" ...
     "source",      # "TSTR" (trained on synthetic), "TRTR" (trained on real), "change", or "" ...
     "metric",      # e.g. "auroc", "tpr", "equalized_odds_difference", "tvd", "dcr_ratio"

@@ -6,7 +6,8 @@ of at most `MAX_HEADLINE_ROWS` rows with their flags (utility TSTR vs TRTR per m
 fairness change per attribute, marginal fidelity, detection AUC, memorisation signals with their
 caveat, membership inference), what was audited, the holdout checks (a holdout below its minimum
 sizes, groups it lacks), one section per sensitive attribute (per-group table, between-group gaps,
-plots), the small groups called out, fidelity per column, the memorisation details and the membership-inference section
+plots), the small groups called out, fidelity per column, the memorisation details, the declared
+rules (share of rows keeping each, real vs synthetic) and the membership-inference section
 (`report_membership`: the attacks' power, the card's bound, per-subgroup exposure). Validators
 that did not run are simply left out.
 """
@@ -95,6 +96,7 @@ def render(report: AuditReport, *, plots: dict[str, str]) -> str:
     detail += _small_groups(report.table)
     detail += _fidelity_section(look, plots)
     detail += _memorisation_section(look, meta)
+    detail += _rules_section(look)
     detail += report_membership.section(report.table, meta)
     lines = [FIRST_LINE, "", f"# Audit of {title}", ""]
     lines += _verdict_section(report, thresholds, detail)
@@ -433,6 +435,25 @@ def _memorisation_section(look: _Lookup, meta: dict[str, Any]) -> list[str]:
     rows = [[r.metric, r.source or DASH, number(r.value), number(r.n, 0)] for r in t.itertuples(index=False)]
     return (["## Memorisation signals", "", _caveat(meta), ""]
             + table_lines(["Metric", "Rows", "Value", "n"], rows))
+
+
+RULES_NOTE = ("Share of rows that keep each rule the schema declares (public knowledge: a mapping, a range "
+              "per category, a sum). dpsynth's generators keep every rule by construction; **rule_broken**: "
+              "the synthetic share is below the real train share.")
+
+
+def _rules_section(look: _Lookup) -> list[str]:
+    t = look.table[look.table.validator == "rules"]
+    if t.empty:
+        return []
+    rows = []
+    for rule in pd.unique(t.feature):
+        part = t[t.feature == rule].set_index("source")
+        shares = [number(part.value.get(s)) if s in part.index else DASH for s in ("train", "holdout", "synthetic")]
+        flag = part.flag.get("synthetic", "") if "synthetic" in part.index else ""
+        rows.append([rule, *shares, f"**{flag}**" if flag else ""])
+    return (["## Declared rules", "", RULES_NOTE, ""]
+            + table_lines(["Rule", "Real train", "Real holdout", "Synthetic", "Flag"], rows))
 
 
 def _reading_notes(meta: dict[str, Any]) -> list[str]:

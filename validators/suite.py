@@ -186,10 +186,12 @@ def check_schema(schema: Any, schema_type: type, message: str) -> None:
         raise AuditInputError(message.format(kind=type(schema).__name__))
 
 
-def conform_tables(given: dict[str, Any], schema: Any, *, data_type: type, not_data: str) -> dict[str, Any]:
+def conform_tables(given: dict[str, Any], schema: Any, *, data_type: type, not_data: str,
+                   options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every table of ``given`` (name -> data: real train, real holdout, synthetic) checked to be a
-    non-empty ``data_type`` and conformed to ``schema`` (any modality); each error names its
-    table (``not_data`` is the message for the wrong type, with ``{name}`` and ``{kind}``)."""
+    non-empty ``data_type`` and conformed to ``schema`` (any modality; ``options`` go to its
+    ``conform``); each error names its table (``not_data`` is the message for the wrong type, with
+    ``{name}`` and ``{kind}``)."""
     conformed = {}
     for name, data in given.items():
         if not isinstance(data, data_type):
@@ -197,7 +199,7 @@ def conform_tables(given: dict[str, Any], schema: Any, *, data_type: type, not_d
         if len(data) == 0:
             raise AuditInputError(EMPTY_TABLE.format(name=name))
         try:
-            conformed[name] = schema.conform(data)[0]
+            conformed[name] = schema.conform(data, **(options or {}))[0]
         except SchemaError as exc:
             raise SchemaError(CONFORM_FAILED.format(name=name, error=exc)) from exc
     return conformed

@@ -3,7 +3,9 @@
 Conform the three tables to the `TabularSchema` (only the schema's columns are required, so
 a synthetic table written by another tool works) and label subgroups once (`AuditContext`);
 downstream models ``logreg`` and ``gboost`` (`tabular_models`); then utility, fairness, fidelity
-(`tabular_fidelity`), representation and memorisation (`tabular_memorisation`), and membership inference on the features of
+(`tabular_fidelity`), representation, memorisation (`tabular_memorisation`), the share of rows
+keeping each declared rule (`tabular_rules`; the tables are conformed without refusing rows that
+break one, so that it can be measured), and membership inference on the features of
 `membership_features`.
 """
 
@@ -30,7 +32,7 @@ def build_context(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.D
     """Check and conform the three tables; build the shared context."""
     check_schema(schema, TabularSchema, NOT_A_SCHEMA)
     conformed = conform_tables({"train": train, "holdout": holdout, "synthetic": synthetic}, schema,
-                               data_type=pd.DataFrame, not_data=NOT_A_FRAME)
+                               data_type=pd.DataFrame, not_data=NOT_A_FRAME, options={"check_rules": False})
     check_holdout_classes(conformed["holdout"], schema)
     return AuditContext(schema=schema, train=conformed["train"], holdout=conformed["holdout"],
                         synthetic=conformed["synthetic"], config=config)
@@ -56,7 +58,7 @@ PLAN = AuditPlan(
     models=Step("tabular_models", "downstream_predictions"),
     model_outputs=("predictions",),
     steps=(Step("utility", inputs=("predictions",)), Step("fairness", inputs=("predictions",)),
-           Step("tabular_fidelity"), Step("representation"), Step("tabular_memorisation")),
+           Step("tabular_fidelity"), Step("representation"), Step("tabular_memorisation"), Step("tabular_rules")),
     membership_features=membership_features,
     metadata=metadata,
 )

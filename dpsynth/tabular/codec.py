@@ -17,6 +17,11 @@ offset does not. A missing numeric encodes as [0, 1] with all-zero bins, so its 
 vanish from the loss. Generators condition on the target and the sensitive groups
 (`encode_conditions`); `decode` samples rows and keeps each row consistent with its
 condition cell (e.g. an "80+" age band yields an age in [80, upper]).
+
+The schema's declared rules (`dpsynth.tabular.rules`) hold by construction: a derived column
+(a mapping or sum target) has no block — it is computed from its inputs at decode — and a
+range rule restricts the bins drawn and clips the value to the range of the row's category,
+through the same path as the sensitive-attribute bands.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import torch
 from torch.nn import functional as F
 
 from dpsynth.schema import MISSING_GROUP, CategoricalColumn, NumericColumn, SensitiveAttribute
+from dpsynth.tabular.rules import MappingRule, RangeRule, SumRule, clip_to_range, derive, derived_columns
 from dpsynth.tabular.schema import TabularSchema
 
 BlockRole = Literal["category", "missing", "bin", "fine"]
@@ -58,7 +64,10 @@ class TabularCodec:
         self.n_bins = n_bins
         self.blocks: list[Block] = []
         self._bin_edges: dict[str, np.ndarray] = {}
-        for col in schema.columns:
+        derived = set(derived_columns(schema.rules))
+        self.modelled = [c for c in schema.columns if c.name not in derived]
+        self._ranges = {r.column: r for r in schema.rules if isinstance(r, RangeRule)}
+        for col in self.modelled:
             if isinstance(col, CategoricalColumn):
                 self._add(col.name, "category", len(col.categories or []) + int(col.nullable))
                 continue
@@ -85,10 +94,11 @@ class TabularCodec:
 
     # ------------------------------------------------------------------ encode
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """Encode a *conformed* frame (see `TabularSchema.conform`) to float32 [n, width]."""
+        """Encode a *conformed* frame (see `TabularSchema.conform`) to float32 [n, width];
+        derived columns are not encoded (they follow from their inputs)."""
         out = np.zeros((len(frame), self.width), dtype=np.float32)
         rows = np.arange(len(frame))
-        for col in self.schema.columns:
+        for col in self.modelled:
             blocks = self.blocks_of(col.name)
             values = frame[col.name]
             missing = values.isna().to_numpy()
@@ -143,39 +153,67 @@ class TabularCodec:
         Softmax blocks are sampled (Gumbel-max) after masking the choices the condition
         cell rules out; a numeric value is drawn uniformly inside its fine bin, clipped to
         the public bounds and rounded to the column's declared precision (whole numbers for
-        integer columns, ``decimals`` places if set) — all post-processing.
+        integer columns, ``decimals`` places if set) — all post-processing. Categorical
+        columns come first, then the mapping targets, then the numeric columns (a range rule
+        reads its row's category), then the sum targets.
         """
         n = output.shape[0]
         cells = cells.reset_index(drop=True)
         result: dict[str, np.ndarray] = {}
         masks = self._condition_masks(cells)
-        for col in self.schema.columns:
-            blocks = self.blocks_of(col.name)
+        for col in self.modelled:
             if isinstance(col, CategoricalColumn):
-                b = blocks["category"]
+                b = self.blocks_of(col.name)["category"]
                 idx = _gumbel_argmax(output[:, b.start:b.stop], masks.get((col.name, "category")), rng)
                 domain = np.array(list(col.categories or []) + [np.nan], dtype=object)
                 result[col.name] = domain[idx]
-                continue
-            missing = np.zeros(n, dtype=bool)
-            if "missing" in blocks:
-                b = blocks["missing"]
-                missing = _gumbel_argmax(output[:, b.start:b.stop], masks.get((col.name, "missing")), rng) == 1
-            b = blocks["bin"]
-            idx = _gumbel_argmax(output[:, b.start:b.stop], masks.get((col.name, "bin")), rng)
-            edges = self._bin_edges[col.name]
-            if "fine" in blocks:
-                b = blocks["fine"]
-                fine = _gumbel_argmax(output[:, b.start:b.stop], None, rng)
-                pos = (fine + rng.uniform(size=n)) / self.n_bins
-            else:
-                pos = np.full(n, 0.5)
-            values = edges[idx] + pos * (edges[idx + 1] - edges[idx])
-            values = self._clip_to_bands(col, values, cells)
-            values = col.rounded(np.clip(values, col.lower, col.upper))
-            values[missing] = np.nan
-            result[col.name] = values
-        return pd.DataFrame(result)[self.schema.names]
+        rules = self.schema.rules
+        frame = derive([r for r in rules if isinstance(r, MappingRule)], pd.DataFrame(result, index=range(n)),
+                       self.schema.columns)
+        for col in self.modelled:
+            if isinstance(col, NumericColumn):
+                frame[col.name] = self._decode_numeric(col, output, cells, frame, masks, rng)
+        frame = derive([r for r in rules if isinstance(r, SumRule)], frame, self.schema.columns)
+        return frame[self.schema.names]
+
+    def _decode_numeric(self, col: NumericColumn, output: np.ndarray, cells: pd.DataFrame, frame: pd.DataFrame,
+                        masks: dict[tuple[str, BlockRole], np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        """One numeric column: missing or not, a bin allowed by the cell and the column's range
+        rule, a uniform draw inside its fine bin, clipped to the bands, the bounds and the range."""
+        n = output.shape[0]
+        blocks = self.blocks_of(col.name)
+        missing = np.zeros(n, dtype=bool)
+        if "missing" in blocks:
+            b = blocks["missing"]
+            missing = _gumbel_argmax(output[:, b.start:b.stop], masks.get((col.name, "missing")), rng) == 1
+        b = blocks["bin"]
+        edges = self._bin_edges[col.name]
+        allowed = masks.get((col.name, "bin"))
+        rule = self._ranges.get(col.name)
+        lo = hi = None
+        if rule is not None:
+            lo, hi = rule.limits(frame[rule.by].to_numpy(object), col.lower, col.upper)
+            in_range = _overlaps(edges[None, :], lo, hi)
+            allowed = in_range if allowed is None else allowed & in_range
+        idx = _gumbel_argmax(output[:, b.start:b.stop], allowed, rng)
+        if "fine" in blocks:
+            b = blocks["fine"]
+            fine_allowed = None
+            if rule is not None:  # the fine bins of the drawn bin that meet the range
+                steps = np.arange(self.n_bins + 1) / self.n_bins
+                fine_edges = edges[idx, None] + steps[None, :] * (edges[idx + 1] - edges[idx])[:, None]
+                fine_allowed = _overlaps(fine_edges, lo, hi)
+            fine = _gumbel_argmax(output[:, b.start:b.stop], fine_allowed, rng)
+            pos = (fine + rng.uniform(size=n)) / self.n_bins
+        else:
+            pos = np.full(n, 0.5)
+        values = edges[idx] + pos * (edges[idx + 1] - edges[idx])
+        values = self._clip_to_bands(col, values, cells)
+        values = col.rounded(np.clip(values, col.lower, col.upper))
+        if rule is not None:  # the declared range wins over a band it contradicts
+            values = clip_to_range(rule, col, values, frame[rule.by].to_numpy(object))
+        values[missing] = np.nan
+        return values
 
     def _attribute_on(self, column: str) -> list[SensitiveAttribute]:
         return [a for a in self.schema.sensitive if a.column == column]
@@ -225,6 +263,12 @@ class TabularCodec:
             top = np.where(hi >= attr.bins[-1], hi, below)
             values = np.minimum(np.maximum(values, lo), top)
         return values
+
+
+def _overlaps(edges: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """[n, k] whether each of the k bins (``edges``: [n or 1, k + 1], right-open) meets the
+    row's closed range [lo, hi]."""
+    return (edges[:, 1:] > lo[:, None]) & (edges[:, :-1] <= hi[:, None])
 
 
 def _gumbel_argmax(logits: np.ndarray, allowed: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:

@@ -46,8 +46,9 @@ def as_written(data: pd.DataFrame, schema: TabularSchema) -> pd.DataFrame:
 
 
 def describe_schema(schema: TabularSchema) -> str:
+    rules = f", rules {[r.label for r in schema.rules]}" if schema.rules else ""
     return (f"schema ok: {len(schema.columns)} columns, target '{schema.target}', "
-            f"sensitive {[a.name for a in schema.sensitive]}, sha256 {schema.fingerprint()[:12]}")
+            f"sensitive {[a.name for a in schema.sensitive]}{rules}, sha256 {schema.fingerprint()[:12]}")
 
 
 def describe_data(report: ValidationReport) -> str:

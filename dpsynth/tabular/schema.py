@@ -35,6 +35,7 @@ from dpsynth.schema import (
     canonical_category,
     format_bound,
 )
+from dpsynth.tabular.rules import Rule, broken_rows, check_rules as check_rule_columns, parse_rules
 
 
 @dataclass
@@ -69,6 +70,7 @@ class TabularSchema(SchemaFile):
     sensitive: list[SensitiveAttribute] = field(default_factory=list)
     subject_id: str | None = None
     version: int = SCHEMA_VERSION
+    rules: list[Rule] = field(default_factory=list)
     modality: ClassVar[str] = "tabular"
 
     def __post_init__(self) -> None:
@@ -112,6 +114,9 @@ class TabularSchema(SchemaFile):
             )
         if self.version != SCHEMA_VERSION:
             raise SchemaError(f"schema version {self.version} is not supported (expected {SCHEMA_VERSION})")
+        self.rules = list(self.rules)
+        check_rule_columns(self.rules, self.columns, target=self.target,
+                           sensitive_columns=[a.column for a in self.sensitive])
 
     # ----------------------------------------------------------------- lookup
     def column(self, name: str) -> Column:
@@ -147,13 +152,16 @@ class TabularSchema(SchemaFile):
             raise SchemaError(errors.NOT_PUBLIC.format(fields=", ".join(missing)))
 
     # -------------------------------------------------------------- data checks
-    def conform(self, data: pd.DataFrame) -> tuple[pd.DataFrame, ValidationReport]:
+    def conform(self, data: pd.DataFrame, *, check_rules: bool = True) -> tuple[pd.DataFrame, ValidationReport]:
         """Check `data` against the schema and return it in canonical form.
 
         Numeric columns become float, categorical ones strings (NaN for missing). Every
         problem raises a `SchemaError` naming the column and the fix; the only changes made
         are those the schema allows (``out_of_bounds: clip``, ``unseen: missing``), and
-        they are counted in the returned report. The input frame is not modified.
+        they are counted in the returned report. The input frame is not modified. Data that
+        break a declared rule are refused (the rule, the count of rows and an example), after
+        the clips: a rule is public knowledge that holds in every row. The audit passes
+        ``check_rules=False``: it measures how many rows keep each rule instead.
         """
         expected = self.check_columns(data)
         report = ValidationReport(n_rows=len(data))
@@ -167,6 +175,8 @@ class TabularSchema(SchemaFile):
                 out[col.name] = self._conform_numeric(data[col.name], col, report)
             else:
                 out[col.name] = self._conform_categorical(data[col.name], col, report)
+        if check_rules:
+            broken_rows(self.rules, out)
         return out[expected], report
 
     def count_units(self, data: pd.DataFrame) -> int:
@@ -242,7 +252,7 @@ class TabularSchema(SchemaFile):
 
     # ------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        return {
+        spec = {
             "version": self.version,
             "modality": self.modality,
             "target": self.target,
@@ -251,6 +261,9 @@ class TabularSchema(SchemaFile):
             "sensitive": [a.to_dict() for a in self.sensitive],
             "columns": [c.to_dict() for c in self.columns],
         }
+        if self.rules:  # absent when none: schemas without rules keep their fingerprint
+            spec["rules"] = [r.to_dict() for r in self.rules]
+        return spec
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> TabularSchema:
@@ -275,7 +288,7 @@ class TabularSchema(SchemaFile):
         sensitive = [SensitiveAttribute(**a) for a in spec.get("sensitive") or []]
         return cls(columns=columns, target=spec["target"], positive=spec["positive"],
                    sensitive=sensitive, subject_id=spec.get("subject_id"),
-                   version=int(spec.get("version", SCHEMA_VERSION)))
+                   version=int(spec.get("version", SCHEMA_VERSION)), rules=parse_rules(spec.get("rules")))
 
 
 class StaticAttributes(SchemaFile):

@@ -128,3 +128,19 @@ def test_flag_categories_survive_a_yaml_round_trip(tmp_path, schema):
     back = TabularSchema.load(schema.save(tmp_path / "actg175.yaml"))
     assert back.column("hemo").categories == ["0", "1"]
     assert back.column("cens").categories == ["no", "yes"]  # not YAML booleans
+
+
+# --------------------------------------------------------------------------- declared rules
+def test_schema_declares_the_trial_design_rules(schema):
+    labels = {rule.label: rule for rule in schema.rules}
+    assert labels["arms -> treat"].map == {"0": "0", "1": "1", "2": "1", "3": "1"}
+    assert labels["strat -> str2"].map == {"1": "0", "2": "1", "3": "1"}
+    assert labels["preanti range by strat"].ranges["1"] == [0, 7]
+
+
+def test_the_data_keep_every_declared_rule(frame, schema):
+    conformed = schema.conform(frame)[0]  # conform refuses rows that break a rule
+    for rule in schema.rules:
+        assert rule.holds(conformed).all(), rule.label
+    assert set(frame.loc[frame["arms"] == "0", "treat"]) == {"0"}
+    assert set(frame.loc[frame["strat"] == "1", "str2"]) == {"0"}

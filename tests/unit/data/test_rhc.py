@@ -110,3 +110,11 @@ def test_weight_code_zero_becomes_missing(frame):
 def test_yes_no_categories_survive_a_yaml_round_trip(tmp_path, schema):
     back = TabularSchema.load(schema.save(tmp_path / "rhc.yaml"))
     assert back.column("ca").categories == ["No", "Yes", "Metastatic"]  # not YAML booleans
+
+
+def test_no_rule_is_declared_because_none_holds_in_every_row(frame, schema):
+    """The candidates named in rhc.yaml's comment do not hold exactly: ca does not determine
+    malighx, and cat1 does not determine cat2."""
+    assert schema.rules == []
+    assert frame.groupby("ca")["malighx"].nunique().max() > 1
+    assert frame.groupby("cat1")["cat2"].nunique().max() > 1

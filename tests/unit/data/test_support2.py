@@ -90,3 +90,17 @@ def test_schema_is_public_and_describes_the_frame(schema):
     for col in schema.columns:
         if isinstance(col, NumericColumn):
             assert col.lower is not None and col.upper is not None and col.lower < col.upper
+
+
+# --------------------------------------------------------------------------- declared rules
+def test_schema_declares_the_data_dictionary_dzgroup_to_dzclass_mapping(schema):
+    (rule,) = schema.rules
+    assert (rule.kind, rule.source, rule.target) == ("mapping", "dzgroup", "dzclass")
+    assert rule.map["Colon Cancer"] == "Cancer" and rule.map["COPD"] == "COPD/CHF/Cirrhosis"
+
+
+def test_every_dzgroup_level_has_exactly_one_dzclass_in_the_data(frame, schema):
+    classes = frame.groupby("dzgroup")["dzclass"].unique()
+    assert {group: list(values) for group, values in classes.items()} == {
+        group: [value] for group, value in schema.rules[0].map.items()}
+    assert schema.rules[0].holds(schema.conform(frame)[0]).all()

@@ -220,3 +220,17 @@ def test_device_setting_is_checked_before_private_data_and_saved(fitted, tmp_pat
     loaded = type(fitted).load(fitted.save(tmp_path / "bundle"), device="cpu")
     assert loaded.training.device == "cpu"
     pd.testing.assert_frame_equal(loaded.sample(20, random_state=3), fitted.sample(20, random_state=3))
+
+
+def test_declared_rules_hold_in_every_sampled_row():
+    """By construction: the derived columns are not modelled and ranges restrict the draw, so even
+    a barely trained model keeps every rule of the schema."""
+    from tests.conftest import make_ruled_toy_frame, make_ruled_toy_schema
+
+    schema = make_ruled_toy_schema()
+    model = fit_tiny(frame=make_ruled_toy_frame(), schema=schema, epochs=1)
+    out = model.sample(400, random_state=1)
+    assert list(out.columns) == schema.names
+    for rule in schema.rules:
+        assert rule.holds(out).all(), rule.label
+    schema.conform(out)

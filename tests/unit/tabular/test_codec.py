@@ -5,7 +5,7 @@ import torch
 
 from dpsynth.tabular.codec import TabularCodec
 from dpsynth.errors import SchemaError
-from tests.conftest import make_toy_frame, make_toy_schema
+from tests.conftest import make_ruled_toy_frame, make_ruled_toy_schema, make_toy_frame, make_toy_schema
 
 
 def conformed(frame=None):
@@ -106,3 +106,40 @@ def test_decoded_values_keep_the_declared_decimals_inside_the_bounds():
     lab = out["lab"].dropna()
     assert len(lab) and np.allclose(lab, lab.round(1), atol=0, rtol=0) and lab.between(0, 50).all()
     assert out["age"].round(1).ne(out["age"]).any()  # no decimals declared: full precision
+
+
+def ruled_codec_output(n=2000, seed=0):
+    schema = make_ruled_toy_schema()
+    frame = schema.conform(make_ruled_toy_frame())[0]
+    codec = TabularCodec(schema, n_bins=8)
+    cells = schema.group_labels(frame).sample(n, replace=True, random_state=seed).reset_index(drop=True)
+    noise = np.random.default_rng(seed).normal(scale=3.0, size=(n, codec.width)).astype(np.float32)
+    return schema, frame, codec, codec.decode(noise, cells, rng=np.random.default_rng(seed + 1))
+
+
+def test_derived_columns_have_no_block_and_are_not_encoded():
+    schema, frame, codec, _ = ruled_codec_output(n=10)
+    columns = {b.column for b in codec.blocks}
+    assert "race_group" not in columns and "score" not in columns and {"race", "lab", "age"} <= columns
+    assert codec.encode(frame).shape == (len(frame), codec.width)
+    assert [c.name for c in codec.modelled] == [n for n in schema.names if n not in ("race_group", "score")]
+
+
+def test_decode_keeps_every_declared_rule_by_construction():
+    """Whatever the network outputs (here: noise), every decoded row keeps every rule."""
+    schema, _, _, out = ruled_codec_output()
+    assert list(out.columns) == schema.names
+    for rule in schema.rules:
+        assert rule.holds(out).all(), rule.label
+    schema.conform(out)  # raises on a broken rule
+    assert (out["race_group"] == out["race"].map({"asian": "other"}).fillna(out["race"])).all()
+    np.testing.assert_allclose(out["score"], out["age"] + out["heart_rate"])
+
+
+def test_range_rule_restricts_the_drawn_bins_not_just_the_clip():
+    """Values in a range come from the bins that meet it: few pile up on the range's edge."""
+    _, _, _, out = ruled_codec_output()
+    lab = out.loc[out["race_group"] == "other", "lab"].dropna()
+    assert len(lab) > 50 and lab.between(0, 2).all()
+    assert (lab == 2).mean() < 0.25 and lab.nunique() > 20
+    assert out.loc[out["race_group"] != "other", "lab"].max() > 2  # other groups keep the public bounds

@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from dpsynth.tabular.modality import as_written, write
-from tests.conftest import make_toy_frame, make_toy_schema
+from dpsynth.tabular.modality import as_written, describe_schema, write
+from tests.conftest import make_ruled_toy_schema, make_toy_frame, make_toy_schema
 
 
 def toy_with_lab_decimals():
@@ -44,3 +44,9 @@ def test_as_written_leaves_its_input_alone():
     out = as_written(frame, schema)
     pd.testing.assert_frame_equal(frame, before)
     assert str(out["heart_rate"].dtype) == "Int64" and out["age"].dtype == float
+
+
+def test_schema_check_line_names_the_declared_rules():
+    line = describe_schema(make_ruled_toy_schema())
+    assert "rules ['race -> race_group', 'lab range by race_group', 'score = age + heart_rate']" in line
+    assert "rules" not in describe_schema(make_toy_schema())

@@ -13,7 +13,7 @@ from dpsynth.tabular.schema import TabularSchema
 from tests.conftest import make_toy_schema
 
 VALID_COLUMN_KEYS = "valid keys: name, kind, lower, upper, integer, decimals, nullable, public, out_of_bounds"
-VALID_SCHEMA_KEYS = "valid keys: version, modality, target, positive, subject_id, sensitive, columns"
+VALID_SCHEMA_KEYS = "valid keys: version, modality, target, positive, subject_id, sensitive, columns, rules"
 
 
 def toy_spec():

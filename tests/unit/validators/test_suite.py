@@ -78,10 +78,10 @@ def test_runs_every_step_in_order(fake_models):
     report = audit(train=patients(300, 1), holdout=patients(200, 2), synthetic=patients(300, 3),
                    schema=SCHEMA, config=FAST, progress=False)
     assert fake_models == ["tabular_models", "utility", "fairness", "tabular_fidelity", "representation",
-                           "tabular_memorisation", "membership"]
+                           "tabular_memorisation", "tabular_rules", "membership"]
     assert isinstance(report, AuditReport) and list(report.table.columns) == RESULT_COLUMNS
     assert list(pd.unique(report.table.validator)) == ["utility", "fairness", "fidelity", "representation",
-                                                       "memorisation", "membership"]
+                                                       "memorisation", "membership"]  # no rules declared: no rows
     meta = report.metadata
     assert (meta["n_train"], meta["n_holdout"], meta["n_synthetic"]) == (300, 200, 300)
     assert meta["schema_fingerprint"] == SCHEMA.fingerprint() and meta["config"]["max_rows"] == 300
