@@ -73,13 +73,16 @@ def test_a_failed_cell_is_recorded_with_its_error(tmp_path, monkeypatch):
 
 def test_report_takes_medians_over_seeds_with_trtr_beside_and_draws_the_plot(tmp_path):
     cohorts = load_cohorts()
-    for seed, tstr in enumerate((0.6, 0.72, 0.7)):
+    cohorts.append_cell(tmp_path / "cells.jsonl", fake_cell(2, tstr=0.1) | {"error": "killed"})  # retried later
+    for seed, tstr in enumerate((0.6, 0.72, 0.1)):
         cohorts.append_cell(tmp_path / "cells.jsonl", fake_cell(seed, tstr=tstr))
+    cohorts.append_cell(tmp_path / "cells.jsonl", fake_cell(2, tstr=0.7))  # the same cell twice: its last record
     cohorts.append_cell(tmp_path / "cells.jsonl", fake_cell(0, n="full", tstr=0.76))
     cohorts.main(["--out", str(tmp_path), "--report-only", "--report", str(tmp_path / "r.json"),
                   "--plot", str(tmp_path / "plot.png")])
     summary = json.loads((tmp_path / "r.json").read_text())
     small = next(r for r in summary["medians"] if r["n"] == "500")
+    assert summary["failures"] == [] and len(summary["cells"]) == 4
     assert small["seeds"] == 3 and small["tstr_auroc_gboost"] == 0.7 and small["trtr_auroc_gboost"] == 0.8
     assert small["tstr_trtr_ratio_gboost"] == 0.875 and small["fit_seconds"] == 11.0
     assert next(r for r in summary["medians"] if r["n"] == "full")["tstr_trtr_ratio_logreg"] == 0.95
