@@ -14,7 +14,7 @@ import pandas as pd
 from dpsynth.validators import audit
 from dpsynth.validators.context import AuditConfig
 
-FAIRNESS_ATTRIBUTES = ("sex", "race")
+FAIRNESS_ATTRIBUTES = ("sex", "race", "age_band")
 MODELS = ("logreg", "gboost")
 
 
@@ -24,7 +24,9 @@ def metric(report, **where) -> float:
 
 def audit_summary(report) -> dict[str, Any]:
     """TSTR/TRTR AUROC, equalized-odds difference (TSTR, TRTR, change), per-group TSTR AUROC
-    of gradient boosting, mean TVD and detection AUC from one `AuditReport`."""
+    of gradient boosting, mean TVD, association difference (``correlation_difference``: mean
+    |association(real) − association(synthetic)| over column pairs) and detection AUC from one
+    `AuditReport`."""
     out: dict[str, Any] = {}
     for model in MODELS:
         for source in ("TSTR", "TRTR"):
@@ -42,6 +44,8 @@ def audit_summary(report) -> dict[str, Any]:
             if group:
                 out[f"tstr_auroc_gboost_{attribute}={group}"] = round(float(value), 4)
     out["mean_tvd"] = metric(report, validator="fidelity", metric="mean_tvd", attribute="overall", feature="")
+    out["correlation_difference"] = metric(report, validator="fidelity", metric="correlation_difference",
+                                           attribute="overall", feature="")
     out["detection_auc"] = metric(report, validator="fidelity", metric="detection_auc", attribute="overall")
     return out
 

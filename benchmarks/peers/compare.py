@@ -1,11 +1,18 @@
-"""Peer comparison: synthcity's DP plugins on dpsynth's split, through dpsynth's audit. Prints JSON.
+"""Peer comparison: synthcity's DP plugins and smartnoise's AIM/MST on dpsynth's split, through dpsynth's audit. Prints JSON.
 
 Run from the dpsynth environment after `benchmarks/peers/setup.sh` made synthcity's own
-(synthcity needs torch<2.3 and numpy<2):
+(synthcity needs torch<2.3 and numpy<2) and `benchmarks/peers/setup_smartnoise.sh`
+smartnoise-synth's (mbi<2, opacus<0.15):
 
     .venv/bin/python benchmarks/peers/compare.py --datasets support2 rhc \\
-        --plugins dpgan pategan aim privbayes --epsilons 1 --seeds 0 1 2 \\
+        --plugins dpgan pategan aim privbayes --smartnoise aim mst --epsilons 1 --seeds 0 1 2 \\
         > benchmarks/results/peers.json
+
+``--plugins`` with no name runs no synthcity plugin (e.g. ``--plugins --smartnoise mst``).
+smartnoise's AIM and MST get the table as category codes binned on the schema's public
+bounds (`marginal_codec.py`, no ε spent) and fit with a transformer fitted on the public
+domain, so their ε covers all they learn from the rows, except what `smartnoise_peer.py`
+lists (MST's exact record count, numpy's Mersenne Twister for the selection steps).
 
 For each data set, plugin, ε and seed: the same fixed train split as `benchmarks/tabular.py`
 is written to a temporary folder (deleted afterwards), the plugin is fitted in the
@@ -41,6 +48,9 @@ from dpsynth.schema import NumericColumn
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from summary import audit_and_summarise, medians  # noqa: E402  (benchmarks/summary.py)
+
+sys.path.insert(0, str(HERE))
+import smartnoise_peer  # noqa: E402  (benchmarks/peers/smartnoise_peer.py)
 
 PEER_PYTHON = HERE / ".venv-synthcity" / "bin" / "python"
 MISSING_SUFFIX = "__missing"
@@ -98,20 +108,39 @@ def run_peer(plugin: str, train_csv: Path, target: str, epsilon: float, seed: in
     return synthetic, info
 
 
+def run_smartnoise(synth: str, name: str, train, holdout, schema, epsilon: float, seed: int, timeout: int) -> dict:
+    """One smartnoise fit on the train split, audited like the synthcity runs."""
+    run = {"dataset": name, "generator": f"smartnoise-{synth}", "epsilon_budget": epsilon, "seed": seed}
+    try:
+        synthetic, info = smartnoise_peer.fit_sample(synth, train, schema, epsilon=epsilon, delta=DELTA, seed=seed,
+                                                     rows=len(train), timeout=timeout)
+    except RuntimeError as error:
+        return run | {"error": str(error)}
+    run |= {"fit_seconds": info["fit_seconds"], "peer": info}
+    return run | audit_and_summarise(train=train, holdout=holdout, synthetic=synthetic, schema=schema, seed=seed)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["support2"], choices=sorted(DATASETS))
-    parser.add_argument("--plugins", nargs="+", default=["dpgan", "pategan", "aim", "privbayes"])
+    parser.add_argument("--plugins", nargs="*", default=["dpgan", "pategan", "aim", "privbayes"],
+                        help="synthcity plugins (none: only the smartnoise peers)")
+    parser.add_argument("--smartnoise", nargs="*", default=[], choices=smartnoise_peer.SYNTHS,
+                        help="smartnoise-synth synthesizers to run beside them: aim, mst")
     parser.add_argument("--epsilons", nargs="+", type=float, default=[1.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per plugin fit")
     parser.add_argument("--plugin-param", action="append", default=[],
                         help="PLUGIN:key=json passed to that plugin, e.g. dpgan:n_iter=100 (repeatable)")
     args = parser.parse_args(argv)
-    if not PEER_PYTHON.exists():
+    if not args.plugins and not args.smartnoise:
+        parser.error("nothing to run: name synthcity --plugins or --smartnoise synthesizers")
+    if args.plugins and not PEER_PYTHON.exists():
         sys.exit(f"{PEER_PYTHON} is missing: run benchmarks/peers/setup.sh first")
+    if args.smartnoise:
+        smartnoise_peer.require_peer_venv()
 
-    runs, versions, sizes = [], {}, {}
+    runs, versions, sizes, smartnoise_versions = [], {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="dpsynth-peers-") as tmp:
         workdir = Path(tmp)
         for name in args.datasets:
@@ -140,10 +169,19 @@ def main(argv: list[str] | None = None) -> None:
                                                        schema=schema, seed=seed)
                         runs.append(run)
                         print(json.dumps(run), file=sys.stderr)
+            for synth in args.smartnoise:
+                for epsilon in args.epsilons:
+                    for seed in args.seeds:
+                        runs.append(run_smartnoise(synth, name, train, holdout, schema, epsilon, seed, args.timeout))
+                        if "peer" in runs[-1]:
+                            smartnoise_versions = runs[-1]["peer"]["versions"]
+                        print(json.dumps(runs[-1]), file=sys.stderr)
     ok = [r for r in runs if "error" not in r]
     print(json.dumps({
-        "benchmark": "peers (synthcity)", "date": date.today().isoformat(), "delta": DELTA, "datasets": sizes,
-        "peer_versions": versions, "machine": {"cpus": os.cpu_count()},
+        "benchmark": "peers (synthcity, smartnoise)", "date": date.today().isoformat(), "delta": DELTA, "datasets": sizes,
+        "peer_versions": versions, "smartnoise_versions": smartnoise_versions,
+        "smartnoise_epsilon_not_covered": smartnoise_peer.EPSILON_NOT_COVERED if args.smartnoise else "",
+        "machine": {"cpus": os.cpu_count()},
         "medians": medians(ok, ("dataset", "generator", "epsilon_budget")) if ok else [],
         "failures": [r for r in runs if "error" in r], "runs": runs,
     }, indent=2))
