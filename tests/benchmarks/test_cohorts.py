@@ -1,24 +1,17 @@
 """The cohort-size benchmark (benchmarks/cohorts.py) resumes cell by cell, subsamples seeded and
 stratified, and reports medians over seeds with TRTR beside."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.benchmarks.scripts import load_script
 from tests.conftest import make_toy_frame
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_cohorts():
-    spec = importlib.util.spec_from_file_location("cohorts", ROOT / "benchmarks" / "cohorts.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("cohorts.py")
 
 
 def fake_cell(seed, *, generator="mst", n="500", tstr=0.7, trtr=0.8, **extra):

@@ -1,22 +1,13 @@
 """benchmarks/peers/compare.py's arguments: the smartnoise peers beside (or instead of) synthcity's plugins."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.benchmarks.scripts import load_script
 from tests.conftest import make_toy_frame, make_toy_schema
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_compare():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("peers_compare", ROOT / "benchmarks" / "peers" / "compare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("peers/compare.py")
 
 
 def test_nothing_to_run_is_an_error(capsys):

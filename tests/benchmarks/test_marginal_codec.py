@@ -1,27 +1,18 @@
 """The marginal peers' codec (benchmarks/peers/marginal_codec.py) bins on the public schema only
 and decodes inside the bins at the schema's precision."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from dpsynth.schema import CategoricalColumn, NumericColumn
 from dpsynth.tabular.schema import TabularSchema
+from tests.benchmarks.scripts import load_script
 from tests.conftest import make_toy_frame, make_toy_schema
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_codec():
-    sys.path.insert(0, str(ROOT / "benchmarks" / "peers"))
-    spec = importlib.util.spec_from_file_location("marginal_codec", ROOT / "benchmarks" / "peers" / "marginal_codec.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("peers/marginal_codec.py")
 
 
 def test_domain_comes_from_the_schema_with_a_missing_code_for_nullable_columns():

@@ -1,24 +1,15 @@
 """The peer comparison hands synthcity NaN-free data built from the public schema only, and
 reads its rows back inside the public bounds (benchmarks/peers/compare.py)."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from tests.benchmarks.scripts import load_script
 from tests.conftest import make_toy_frame, make_toy_schema
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_compare():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("peers_compare", ROOT / "benchmarks" / "peers" / "compare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("peers/compare.py")
 
 
 def test_round_trip_keeps_missing_values_and_uses_public_fill_only():

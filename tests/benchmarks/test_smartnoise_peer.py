@@ -2,12 +2,11 @@
 on the public domain with no preprocessor ε and every sampled code decodes inside the schema.
 Needs benchmarks/peers/.venv-smartnoise (setup_smartnoise.sh); skipped without it."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.benchmarks.scripts import load_script
 from tests.conftest import make_toy_frame, make_toy_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,11 +18,7 @@ pytestmark = [pytest.mark.slow,
 
 
 def load_peer():
-    sys.path.insert(0, str(PEERS))
-    spec = importlib.util.spec_from_file_location("smartnoise_peer", PEERS / "smartnoise_peer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("peers/smartnoise_peer.py")
 
 
 def test_mst_spends_its_epsilon_on_the_mechanism_only_and_decodes_inside_the_schema():
