@@ -211,7 +211,7 @@ class TabularCodec:
         values = self._clip_to_bands(col, values, cells)
         values = col.rounded(np.clip(values, col.lower, col.upper))
         if rule is not None:  # the declared range wins over a band it contradicts
-            values = clip_to_range(rule, col, values, frame[rule.by].to_numpy(object))
+            values = clip_to_range(col, values, lo, hi)
         values[missing] = np.nan
         return values
 

@@ -347,14 +347,14 @@ def restrict_ranges(rules: list[Rule], frame: pd.DataFrame, columns: list[Column
     for rule in rules:
         if isinstance(rule, RangeRule):
             col = by_name[rule.column]
-            out[rule.column] = clip_to_range(rule, col, out[rule.column].to_numpy(float),
-                                             out[rule.by].to_numpy(object))
+            lo, hi = rule.limits(out[rule.by].to_numpy(object), col.lower, col.upper)
+            out[rule.column] = clip_to_range(col, out[rule.column].to_numpy(float), lo, hi)
     return out
 
 
-def clip_to_range(rule: RangeRule, col: NumericColumn, values: np.ndarray, by: np.ndarray) -> np.ndarray:
-    """``values`` inside each row's range, at the column's precision (missing stays missing)."""
-    lo, hi = rule.limits(by, col.lower, col.upper)
+def clip_to_range(col: NumericColumn, values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``values`` inside each row's range [``lo``, ``hi``] (`RangeRule.limits`), at the column's
+    precision (missing stays missing)."""
     out = np.clip(values, lo, hi)
     places = col.places
     if places is not None:
