@@ -132,6 +132,7 @@ def _verdict_section(report: AuditReport, thresholds: Thresholds, detail: list[s
         "fairness": subgroups(fairness_findings(report.table, thresholds)),
         "representation": subgroups(representation_findings(report.table, meta, thresholds)),
         "fidelity": section_of("Fidelity per column (overall)", "Fidelity per channel (overall)", "Headline"),
+        "rules": section_of("Declared rules"),
         "memorisation": section_of("Membership inference (empirical privacy)", "Memorisation signals"),
         "small_groups": section_of("Small or missing groups"),
     }

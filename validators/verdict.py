@@ -1,6 +1,6 @@
 """The release verdict: pass / warn / fail per check, read from an audit's tidy table.
 
-Six checks (utility, fairness, representation, fidelity, memorisation, small_groups) judge
+Seven checks (utility, fairness, representation, fidelity, rules, memorisation, small_groups) judge
 numbers of the table (`context.RESULT_COLUMNS`) against the thresholds shipped in
 ``dpsynth/data/verdict.yaml``, where each one's meaning and default are documented; a user file
 overrides any subset. Checks select rows by validator, source and metric only, so one rule
@@ -37,7 +37,7 @@ from dpsynth.validators.context import (
 from dpsynth.validators.membership import CONTRADICTS_CARD, FEW_NONMEMBERS, SMALL_GROUP, TOO_FEW_ROWS
 
 STATUSES = ("pass", "warn", "fail", "n/a")  # n/a: the audit has no number for it
-CHECK_NAMES = ("utility", "fairness", "representation", "fidelity", "memorisation", "small_groups")
+CHECK_NAMES = ("utility", "fairness", "representation", "fidelity", "rules", "memorisation", "small_groups")
 SEVERITY = {"n/a": -1, "pass": 0, "warn": 1, "fail": 2}
 THRESHOLDS_RESOURCE = "data/verdict.yaml"  # inside the dpsynth package
 ABSENT_IN_SYNTHETIC = "absent_in_synthetic"  # representation: a group with no synthetic row
@@ -92,6 +92,8 @@ class Thresholds:
     fidelity_marginal_fail: float | None         # ... above: fail
     fidelity_detection_auc_warn: float | None    # detection AUC above: warn
     fidelity_detection_auc_fail: float | None    # ... interval wholly above: fail
+    rules_shortfall_warn: float | None           # a declared rule's share, real train minus synthetic, above: warn
+    rules_shortfall_fail: float | None           # ... above: fail
     membership_auc_warn: float | None            # membership-inference AUC above: warn
     membership_auc_fail: float | None            # ... interval wholly above: fail
     memorisation_exact_match_excess_warn: float | None  # exact-match share minus holdout base rate above: warn
@@ -124,6 +126,7 @@ LEVEL_PAIRS = (
     ("representation_share_ratio_warn", "representation_share_ratio_fail", False),
     ("fidelity_marginal_warn", "fidelity_marginal_fail", True),
     ("fidelity_detection_auc_warn", "fidelity_detection_auc_fail", True),
+    ("rules_shortfall_warn", "rules_shortfall_fail", True),
     ("membership_auc_warn", "membership_auc_fail", True),
 )
 
@@ -443,6 +446,22 @@ def fidelity_check(t: pd.DataFrame, th: Thresholds, meta: Mapping[str, Any]) -> 
     return decide("fidelity", judged(out), "no marginal-distance or detection-AUC rows (fidelity did not run)")
 
 
+def rules_check(t: pd.DataFrame, th: Thresholds, meta: Mapping[str, Any]) -> Check:
+    """Each declared rule's shortfall: the share of real train rows that keep it minus the share
+    of synthetic rows that do (0 when the synthetic data keep it as often as the real ones)."""
+    sel = rows(t, validator="rules", metric="rule_share", attribute="overall")
+    shares = {(r.feature, r.source): r for r in sel.itertuples(index=False)}
+    out = []
+    for rule in dict.fromkeys(sel.feature):
+        real, syn = shares.get((rule, "train")), shares.get((rule, "synthetic"))
+        if real is None or syn is None:
+            continue
+        out.append(Candidate(f"rule {rule}: real train minus synthetic share of rows keeping it "
+                             f"({fmt(real.value)} − {fmt(syn.value)})", real.value - syn.value,
+                             th.rules_shortfall_warn, th.rules_shortfall_fail, flag=syn.flag, signed=True))
+    return decide("rules", judged(out), "no rule_share rows (the schema declares no rules, or the data are not a table)")
+
+
 def memorisation_check(t: pd.DataFrame, th: Thresholds, meta: Mapping[str, Any]) -> Check:
     membership = t[t.validator == "membership"]
     for r in membership.itertuples(index=False):
@@ -500,7 +519,7 @@ def small_groups_check(t: pd.DataFrame, th: Thresholds, meta: Mapping[str, Any])
     return Check("small_groups", "warn", "; ".join(parts), float(len(groups)))
 
 
-CHECKS = (utility_check, fairness_check, representation_check, fidelity_check, memorisation_check,
+CHECKS = (utility_check, fairness_check, representation_check, fidelity_check, rules_check, memorisation_check,
           small_groups_check)  # in CHECK_NAMES order
 
 

@@ -164,7 +164,7 @@ def test_sweep_verdict_finds_the_smallest_epsilon_without_a_fail(table):
     # a small group warns in every cell: nothing passes everywhere
     assert head.all_pass_epsilon.isna().all()
     assert list(verdict.checklist("dp-vae", 2.0).check) == [
-        "utility", "fairness", "representation", "fidelity", "memorisation", "small_groups"]
+        "utility", "fairness", "representation", "fidelity", "rules", "memorisation", "small_groups"]
 
 
 def test_all_pass_needs_every_check_passing(table):

@@ -193,6 +193,33 @@ def test_detection_warns_and_fails_only_when_its_fail_level_is_set():
     assert check(detection, fidelity_detection_auc_fail=0.95).status == "fail"
 
 
+# ------------------------------------------------------------------------------ rules
+def rule_shares(train: float, synthetic: float, rule: str = "dzgroup -> dzclass") -> list[dict]:
+    return [row("rules", "rule_share", train, source="train", feature=rule),
+            row("rules", "rule_share", 1.0, source="holdout", feature=rule),
+            row("rules", "rule_share", synthetic, source="synthetic", feature=rule,
+                flag="rule_broken" if synthetic < train else "")]
+
+
+@pytest.mark.parametrize("train, synthetic, status", [
+    (1.0, 1.0, "pass"), (0.98, 1.0, "pass"),  # as often as the real rows, or more
+    (1.0, 0.99, "warn"), (1.0, 0.96, "warn"),  # any shortfall warns
+    (1.0, 0.90, "fail"), (1.0, 0.338, "fail")])
+def test_rule_shortfall_boundaries(train, synthetic, status):
+    c = check(*rule_shares(train, synthetic))
+    assert (c.name, c.status) == ("rules", status)
+    assert c.value == pytest.approx(train - synthetic)
+
+
+def test_the_worst_rule_decides_and_is_named():
+    c = check(*rule_shares(1.0, 1.0, "arms -> treat"), *rule_shares(1.0, 0.6, "strat -> str2"))
+    assert c.status == "fail" and c.decided_by.startswith("rule strat -> str2") and "1.000 − 0.600" in c.decided_by
+
+
+def test_a_schema_without_rules_is_na():
+    assert evaluate(result_frame([ratio(0.96)])).check("rules").status == "n/a"
+
+
 # ------------------------------------------------------------------------------ memorisation
 @pytest.mark.parametrize("value, ci, status", [
     (0.50, (0.47, 0.53), "pass"), (0.57, (0.54, 0.60), "warn"), (0.63, (0.58, 0.68), "warn"),
