@@ -117,6 +117,21 @@ MUTATIONS = [
     Mutation("10 empirical checks never contradict the card", "the one-run audit never reports a contradiction",
              "dpsynth/privacy_audit.py", "return self.epsilon_lower_bound > self.card_epsilon", "return False",
              ("tests/unit/test_privacy_audit.py", "-k", "noise_switched_off")),
+    Mutation("9 secret randomness", "the marginals' Gaussian noise from a seeded numpy generator",
+             "dpsynth/privacy/marginals.py",
+             "return np.asarray(measurement(values.ravel().tolist()), dtype=float).reshape(values.shape)",
+             "return values + np.random.default_rng(0).normal(0.0, gaussian_scale(sensitivity, rho), values.shape)",
+             ("tests/unit/privacy/test_marginals.py", "-k", "rule_9")),
+    Mutation("1 every read is charged", "the marginals' one-way counts noised as if one unit moved one block",
+             "dpsynth/families/marginal.py", "sensitivity = math.sqrt(len(measured))", "sensitivity = 1.0",
+             ("tests/unit/families/test_marginal.py", "-k", "sensitivity")),
+    Mutation("8 the privacy unit is the patient", "each of a patient's rows counted with weight 1 in the marginals",
+             "dpsynth/families/marginal.py",
+             "weight = (mask / mask.sum(-1, keepdim=True).clamp_min(1.0)).reshape(-1)", "weight = mask.reshape(-1)",
+             ("tests/unit/families/test_marginal.py", "-k", "sensitivity")),
+    Mutation("6 what is released is DP", "a marginal ledger entry's ε taken as recorded, not re-derived",
+             "dpsynth/privacy/recheck.py", "        return marginals_epsilon(params, entry.delta)",
+             "        return None", ("tests/unit/generators/test_tabular_marginal.py", "-k", "forged")),
 ]
 
 

@@ -135,6 +135,7 @@ class DPGenerator(Generator):
     """
 
     schema_type: ClassVar[type]  # the modality's schema class (bundles load through it)
+    training_mechanism: ClassVar[str] = "dp-sgd"  # the ledger entry of this generator's training
 
     # Parameters (`dpsynth.params`): declared once as dataclass fields, refined per class.
     family_params: ClassVar[type | None] = None
@@ -259,6 +260,15 @@ class DPGenerator(Generator):
         (VAE, GAN, diffusion) offers ``generate(c, generator=...)``; override for one that does not."""
         return module.generate(c, generator=generator)
 
+    def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> Any:
+        """The private training's plan for its share of the budget, made before any data is read
+        (an infeasible budget fails here). The default plans DP-SGD (`plan_dpsgd`, settings from
+        `TrainingSettings`); a family that measures instead (`dpsynth.families.marginal`) plans its
+        measurements. A plan gives ``label``, ``ledger_entry(purpose)`` and ``check_spent(log)``."""
+        settings = self.training
+        return plan_dpsgd(n_units=n_units, epsilon=epsilon, delta=delta, batch_size=settings.batch_size,
+                          epochs=settings.epochs, max_grad_norm=settings.max_grad_norm, accountant=settings.accountant)
+
     def _train(self, module: nn.Module, tensors: tuple[torch.Tensor, ...], plan: DPSGDPlan, *,
                progress: bool) -> TrainingLog:
         """Run DP-SGD under ``plan``. The default trains ``module`` (forward -> per-unit loss)
@@ -312,11 +322,9 @@ class DPGenerator(Generator):
         if learn and learn_domain_share is None:
             schema.require_public()  # raises the error with both ways out
         learn_epsilon, learn_delta = (learn_domain_share * budget.epsilon, budget.delta * 0.1) if learn else (0, 0)
-        # The DP-SGD plan first: an infeasible budget is refused before any mechanism reads the data.
-        plan = plan_dpsgd(n_units=n_units, epsilon=budget.epsilon - learn_epsilon
-                          - settings.condition_share * budget.epsilon, delta=budget.delta - learn_delta,
-                          batch_size=settings.batch_size, epochs=settings.epochs,
-                          max_grad_norm=settings.max_grad_norm, accountant=settings.accountant)
+        # The training plan first: an infeasible budget is refused before any mechanism reads the data.
+        plan = self._plan_training(n_units=n_units, epsilon=budget.epsilon - learn_epsilon
+                                   - settings.condition_share * budget.epsilon, delta=budget.delta - learn_delta)
 
         if learn:
             schema = self._learn_public_values(data, schema, epsilon=learn_epsilon, delta=learn_delta, ledger=ledger)
@@ -331,7 +339,7 @@ class DPGenerator(Generator):
         else:
             table = uniform_condition_table(codec.condition_domains)
 
-        ledger.charge(plan.ledger_entry(f"train {self.registered_name} (DP-SGD)"))
+        ledger.charge(plan.ledger_entry(f"train {self.registered_name} ({plan.label})"))
 
         tensors = prepared.units
         with public_torch_rng(seed, device):  # the initial weights are public: the seed sets them
@@ -341,7 +349,7 @@ class DPGenerator(Generator):
         self.condition_table_ = table
         with secret_torch_rng(device):  # every draw while training comes from OS entropy
             log = self._train(module, tensors, plan, progress=progress)
-        self._check_spent(log, plan)
+        plan.check_spent(log)
 
         self.schema_ = schema
         self.module_ = module
@@ -371,14 +379,6 @@ class DPGenerator(Generator):
                 warnings.warn(f"'{name}': group(s) {empty} look empty under the DP counts; conditional "
                               "samples for them rely on what the model learned from other groups",
                               UserWarning, stacklevel=3)
-
-    @staticmethod
-    def _check_spent(log: TrainingLog, plan: DPSGDPlan) -> None:
-        """The accountant's history and ε after training must equal the plan's (a bug otherwise)."""
-        if [tuple(map(float, h)) for h in log.history] != [tuple(map(float, h)) for h in plan.history]:
-            raise RuntimeError(f"DP-SGD ran {log.history} but the ledger charged {plan.history}")
-        if log.epsilon > plan.epsilon * (1 + 1e-6) + 1e-9:
-            raise RuntimeError(f"DP-SGD spent epsilon={log.epsilon} > charged {plan.epsilon}")
 
     # -------------------------------------------------------------------- sample
     def _require_fitted(self) -> None:
@@ -584,9 +584,13 @@ class DPGenerator(Generator):
         if found != BUNDLE_FORMAT or isinstance(found, bool):
             raise BundleError(UNKNOWN_BUNDLE.format(path=config_path, found=found, expected=BUNDLE_FORMAT))
         verify_manifest(path, kind="model")
-        registry.get(config.get("generator"))  # a clear error for an unknown name
+        info = registry.get(config.get("generator"))  # a clear error for an unknown name
         ledger = config.get("ledger") if isinstance(config.get("ledger"), dict) else {}
         problems = recheck_ledger(ledger)
+        mechanisms = [e.get("mechanism") for e in ledger.get("entries") or [] if isinstance(e, dict)]
+        training = getattr(info.cls, "training_mechanism", None)
+        if training is not None and training not in mechanisms:
+            problems.append(f"the ledger has no {training!r} entry, but {info.name} trains with it")
         training = next((e.get("params", {}) for e in ledger.get("entries") or []
                          if isinstance(e, dict) and e.get("mechanism") == "dp-sgd"), None)
         settings = config.get("params") or {}

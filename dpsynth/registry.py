@@ -20,7 +20,7 @@ UNKNOWN_GENERATOR = "unknown generator {name!r}; registered: {names}. `dpsynth g
 @dataclass(frozen=True)
 class GeneratorInfo:
     name: str
-    family: str  # "vae" | "gan" | "diffusion" | "reference"
+    family: str  # "vae" | "gan" | "diffusion" | "marginal" | "reference"
     modality: str  # "tabular" | "series" | "image"
     private: bool
     description: str

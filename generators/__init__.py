@@ -8,6 +8,7 @@ only when a reference is fitted).
 from dpsynth.generators.tabular_diffusion import DPTabularDiffusion
 from dpsynth.generators.tabular_gan import DPTabularGAN
 from dpsynth.generators.tabular_vae import DPTabularVAE
+from dpsynth.generators.tabular_marginal import DPTabularMarginal
 from dpsynth.generators.series_vae import DPSeriesVAE
 from dpsynth.generators.series_gan import DPSeriesGAN
 from dpsynth.generators.series_diffusion import DPSeriesDiffusion
@@ -17,4 +18,5 @@ from dpsynth.generators.image_diffusion import DPImageDiffusion
 from dpsynth.generators.sdv_reference import SDVCTGAN, SDVTVAE, SDVGaussianCopula  # last: see above
 
 __all__ = ["DPImageDiffusion", "DPImageGAN", "DPImageVAE", "DPSeriesDiffusion", "DPSeriesGAN", "DPSeriesVAE",
-           "DPTabularDiffusion", "DPTabularGAN", "DPTabularVAE", "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]
+           "DPTabularDiffusion", "DPTabularGAN", "DPTabularMarginal",
+           "DPTabularVAE", "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]

@@ -400,6 +400,7 @@ def _now() -> str:
 # ---------------------------------------------------------------------- words
 MECHANISM_WORDS = {
     "dp-sgd": "DP-SGD training",
+    "marginal-measurements": "noisy marginals (Gaussian, zCDP)",
     "laplace-histogram": "noisy counts",
     "dp-bounds": "learned bounds",
     "laplace-partition-selection": "learned categories",
@@ -431,6 +432,9 @@ def _entry_line(entry: LedgerEntry) -> str:
         detail = (f"noise multiplier σ = {_number(p['noise_multiplier'])}, clip C = {_number(p['max_grad_norm'])}, "
                   f"sample rate q = {_number(p['sample_rate'])}, {p['steps']} steps, "
                   f"{p.get('sampling', 'poisson')} sampling, {p['accountant'].upper()} accountant")
+    elif entry.mechanism == "marginal-measurements":
+        stages = ", ".join(f"{name} {_number(rho)}" for name, rho in p["stages"].items())
+        detail = f"ρ = {_number(p['rho'])} (zCDP; {stages}), converted to (ε, δ) by OpenDP"
     else:
         shown = {k: v for k, v in p.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
         detail = ", ".join(f"{k.replace('_', ' ')} {_number(v) if isinstance(v, float) else v}"

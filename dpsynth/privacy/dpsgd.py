@@ -58,9 +58,19 @@ class DPSGDPlan:
     batch_size: int  # nominal loader batch size; the Poisson batch has mean q·n
     n_units: int  # kept in memory for the loader; never written to the ledger or the card
 
+    label = "DP-SGD"  # names the training on the ledger
+
     @property
     def history(self) -> list[tuple[float, float, int]]:
         return [(self.noise_multiplier, self.sample_rate, self.steps)]
+
+    def check_spent(self, log: Any) -> None:
+        """The accountant's history and ε after training (a `TrainingLog`) must equal the plan's
+        (a bug otherwise)."""
+        if [tuple(map(float, h)) for h in log.history] != [tuple(map(float, h)) for h in self.history]:
+            raise RuntimeError(f"DP-SGD ran {log.history} but the ledger charged {self.history}")
+        if log.epsilon > self.epsilon * (1 + 1e-6) + 1e-9:
+            raise RuntimeError(f"DP-SGD spent epsilon={log.epsilon} > charged {self.epsilon}")
 
     def ledger_entry(self, purpose: str) -> LedgerEntry:
         params: dict[str, Any] = asdict(self)

@@ -2,7 +2,8 @@
 
 A saved model or a card carries its ledger as JSON; someone may have edited it, or a bug may
 have written it wrong. `recheck_ledger` recomputes each entry's ε from its own parameters —
-DP-SGD from its (σ, q, steps) history with the recorded accountant, Laplace mechanisms from
+DP-SGD from its (σ, q, steps) history with the recorded accountant, noisy marginals from their
+zCDP ρ by OpenDP's conversion, Laplace mechanisms from
 sensitivity / noise scale, partition selection's threshold from OpenDP's map — and returns
 the problems found, in words. An empty list means the ledger is consistent with itself.
 """
@@ -14,7 +15,11 @@ from typing import Any
 
 from dpsynth.privacy.dpsgd import epsilon_for_history
 from dpsynth.privacy.ledger import TOLERANCE, LedgerEntry, PrivacyLedger
+from dpsynth.privacy.marginals import MECHANISM as MARGINALS
+from dpsynth.privacy.marginals import recheck_epsilon as marginals_epsilon
 from dpsynth.privacy.mechanisms import partition_threshold
+
+TRAINING = ("dp-sgd", MARGINALS)  # a DP generator's training: exactly one of these entries
 
 RELATIVE = 1e-6  # recomputed ε may differ from the stored one by float rounding only
 
@@ -35,6 +40,8 @@ def _recomputed(entry: LedgerEntry) -> float | None:
             raise ValueError(f"sampling is {params.get('sampling')!r}, not 'poisson'")
         history = [(float(s), float(q), int(t)) for s, q, t in params["history"]]
         return epsilon_for_history(history, delta=entry.delta, accountant=params["accountant"])
+    if mechanism == MARGINALS:
+        return marginals_epsilon(params, entry.delta)
     if mechanism == "laplace-histogram":
         if entry.delta != 0:
             raise ValueError(f"δ is {entry.delta}, but the Laplace mechanism has δ = 0")
@@ -55,7 +62,8 @@ def _recomputed(entry: LedgerEntry) -> float | None:
 def recheck_ledger(ledger: PrivacyLedger | dict[str, Any], *, require_dpsgd: bool = True) -> list[str]:
     """Problems with ``ledger`` (a ledger or its ``to_dict``), each one line; [] when it holds.
 
-    ``require_dpsgd``: a DP generator's ledger must record its training (one DP-SGD entry)."""
+    ``require_dpsgd``: a DP generator's ledger must record its training (one DP-SGD or one
+    marginal-measurements entry)."""
     if isinstance(ledger, dict):
         try:
             ledger = PrivacyLedger.from_dict(ledger)
@@ -71,7 +79,8 @@ def recheck_ledger(ledger: PrivacyLedger | dict[str, Any], *, require_dpsgd: boo
         if epsilon is not None and not _close(epsilon, entry.epsilon):
             problems.append(f"ledger entry {number} ({entry.purpose!r}) records ε = {entry.epsilon:.6g}, but its "
                             f"parameters give ε = {epsilon:.6g}")
-    n_dpsgd = sum(e.mechanism == "dp-sgd" for e in ledger.entries)
-    if require_dpsgd and n_dpsgd != 1:
-        problems.append(f"the ledger has {n_dpsgd} DP-SGD entries; a DP generator's training is exactly one")
+    n_training = sum(e.mechanism in TRAINING for e in ledger.entries)
+    if require_dpsgd and n_training != 1:
+        problems.append(f"the ledger has {n_training} training entries (DP-SGD or noisy marginals); a DP generator's "
+                        "training is exactly one")
     return problems

@@ -14,6 +14,7 @@ from dpsynth import registry
 from dpsynth.errors import DpsynthError, ParameterError
 from dpsynth.families.diffusion import DiffusionParams
 from dpsynth.families.gan import GANParams
+from dpsynth.families.marginal import MarginalParams
 from dpsynth.families.vae import VAEParams
 from dpsynth.generator import DPGenerator, TrainingSettings
 from dpsynth.params import ModelParams
@@ -39,6 +40,7 @@ PINNED = {
     "dp-vae": SHARED | VAE,
     "dp-gan": SHARED | GAN | {"lr": 0.001, "generator_lr": 0.001, "aux_weight": 3.0},
     "dp-diffusion": SHARED | DIFFUSION,
+    "dp-marginal": SHARED | {"one_way_share": 0.3, "selection_share": 0.1, "cell_signal": 2.0},
     "dp-series-vae": SHARED | SERIES | VAE | {"conv_channels": [32, 64]},
     "dp-series-gan": SHARED | SERIES | GAN | {"conv_channels": [8, 16, 16, 16], "disc_hidden": [64]},
     "dp-series-diffusion": SHARED | SERIES | DIFFUSION | {
@@ -80,7 +82,7 @@ def test_a_bundle_config_saved_before_the_change_builds_the_same_generator(name)
 
 
 def test_each_family_declares_its_parameters_once_with_a_default_and_help():
-    for declared in (VAEParams, GANParams, DiffusionParams, TrainingSettings, ModelParams):
+    for declared in (VAEParams, GANParams, DiffusionParams, MarginalParams, TrainingSettings, ModelParams):
         for f in fields(declared):
             help_line = f.metadata["help"]
             assert help_line and "\n" not in help_line, f.name
@@ -89,7 +91,8 @@ def test_each_family_declares_its_parameters_once_with_a_default_and_help():
 
 @pytest.mark.parametrize("info", DP_GENERATORS, ids=lambda i: i.name)
 def test_the_family_dataclass_gives_the_family_parameters(info):
-    family = {"vae": VAEParams, "gan": GANParams, "diffusion": DiffusionParams}[info.family]
+    family = {"vae": VAEParams, "gan": GANParams, "diffusion": DiffusionParams,
+              "marginal": MarginalParams}[info.family]
     assert issubclass(info.cls.family_params, family)
     groups = {name: spec.group for name, spec in info.cls.param_specs.items()}
     assert {f.name for f in fields(family)} <= {n for n, g in groups.items() if g == "family"}

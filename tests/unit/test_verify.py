@@ -58,7 +58,7 @@ def dpsgd_entry(config):
 
 
 FORGED = {
-    "emptied ledger": (lambda c: c["ledger"].update(entries=[]), "0 DP-SGD entries"),
+    "emptied ledger": (lambda c: c["ledger"].update(entries=[]), "0 training entries"),
     "ε of training lowered": (lambda c: dpsgd_entry(c).update(epsilon=0.01), "records ε = 0.01, but its parameters"),
     "σ raised": (lambda c: dpsgd_entry(c)["params"]["history"][0].__setitem__(0, 50.0), "but its parameters give"),
     "steps lowered": (lambda c: dpsgd_entry(c)["params"]["history"][0].__setitem__(2, 1), "but its parameters give"),

@@ -1,0 +1,232 @@
+"""The marginal family: a few noisy counts, chosen for the downstream task, instead of DP-SGD.
+
+At small n the noise of DP-SGD drowns what a network must learn; the marginal-based methods
+(MST, AIM) spend the budget on a handful of low-order counts instead. This family measures,
+in one pass over the encoded units (privacy stage of `dpsynth.privacy.marginals`, ρ-zCDP):
+
+1. *one-way*: every measured block's histogram (a categorical column; a numeric column's
+   coarse bins and its missing flag), Gaussian noise, L2 sensitivity √blocks;
+2. *selection*: for each block, how far its joint histogram with the target is from the
+   independence the one-way counts predict (L1 distance, minus the noise the next stage would
+   add to a table of that size, as AIM scores), then OpenDP's noisy top-k of those scores;
+3. *target pairs*: the k chosen target × block histograms, Gaussian noise, sensitivity √k.
+
+k is set from the noisy total of stage 1 (a DP output): as many pairs as keep the expected
+count per cell at least ``cell_signal`` noise standard deviations, at most every block.
+Every noisy histogram is projected onto the nearest non-negative one with the same total
+(least squares on the simplex) and normalised. The module is a table of log-probabilities:
+row y holds, for each block, log p(block | target = y) where the pair was measured and
+log p(block) elsewhere; fine bins are uniform. Sampling looks up each row's target in its
+condition cell, and the modality's codec draws every block from those logits.
+
+Written once: the modality says which blocks of its encoding to count (`measured` slices)
+and where the target sits in the condition one-hot; every unit adds weight 1 in total.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dpsynth.params import number, param
+from dpsynth.privacy.marginals import MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals
+
+ONE_WAY, SELECTION, PAIRS = "one-way", "selection", "target pairs"
+LOG_FLOOR = 1e-6  # probability floor: a cell the noisy counts emptied stays possible, but rare
+COUNT_CHUNK = 8192  # units per pass when counting
+
+
+@dataclass
+class MarginalParams:
+    """The family's parameters (a generator's ``family_params``); defaults fixed a priori."""
+
+    one_way_share: float = param(0.3, "share of the measurement budget (ρ) for every block's own histogram",
+                                 number(above=0, below=1))
+    selection_share: float = param(0.1, "share of ρ for choosing which target pairs to measure (noisy top-k)",
+                                   number(above=0, below=1))
+    cell_signal: float = param(2.0, "measure as many target pairs as keep the expected count per cell at least "
+                                    "this many noise s.d.", number(above=0))
+
+    @staticmethod
+    def combined(values: dict[str, Any]) -> str | None:
+        """The shares must leave some ρ for the target pairs."""
+        if values["one_way_share"] + values["selection_share"] >= 1:
+            return ("one_way_share + selection_share must be below 1 (the rest of ρ measures the target pairs); "
+                    f"got {values['one_way_share']} + {values['selection_share']}")
+        return None
+
+
+def marginal_plan(model: Any, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
+    """The plan of a marginal generator ``model`` (its family parameters split ρ into stages)."""
+    pairs = 1.0 - model.one_way_share - model.selection_share
+    return plan_marginals(n_units=n_units, epsilon=epsilon, delta=delta,
+                          shares={ONE_WAY: model.one_way_share, SELECTION: model.selection_share, PAIRS: pairs})
+
+
+class TargetMarginals(nn.Module):
+    """Log-probabilities per target value [targets, width]: the decoder outputs of every row
+    whose target is y are row y (see the module docstring)."""
+
+    def __init__(self, width: int, n_targets: int, target_offset: int = 0):
+        super().__init__()
+        self.target_offset = target_offset
+        self.register_buffer("log_probs", torch.zeros(n_targets, width))
+        self.register_buffer("measured_pairs", torch.zeros(width, dtype=torch.bool))  # a block's target pair
+
+    def _targets(self, c: torch.Tensor) -> torch.Tensor:
+        n = self.log_probs.shape[0]
+        return c[..., self.target_offset:self.target_offset + n].argmax(-1)
+
+    def generate(self, c: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decoder outputs [n, width] (logits the codec samples from) for condition one-hots ``c``."""
+        return self.log_probs[self._targets(c)]
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
+        """Per-unit loss: the negative log-likelihood of each unit's rows, averaged over its rows."""
+        nll = -(x * self.log_probs[self._targets(c)]).sum(-1)
+        mask = row_mask.to(nll.dtype)
+        return (nll * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+
+
+@dataclass(frozen=True)
+class MarginalLog:
+    """What the measurement stage did: seconds, the pairs chosen (block indices), noise s.d."""
+
+    seconds: float
+    chosen: tuple[int, ...]
+    one_way_sd: float
+    pairs_sd: float
+    steps: int = 0  # no DP-SGD steps
+
+
+def unit_batches(tensors: Any, size: int = COUNT_CHUNK) -> Iterator[tuple[torch.Tensor, ...]]:
+    """(x, c, row mask) a chunk of units at a time, from tensors in memory or a `UnitFile`."""
+    n = len(tensors[0]) if isinstance(tensors, tuple) else len(tensors)
+    for start in range(0, n, size):
+        if isinstance(tensors, tuple):
+            yield tuple(t[start:start + size] for t in tensors)
+        else:
+            yield tensors.__getitems__(list(range(start, min(start + size, n))))
+
+
+def exact_counts(tensors: Any, measured: Sequence[slice], module: TargetMarginals, *,
+                 progress: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Private and exact: each block's histogram and its target × block histogram, every unit
+    adding weight 1 in total (1/k on each of its k rows)."""
+    n_targets, width = module.log_probs.shape
+    joint = torch.zeros(n_targets, width, dtype=torch.float64)
+    for x, c, row_mask in tqdm(list(unit_batches(tensors)), desc="count marginals", unit="chunk",
+                               disable=not progress, leave=False):
+        mask = row_mask.to(torch.float64)
+        weight = (mask / mask.sum(-1, keepdim=True).clamp_min(1.0)).reshape(-1)
+        y = module._targets(c).reshape(-1)
+        rows = x.reshape(-1, x.shape[-1]).to(torch.float64) * weight[:, None]
+        joint.index_add_(0, y, rows)
+    joint_np = joint.numpy()
+    return [joint_np[:, s].sum(0) for s in measured], [joint_np[:, s] for s in measured]
+
+
+def simplex(counts: np.ndarray) -> np.ndarray:
+    """The probabilities nearest (least squares) to noisy ``counts`` with the same total, then
+    normalised; uniform when the noisy total is not positive."""
+    total = float(counts.sum())
+    if total <= 0:
+        return np.full(counts.shape, 1.0 / counts.size)
+    ordered = np.sort(counts)[::-1]
+    cumulative = np.cumsum(ordered) - total
+    index = np.arange(1, counts.size + 1)
+    last = np.flatnonzero(ordered - cumulative / index > 0)[-1]
+    projected = np.maximum(counts - cumulative[last] / (last + 1), 0.0)
+    return projected / projected.sum()
+
+
+def pairs_to_measure(n_hat: float, cells: float, rho: float, candidates: int, cell_signal: float) -> int:
+    """k: the most target pairs whose Gaussian noise s.d. (√k / √(2ρ)) stays below the expected
+    count per cell (``n_hat / cells``) over ``cell_signal``; at least 1, at most every candidate."""
+    k = math.floor(2.0 * rho * (max(n_hat, 0.0) / (cells * cell_signal)) ** 2)
+    return int(min(max(k, 1), candidates))
+
+
+def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measured: Sequence[slice],
+            target_block: int, cell_signal: float, progress: bool) -> MarginalLog:
+    """Run the three measurements of the module docstring and fill ``module``'s tables.
+
+    ``measured`` are the encoding's slices to count (``measured[target_block]`` is the target's
+    own block: measured once for its total, never paired). Every draw is OpenDP's."""
+    start = time.perf_counter()
+    one_way_exact, joint_exact = exact_counts(tensors, measured, module, progress=progress)
+
+    sensitivity = math.sqrt(len(measured))
+    one_way = np.split(gaussian_counts(np.concatenate(one_way_exact), sensitivity=sensitivity,
+                                       rho=plan.stage_rho(ONE_WAY)), np.cumsum([s.stop - s.start for s in measured])[:-1])
+    plan.record(ONE_WAY, plan.stage_rho(ONE_WAY))
+    target_counts = np.clip(one_way[target_block], 0.0, None)
+    n_hat = max(float(target_counts.sum()), 1.0)
+    target_probs = simplex(one_way[target_block])
+    probs = [simplex(v) for v in one_way]
+
+    candidates = [i for i in range(len(measured)) if i != target_block]
+    n_targets = module.log_probs.shape[0]
+    cells = float(np.median([n_targets * (measured[i].stop - measured[i].start) for i in candidates]))
+    k = pairs_to_measure(n_hat, cells, plan.stage_rho(PAIRS), len(candidates), cell_signal)
+    pair_sd = gaussian_scale(math.sqrt(k), plan.stage_rho(PAIRS))
+    scores = []
+    for i in candidates:  # each moves by at most 1 when a unit is added or removed
+        block_total = float(np.clip(one_way[i].sum(), 0.0, n_hat)) / n_hat
+        expected = (n_hat * target_probs)[:, None] * probs[i][None, :] * block_total
+        scores.append(np.abs(joint_exact[i] - expected).sum() - math.sqrt(2 / math.pi) * pair_sd * expected.size)
+    chosen = [candidates[j] for j in noisy_top_k(np.asarray(scores), k=k, rho=plan.stage_rho(SELECTION))]
+    plan.record(SELECTION, plan.stage_rho(SELECTION))
+
+    noisy_pairs = gaussian_counts(np.concatenate([joint_exact[i].ravel() for i in chosen]), sensitivity=math.sqrt(k),
+                                  rho=plan.stage_rho(PAIRS))
+    plan.record(PAIRS, plan.stage_rho(PAIRS))
+
+    table = np.zeros(tuple(module.log_probs.shape))
+    for i, s in enumerate(measured):
+        table[:, s] = np.log(np.maximum(probs[i], LOG_FLOOR))[None, :]
+    offset = 0
+    for i in chosen:
+        s = measured[i]
+        size = n_targets * (s.stop - s.start)
+        pair = noisy_pairs[offset:offset + size].reshape(n_targets, -1)
+        offset += size
+        table[:, s] = np.log(np.maximum(np.stack([simplex(row) for row in pair]), LOG_FLOOR))
+        module.measured_pairs[s] = True
+    module.log_probs.copy_(torch.from_numpy(table).to(module.log_probs.dtype))
+    return MarginalLog(seconds=time.perf_counter() - start, chosen=tuple(chosen),
+                       one_way_sd=gaussian_scale(sensitivity, plan.stage_rho(ONE_WAY)), pairs_sd=pair_sd)
+
+
+class MarginalFamily:
+    """The family's part of a generator (mixed in before the modality's `DPGenerator` subclass):
+    its plan, module, private stage and membership score. The modality part says which slices
+    of its encoding to count (`_measured_blocks`)."""
+
+    family_params = MarginalParams
+    training_mechanism = MECHANISM
+
+    def _measured_blocks(self, codec: Any) -> tuple[list[slice], int]:
+        """(slices of the encoding to count, index of the target's own slice among them)."""
+        raise NotImplementedError
+
+    def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
+        return marginal_plan(self, n_units=n_units, epsilon=epsilon, delta=delta)
+
+    def _build_module(self, codec: Any) -> nn.Module:
+        first = next(iter(codec.condition_domains.values()))  # the target comes first
+        return TargetMarginals(codec.width, len(first))
+
+    def _train(self, module: nn.Module, tensors: Any, plan: MarginalPlan, *, progress: bool) -> MarginalLog:
+        measured, target_block = self._measured_blocks(self.codec_)
+        with torch.no_grad():
+            return measure(module, tensors, plan, measured=measured, target_block=target_block,
+                           cell_signal=self.cell_signal, progress=progress)

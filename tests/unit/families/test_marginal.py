@@ -1,0 +1,104 @@
+"""The marginal family: what it counts, how much one unit moves each measurement (the
+sensitivity the noise is calibrated to), the projection of noisy counts, the module's tables."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dpsynth import registry
+from dpsynth.families import marginal
+from dpsynth.families.marginal import TargetMarginals, measure, pairs_to_measure, simplex
+from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.privacy.marginals import plan_marginals
+from tests.conftest import make_toy_frame, make_toy_schema
+
+SHARES = {marginal.ONE_WAY: 0.3, marginal.SELECTION: 0.1, marginal.PAIRS: 0.6}
+
+
+def units(n: int, rng: np.random.Generator, rows: int = 1):
+    """x [n, rows, 6]: block A (2 cells) follows the target, block B (2 cells) is noise,
+    block C (the target's own, 2 cells); c [n, rows, 2] one-hot target; all rows valid."""
+    y = rng.integers(0, 2, n)
+    a = np.where(rng.random(n) < 0.9, y, 1 - y)
+    b = rng.integers(0, 2, n)
+    x = np.zeros((n, rows, 6), np.float32)
+    for i, (col, offset) in enumerate(((a, 0), (b, 2), (y, 4))):
+        x[np.arange(n), :, offset + col] = 1.0
+    c = np.zeros((n, rows, 2), np.float32)
+    c[np.arange(n), :, y] = 1.0
+    return torch.from_numpy(x), torch.from_numpy(c), torch.ones(n, rows)
+
+
+BLOCKS = [slice(0, 2), slice(2, 4), slice(4, 6)]
+
+
+def test_simplex_keeps_clean_counts_and_drops_noise_below_the_level():
+    assert simplex(np.array([30.0, 10.0])) == pytest.approx([0.75, 0.25])
+    projected = simplex(np.array([50.0, -5.0, 2.0, 3.0]))
+    assert projected.sum() == pytest.approx(1.0) and (projected >= 0).all() and projected[1] == 0
+    assert simplex(np.array([-3.0, -1.0])) == pytest.approx([0.5, 0.5])  # nothing positive: uniform
+
+
+def test_pairs_to_measure_grows_with_n_and_rho_within_its_bounds():
+    assert pairs_to_measure(10.0, 32, 0.01, 40, 2.0) == 1
+    assert pairs_to_measure(1e6, 32, 1.0, 40, 2.0) == 40
+    small, large = pairs_to_measure(800, 32, 0.01, 40, 2.0), pairs_to_measure(5000, 32, 0.01, 40, 2.0)
+    assert 1 <= small < large <= 40
+
+
+def test_the_associated_block_is_chosen_and_its_table_follows_the_target():
+    x, c, mask = units(4000, np.random.default_rng(0))
+    module = TargetMarginals(6, 2)
+    plan = plan_marginals(n_units=4000, epsilon=4.0, delta=1e-5, shares=SHARES)
+    log = measure(module, (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e6, progress=False)
+    assert log.chosen == (0,)  # one pair affordable at this cell_signal: the informative block
+    probs = module.log_probs.exp()
+    assert probs[0, 0] > 0.8 and probs[1, 1] > 0.8  # p(A = y | y) ≈ 0.9
+    assert torch.allclose(probs[0, 2:4], probs[1, 2:4])  # block B: no pair, the same row for every target
+    plan.check_spent()
+    assert [stage for stage, _ in plan.spent] == [marginal.ONE_WAY, marginal.SELECTION, marginal.PAIRS]
+    out = module.generate(c[:5, 0])
+    assert torch.equal(out, module.log_probs[c[:5, 0].argmax(-1)])
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_one_unit_moves_each_measurement_by_at_most_its_sensitivity(rows, monkeypatch):
+    """Adjacent data (one unit removed): the counted vectors differ by at most the sensitivity
+    the noise is calibrated to (√blocks, √k in L2) and every selection score by at most 1."""
+    x, c, mask = units(300, np.random.default_rng(1), rows=rows)
+    seen = []
+
+    def capture(counts, *, sensitivity, rho):
+        """No noise; the one-way release of both runs is the first run's (the selection is
+        adaptive: its scores are compared given the same earlier DP output)."""
+        seen.append((np.asarray(counts, float).copy(), sensitivity))
+        return seen[0][0] if len(seen) in (1, 3) else np.asarray(counts, float)
+
+    scores = []
+
+    def top_k(values, *, k, rho):
+        scores.append(np.asarray(values, float).copy())
+        return list(range(k))
+
+    monkeypatch.setattr(marginal, "gaussian_counts", capture)
+    monkeypatch.setattr(marginal, "noisy_top_k", top_k)
+    for data in ((x, c, mask), (x[1:], c[1:], mask[1:])):
+        plan = plan_marginals(n_units=300, epsilon=4.0, delta=1e-5, shares=SHARES)
+        measure(TargetMarginals(6, 2), data, plan, measured=BLOCKS, target_block=2, cell_signal=1e-6,
+                progress=False)
+    (full_one, s1), (full_pairs, s2), (less_one, _), (less_pairs, _) = seen
+    assert s1 == pytest.approx(math.sqrt(3)) and s2 == pytest.approx(math.sqrt(2))
+    assert np.linalg.norm(full_one - less_one) <= s1 + 1e-9
+    assert np.linalg.norm(full_pairs - less_pairs) <= s2 + 1e-9
+    assert np.abs(scores[0] - scores[1]).max() <= 1.0 + 1e-9
+
+
+def test_a_fit_measures_within_its_plan_and_records_one_training_entry():
+    model = registry.create("dp-marginal", make_toy_schema(), n_bins=8)
+    model.fit(make_toy_frame(), budget=PrivacyBudget(1.0, 1e-5), random_state=0, progress=False)
+    mechanisms = [e.mechanism for e in model.ledger_.entries]
+    assert mechanisms == ["laplace-histogram", "marginal-measurements"]
+    assert model.privacy_spent()[0] <= 1.0 and model.log_.steps == 0
+    assert 1 <= len(model.log_.chosen) and model.module_.measured_pairs.any()

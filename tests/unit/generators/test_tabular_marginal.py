@@ -1,0 +1,68 @@
+"""dp-marginal: registration, the card, a saved bundle's ledger check, and what it keeps of
+the outcome association on data where the association is known."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dpsynth import registry
+from dpsynth.bundle import BundleError, write_manifest
+from dpsynth.errors import ParameterError
+from dpsynth.generator import DPGenerator
+from dpsynth.privacy.budget import PrivacyBudget
+from tests.conftest import make_toy_frame, make_toy_schema
+
+BUDGET = PrivacyBudget(1.0, 1e-5)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    model = registry.create("dp-marginal", make_toy_schema(), n_bins=8)
+    return model.fit(make_toy_frame(2000), budget=BUDGET, random_state=0, progress=False)
+
+
+def test_is_registered_with_its_family_and_parameters():
+    info = registry.get("dp-marginal")
+    assert (info.family, info.modality, info.private) == ("marginal", "tabular", True)
+    names = {p.name for p in registry.parameters("dp-marginal")}
+    assert {"one_way_share", "selection_share", "cell_signal", "n_bins", "condition_share"} <= names
+    with pytest.raises(ParameterError, match="must be below 1"):
+        registry.create("dp-marginal", make_toy_schema(), one_way_share=0.6, selection_share=0.5)
+
+
+def test_the_card_lists_the_noisy_marginals_and_their_rho(fitted):
+    card = fitted.privacy_card()
+    text = card.describe()
+    assert "noisy marginals (Gaussian, zCDP) (marginal-measurements)" in text and card.dp_sgd == ()
+    assert "ρ = " in text and "target pairs" in text
+    (entry,) = [e for e in card.ledger if e.mechanism == "marginal-measurements"]
+    assert set(entry.params["stages"]) == {"one-way", "selection", "target pairs"}
+    assert card.epsilon == pytest.approx(sum(e.epsilon for e in card.ledger)) and card.epsilon <= 1.0
+
+
+def test_it_keeps_the_outcome_association_it_measured(fitted):
+    """The toy outcome rises with age and heart rate: the synthetic rows must show it too."""
+    out = fitted.sample(4000, random_state=1)
+    yes = out["outcome"] == "yes"
+    assert out.loc[yes, "age"].mean() > out.loc[~yes, "age"].mean() + 3
+    assert set(out["outcome"]) == {"yes", "no"} and 0.1 < out["lab"].isna().mean() < 0.35
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda e: e["params"].update(rho=e["params"]["rho"] * 10), "add up"),
+    (lambda e: e["params"].update(rho=e["params"]["rho"] * 10,
+                                  stages={k: v * 10 for k, v in e["params"]["stages"].items()}),
+     "but its parameters give"),
+    (lambda e: e.update(mechanism="laplace-histogram"), "no 'marginal-measurements' entry|δ is"),
+])
+def test_a_forged_marginal_ledger_is_refused_on_load(fitted, tmp_path, change, match):
+    path = fitted.save(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    change(next(e for e in config["ledger"]["entries"] if e["mechanism"] == "marginal-measurements"))
+    (path / "config.json").write_text(json.dumps(config))
+    write_manifest(path, kind="model")
+    with pytest.raises(BundleError, match=match):
+        DPGenerator.load(path)
+    pd.testing.assert_frame_equal(fitted.sample(10, random_state=3), fitted.sample(10, random_state=3))
