@@ -114,7 +114,8 @@ def unit_batches(tensors: Any, size: int = COUNT_CHUNK) -> Iterator[tuple[torch.
         if isinstance(tensors, tuple):
             yield tuple(t[start:start + size] for t in tensors)
         else:
-            yield tensors.__getitems__(list(range(start, min(start + size, n))))
+            items = tensors.__getitems__(list(range(start, min(start + size, n))))
+            yield tuple(torch.stack(parts) for parts in zip(*items))
 
 
 def exact_counts(tensors: Any, measured: Sequence[slice], module: TargetMarginals, *,
