@@ -156,6 +156,29 @@ def pairs_to_measure(n_hat: float, cells: float, rho: float, candidates: int, ce
     return int(min(max(k, 1), candidates))
 
 
+def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way: list[np.ndarray],
+                 candidates: list[int], plan: MarginalPlan, *, n_hat: float, target_probs: np.ndarray,
+                 cell_signal: float) -> tuple[dict[int, np.ndarray], float]:
+    """Stages 2 and 3: choose k of the ``candidates`` by noisy top-k and measure their target ×
+    block histograms. Returns {block index: noisy [targets, cells] counts} and the noise s.d."""
+    n_targets = len(target_probs)
+    cells = float(np.median([n_targets * probs[i].size for i in candidates]))
+    k = pairs_to_measure(n_hat, cells, plan.stage_rho(PAIRS), len(candidates), cell_signal)
+    pair_sd = gaussian_scale(math.sqrt(k), plan.stage_rho(PAIRS))
+    scores = []
+    for i in candidates:  # each moves by at most 1 when a unit is added or removed
+        block_total = float(np.clip(one_way[i].sum(), 0.0, n_hat)) / n_hat
+        expected = (n_hat * target_probs)[:, None] * probs[i][None, :] * block_total
+        scores.append(np.abs(joint_exact[i] - expected).sum() - math.sqrt(2 / math.pi) * pair_sd * expected.size)
+    chosen = [candidates[j] for j in noisy_top_k(np.asarray(scores), k=k, rho=plan.stage_rho(SELECTION))]
+    plan.record(SELECTION, plan.stage_rho(SELECTION))
+    noisy = gaussian_counts(np.concatenate([joint_exact[i].ravel() for i in chosen]), sensitivity=math.sqrt(k),
+                            rho=plan.stage_rho(PAIRS))
+    plan.record(PAIRS, plan.stage_rho(PAIRS))
+    parts = np.split(noisy, np.cumsum([joint_exact[i].size for i in chosen])[:-1])
+    return {i: part.reshape(n_targets, -1) for i, part in zip(chosen, parts)}, pair_sd
+
+
 def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measured: Sequence[slice],
             target_block: int, cell_signal: float, progress: bool) -> MarginalLog:
     """Run the three measurements of the module docstring and fill ``module``'s tables.
@@ -175,35 +198,17 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
     probs = [simplex(v) for v in one_way]
 
     candidates = [i for i in range(len(measured)) if i != target_block]
-    n_targets = module.log_probs.shape[0]
-    cells = float(np.median([n_targets * (measured[i].stop - measured[i].start) for i in candidates]))
-    k = pairs_to_measure(n_hat, cells, plan.stage_rho(PAIRS), len(candidates), cell_signal)
-    pair_sd = gaussian_scale(math.sqrt(k), plan.stage_rho(PAIRS))
-    scores = []
-    for i in candidates:  # each moves by at most 1 when a unit is added or removed
-        block_total = float(np.clip(one_way[i].sum(), 0.0, n_hat)) / n_hat
-        expected = (n_hat * target_probs)[:, None] * probs[i][None, :] * block_total
-        scores.append(np.abs(joint_exact[i] - expected).sum() - math.sqrt(2 / math.pi) * pair_sd * expected.size)
-    chosen = [candidates[j] for j in noisy_top_k(np.asarray(scores), k=k, rho=plan.stage_rho(SELECTION))]
-    plan.record(SELECTION, plan.stage_rho(SELECTION))
-
-    noisy_pairs = gaussian_counts(np.concatenate([joint_exact[i].ravel() for i in chosen]), sensitivity=math.sqrt(k),
-                                  rho=plan.stage_rho(PAIRS))
-    plan.record(PAIRS, plan.stage_rho(PAIRS))
+    pairs, pair_sd = target_pairs(joint_exact, probs, one_way, candidates, plan, n_hat=n_hat,
+                                  target_probs=target_probs, cell_signal=cell_signal) if candidates else ({}, math.nan)
 
     table = np.zeros(tuple(module.log_probs.shape))
     for i, s in enumerate(measured):
         table[:, s] = np.log(np.maximum(probs[i], LOG_FLOOR))[None, :]
-    offset = 0
-    for i in chosen:
-        s = measured[i]
-        size = n_targets * (s.stop - s.start)
-        pair = noisy_pairs[offset:offset + size].reshape(n_targets, -1)
-        offset += size
-        table[:, s] = np.log(np.maximum(np.stack([simplex(row) for row in pair]), LOG_FLOOR))
-        module.measured_pairs[s] = True
+    for i, pair in pairs.items():
+        table[:, measured[i]] = np.log(np.maximum(np.stack([simplex(row) for row in pair]), LOG_FLOOR))
+        module.measured_pairs[measured[i]] = True
     module.log_probs.copy_(torch.from_numpy(table).to(module.log_probs.dtype))
-    return MarginalLog(seconds=time.perf_counter() - start, chosen=tuple(chosen),
+    return MarginalLog(seconds=time.perf_counter() - start, chosen=tuple(pairs),
                        one_way_sd=gaussian_scale(sensitivity, plan.stage_rho(ONE_WAY)), pairs_sd=pair_sd)
 
 
