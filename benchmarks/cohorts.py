@@ -175,6 +175,8 @@ def plot(summary: dict, path: Path) -> None:
 
     rows = summary["medians"]
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    curves = sorted(dict.fromkeys((r["generator"], r["epsilon"]) for r in rows))
+    colours = {curve: plt.get_cmap("tab10")(i % 10) for i, curve in enumerate(curves)}  # one colour per curve
     fig, axes = plt.subplots(len(datasets), len(MODELS), figsize=(5 * len(MODELS), 3.6 * len(datasets)),
                              squeeze=False)
     for i, name in enumerate(datasets):
@@ -187,7 +189,7 @@ def plot(summary: dict, path: Path) -> None:
                                 and r["generator"] == generator and r["epsilon"] == epsilon and key in r)
                 if points:
                     xs, ys = zip(*points)
-                    ax.plot(xs, ys, marker="o", label=f"{generator}, ε={epsilon:g}")
+                    ax.plot(xs, ys, marker="o", color=colours[generator, epsilon], label=f"{generator}, ε={epsilon:g}")
             ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
             ax.set_xscale("log")
             sizes = sorted({size_value(r) for r in rows if r["dataset"] == name})
@@ -196,6 +198,7 @@ def plot(summary: dict, path: Path) -> None:
             ax.set_xlabel("cohort size n (train rows)")
             ax.set_ylabel(f"TSTR / TRTR AUROC ({model})")
             ax.set_title(f"{name}: {model}")
+            ax.set_ylim(0.0, 1.05)  # one scale for every panel: chance is near 0.5 / TRTR
             ax.legend(fontsize=8)
     fig.suptitle("Synthetic-data utility against cohort size (median over seeds)")
     fig.tight_layout()
