@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,11 @@ from dpsynth.params import number, param
 from dpsynth.privacy.marginals import MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals
 
 ONE_WAY, SELECTION, PAIRS = "one-way", "selection", "target pairs"
+#: Settings shared by every generator that only DP-SGD or a network reads: set, they change nothing here.
+UNUSED_SETTINGS = ("epochs", "batch_size", "lr", "max_grad_norm", "accountant", "grad_sample_mode", "rows_per_step",
+                   "secure_mode", "ema_decay", "hidden")
+UNUSED_WARNING = ("dp-marginal trains no network and runs no DP-SGD: {names} set but not used "
+                  "(its own parameters: one_way_share, selection_share, cell_signal, n_bins, condition_share)")
 LOG_FLOOR = 1e-6  # probability floor: a cell the noisy counts emptied stays possible, but rare
 COUNT_CHUNK = 8192  # units per pass when counting
 
@@ -225,6 +231,10 @@ class MarginalFamily:
         raise NotImplementedError
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
+        unused = [name for name in UNUSED_SETTINGS if name in self.param_specs
+                  and getattr(self.training, name, getattr(self, name, None)) != self.param_specs[name].default]
+        if unused:
+            warnings.warn(UNUSED_WARNING.format(names=", ".join(unused)), UserWarning, stacklevel=3)
         return marginal_plan(self, n_units=n_units, epsilon=epsilon, delta=delta)
 
     def _build_module(self, codec: Any) -> nn.Module:

@@ -66,3 +66,9 @@ def test_a_forged_marginal_ledger_is_refused_on_load(fitted, tmp_path, change, m
     with pytest.raises(BundleError, match=match):
         DPGenerator.load(path)
     pd.testing.assert_frame_equal(fitted.sample(10, random_state=3), fitted.sample(10, random_state=3))
+
+
+def test_settings_it_does_not_use_are_named_in_a_warning():
+    model = registry.create("dp-marginal", make_toy_schema(), n_bins=8, epochs=5, lr=0.1)
+    with pytest.warns(UserWarning, match="epochs, lr set but not used"):
+        model.fit(make_toy_frame(), budget=BUDGET, progress=False)
