@@ -70,10 +70,10 @@ class MarginalParams:
         return None
 
 
-def marginal_plan(model: Any, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
+def marginal_plan(model: Any, *, epsilon: float, delta: float) -> MarginalPlan:
     """The plan of a marginal generator ``model`` (its family parameters split ρ into stages)."""
     pairs = 1.0 - model.one_way_share - model.selection_share
-    return plan_marginals(n_units=n_units, epsilon=epsilon, delta=delta,
+    return plan_marginals(epsilon=epsilon, delta=delta,
                           shares={ONE_WAY: model.one_way_share, SELECTION: model.selection_share, PAIRS: pairs})
 
 
@@ -235,7 +235,7 @@ class MarginalFamily:
                   and getattr(self.training, name, getattr(self, name, None)) != self.param_specs[name].default]
         if unused:
             warnings.warn(UNUSED_WARNING.format(names=", ".join(unused)), UserWarning, stacklevel=3)
-        return marginal_plan(self, n_units=n_units, epsilon=epsilon, delta=delta)
+        return marginal_plan(self, epsilon=epsilon, delta=delta)  # k follows the noisy total, not n_units
 
     def _build_module(self, codec: Any) -> nn.Module:
         first = next(iter(codec.condition_domains.values()))  # the target comes first

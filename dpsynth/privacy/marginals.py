@@ -103,7 +103,6 @@ class MarginalPlan:
     delta: float
     epsilon: float
     stages: dict[str, float]
-    n_units: int  # kept in memory for the family's choices; never written to the ledger or the card
     spent: list[tuple[str, float]] = field(default_factory=list, compare=False)
 
     label = "noisy marginals"
@@ -132,13 +131,13 @@ class MarginalPlan:
             raise RuntimeError(f"measurements outside the plan's stages: {sorted(unknown)}")
 
 
-def plan_marginals(*, n_units: int, epsilon: float, delta: float, shares: dict[str, float]) -> MarginalPlan:
+def plan_marginals(*, epsilon: float, delta: float, shares: dict[str, float]) -> MarginalPlan:
     """The plan for (``epsilon``, ``delta``): ρ from OpenDP's conversion, split by ``shares`` (sum 1)."""
     if not math.isclose(sum(shares.values()), 1.0, rel_tol=1e-9) or min(shares.values()) <= 0:
         raise BudgetError(f"the stage shares must be positive and sum to 1 (got {shares})")
     rho = rho_for(epsilon, delta)
     return MarginalPlan(rho=rho, delta=delta, epsilon=epsilon_of_rho(rho, delta),
-                        stages={name: share * rho for name, share in shares.items()}, n_units=n_units)
+                        stages={name: share * rho for name, share in shares.items()})
 
 
 def recheck_epsilon(params: dict[str, Any], delta: float) -> float:

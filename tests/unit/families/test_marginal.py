@@ -51,7 +51,7 @@ def test_pairs_to_measure_grows_with_n_and_rho_within_its_bounds():
 def test_the_associated_block_is_chosen_and_its_table_follows_the_target():
     x, c, mask = units(4000, np.random.default_rng(0))
     module = TargetMarginals(6, 2)
-    plan = plan_marginals(n_units=4000, epsilon=4.0, delta=1e-5, shares=SHARES)
+    plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
     log = measure(module, (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e6, progress=False)
     assert log.chosen == (0,)  # one pair affordable at this cell_signal: the informative block
     probs = module.log_probs.exp()
@@ -85,7 +85,7 @@ def test_one_unit_moves_each_measurement_by_at_most_its_sensitivity(rows, monkey
     monkeypatch.setattr(marginal, "gaussian_counts", capture)
     monkeypatch.setattr(marginal, "noisy_top_k", top_k)
     for data in ((x, c, mask), (x[1:], c[1:], mask[1:])):
-        plan = plan_marginals(n_units=300, epsilon=4.0, delta=1e-5, shares=SHARES)
+        plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
         measure(TargetMarginals(6, 2), data, plan, measured=BLOCKS, target_block=2, cell_signal=1e-6,
                 progress=False)
     (full_one, s1), (full_pairs, s2), (less_one, _), (less_pairs, _) = seen

@@ -61,7 +61,7 @@ def test_a_measurement_whose_map_exceeds_its_rho_is_refused(monkeypatch):
 
 
 def test_the_plan_splits_rho_and_its_ledger_entry_rechecks():
-    plan = plan_marginals(n_units=500, epsilon=1.0, delta=1e-5, shares=SHARES)
+    plan = plan_marginals(epsilon=1.0, delta=1e-5, shares=SHARES)
     assert sum(plan.stages.values()) == pytest.approx(plan.rho)
     assert plan.epsilon <= 1.0
     ledger = PrivacyLedger(PrivacyBudget(1.0, 1e-5))
@@ -71,11 +71,11 @@ def test_the_plan_splits_rho_and_its_ledger_entry_rechecks():
     tampered["entries"][0]["params"]["rho"] *= 4  # the entry claims less ε than its ρ gives
     assert any("parameters give" in p or "add up" in p for p in recheck_ledger(tampered))
     with pytest.raises(BudgetError, match="sum to 1"):
-        plan_marginals(n_units=500, epsilon=1.0, delta=1e-5, shares={"one-way": 0.5, "target pairs": 0.6})
+        plan_marginals(epsilon=1.0, delta=1e-5, shares={"one-way": 0.5, "target pairs": 0.6})
 
 
 def test_check_spent_refuses_a_stage_that_ran_over_its_rho():
-    plan = plan_marginals(n_units=500, epsilon=1.0, delta=1e-5, shares=SHARES)
+    plan = plan_marginals(epsilon=1.0, delta=1e-5, shares=SHARES)
     plan.record("one-way", plan.stages["one-way"])
     plan.check_spent()
     plan.record("one-way", plan.stages["one-way"])  # measured twice: twice the planned ρ
