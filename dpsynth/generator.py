@@ -149,6 +149,9 @@ class DPGenerator(Generator):
     down the class hierarchy (a modality's, then a generator's). The only place a default is
     refined: the signature, ``get_params`` and ``dpsynth generators --params`` follow it."""
     param_specs: ClassVar[dict[str, ParamSpec]] = {}  # every parameter of the class (`__init_subclass__`)
+    own_condition_mix: ClassVar[bool] = False
+    """True for a family whose private stage yields the condition mix itself (`_fitted_condition_table`):
+    it spends no ``condition_share`` on the separate Laplace table."""
 
     def __init_subclass__(cls, **kwargs: Any):
         """Resolve the class's parameters once: specs, keyword signature, Parameters section of the docstring."""
@@ -269,6 +272,11 @@ class DPGenerator(Generator):
         return plan_dpsgd(n_units=n_units, epsilon=epsilon, delta=delta, batch_size=settings.batch_size,
                           epochs=settings.epochs, max_grad_norm=settings.max_grad_norm, accountant=settings.accountant)
 
+    def _fitted_condition_table(self, module: nn.Module, log: Any, table: pd.DataFrame) -> pd.DataFrame:
+        """The condition mix to sample from after training: the DP ``table`` by default; a family
+        with ``own_condition_mix`` derives it from its own measurements (post-processing)."""
+        return table
+
     def _train(self, module: nn.Module, tensors: tuple[torch.Tensor, ...], plan: DPSGDPlan, *,
                progress: bool) -> TrainingLog:
         """Run DP-SGD under ``plan``. The default trains ``module`` (forward -> per-unit loss)
@@ -350,6 +358,7 @@ class DPGenerator(Generator):
         with secret_torch_rng(device):  # every draw while training comes from OS entropy
             log = self._train(module, tensors, plan, progress=progress)
         plan.check_spent(log)
+        self.condition_table_ = self._fitted_condition_table(module, log, table)
 
         self.schema_ = schema
         self.module_ = module

@@ -196,7 +196,7 @@ def generate(
                                    seed=seed, out_dir=out_dir, synthetic_name=synthetic_name,
                                    learn_domain_share=learn_domain_share, progress=progress, force=force,
                                    inputs=inputs)
-    if rows is None and model.training.condition_share == 0:
+    if rows is None and model.training.condition_share == 0 and not model.own_condition_mix:
         raise BudgetError(NO_ROWS)
     delta_source = "user"
     if delta is None:

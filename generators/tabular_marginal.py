@@ -9,6 +9,9 @@ and missing flag (its fine bins stay uniform).
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from dpsynth.families.marginal import MarginalFamily
 from dpsynth.registry import register
 from dpsynth.tabular.codec import TabularCodec
@@ -21,11 +24,16 @@ class DPTabularMarginal(MarginalFamily, TabularGenerator):
     """Tabular generator from noisy marginals (no DP-SGD).
 
     ``one_way_share``, ``selection_share`` and ``cell_signal`` are the family's parameters;
-    ``n_bins`` sets the numeric bins and ``condition_share`` the noisy condition counts. The
-    DP-SGD settings (``epochs``, ``batch_size``, ``lr``, ...) do not apply to this family.
+    ``n_bins`` sets the numeric bins; the condition mix comes from the measured target pairs
+    of the sensitive groups' columns (``condition_share`` stays 0). The DP-SGD settings (``epochs``, ``batch_size``, ``lr``, ...) do not apply to this family.
     """
 
     def _measured_blocks(self, codec: TabularCodec) -> tuple[list[slice], int]:
         blocks = [b for b in codec.blocks if b.role != "fine"]
         target = next(i for i, b in enumerate(blocks) if b.column == codec.schema.target)
         return [slice(b.start, b.stop) for b in blocks], target
+
+    def _condition_choices(self, codec: TabularCodec, cells: pd.DataFrame) -> dict[int, np.ndarray]:
+        masks = codec.condition_masks(cells)
+        blocks = [b for b in codec.blocks if b.role != "fine"]
+        return {i: masks[(b.column, b.role)].astype(float) for i, b in enumerate(blocks) if (b.column, b.role) in masks}

@@ -10,14 +10,22 @@ in one pass over the encoded units (privacy stage of `dpsynth.privacy.marginals`
    independence the one-way counts predict (L1 distance, minus the noise the next stage would
    add to a table of that size, as AIM scores), then OpenDP's noisy top-k of those scores;
 3. *target pairs*: the k chosen target × block histograms, Gaussian noise, sensitivity √k.
+   The blocks a condition cell restricts (the sensitive groups' columns) are always among
+   them: the fairness audit reads how the outcome varies across those groups.
 
 k is set from the noisy total of stage 1 (a DP output): as many pairs as keep the expected
-count per cell at least ``cell_signal`` noise standard deviations, at most every block.
+count per cell at least ``cell_signal`` noise standard deviations, at most every block, at
+least every conditioned block.
 Every noisy histogram is projected onto the nearest non-negative one with the same total
 (least squares on the simplex) and normalised. The module is a table of log-probabilities:
 row y holds, for each block, log p(block | target = y) where the pair was measured and
 log p(block) elsewhere; fine bins are uniform. Sampling looks up each row's target in its
 condition cell, and the modality's codec draws every block from those logits.
+
+The condition mix (target × sensitive groups) comes from the same measurements, not from a
+separate Laplace table (``condition_share`` is 0): p(cell) = Σ_y p(y) Π p(group | y) over the
+measured target pairs. At n = 500 a joint Laplace table over dozens of cells at 5 % of ε
+scrambles how the outcome rate differs between groups, which is what equalized odds reads.
 
 Written once: the modality says which blocks of its encoding to count (`measured` slices)
 and where the target sits in the condition one-hot; every unit adds weight 1 in total.
@@ -37,7 +45,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from dpsynth.errors import ParameterError
 from dpsynth.params import number, param
+from dpsynth.privacy.conditions import NOISY, WEIGHT, uniform_condition_table
 from dpsynth.privacy.marginals import MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals
 
 ONE_WAY, SELECTION, PAIRS = "one-way", "selection", "target pairs"
@@ -45,7 +55,11 @@ ONE_WAY, SELECTION, PAIRS = "one-way", "selection", "target pairs"
 UNUSED_SETTINGS = ("epochs", "batch_size", "lr", "max_grad_norm", "accountant", "grad_sample_mode", "rows_per_step",
                    "secure_mode", "ema_decay", "hidden")
 UNUSED_WARNING = ("dp-marginal trains no network and runs no DP-SGD: {names} set but not used "
-                  "(its own parameters: one_way_share, selection_share, cell_signal, n_bins, condition_share)")
+                  "(its own parameters: one_way_share, selection_share, cell_signal, n_bins)")
+OWN_MIX_ERROR = ("dp-marginal derives the condition mix from its own target-pair measurements and spends no "
+                 "condition_share: set condition_share=0 (got {share})")
+EMPTY_WARNING = ("'{name}': group(s) {empty} look empty under the DP counts; conditional samples for them "
+                 "rely on what the model learned from other groups")
 LOG_FLOOR = 1e-6  # probability floor: a cell the noisy counts emptied stays possible, but rare
 COUNT_CHUNK = 8192  # units per pass when counting
 
@@ -110,6 +124,7 @@ class MarginalLog:
     chosen: tuple[int, ...]
     one_way_sd: float
     pairs_sd: float
+    n_hat: float = math.nan  # the noisy total of stage 1 (a DP output)
     steps: int = 0  # no DP-SGD steps
 
 
@@ -164,20 +179,25 @@ def pairs_to_measure(n_hat: float, cells: float, rho: float, candidates: int, ce
 
 def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way: list[np.ndarray],
                  candidates: list[int], plan: MarginalPlan, *, n_hat: float, target_probs: np.ndarray,
-                 cell_signal: float) -> tuple[dict[int, np.ndarray], float]:
-    """Stages 2 and 3: choose k of the ``candidates`` by noisy top-k and measure their target ×
-    block histograms. Returns {block index: noisy [targets, cells] counts} and the noise s.d."""
+                 cell_signal: float, always: Sequence[int] = ()) -> tuple[dict[int, np.ndarray], float]:
+    """Stages 2 and 3: measure the target × block histograms of the ``always`` blocks and of the
+    rest of k ``candidates`` chosen by noisy top-k. Returns {block index: noisy [targets, cells]
+    counts} and the noise s.d."""
     n_targets = len(target_probs)
+    always = [i for i in candidates if i in set(always)]
+    rest = [i for i in candidates if i not in set(always)]
     cells = float(np.median([n_targets * probs[i].size for i in candidates]))
-    k = pairs_to_measure(n_hat, cells, plan.stage_rho(PAIRS), len(candidates), cell_signal)
+    k = max(pairs_to_measure(n_hat, cells, plan.stage_rho(PAIRS), len(candidates), cell_signal), len(always))
     pair_sd = gaussian_scale(math.sqrt(k), plan.stage_rho(PAIRS))
     scores = []
-    for i in candidates:  # each moves by at most 1 when a unit is added or removed
+    for i in rest:  # each moves by at most 1 when a unit is added or removed
         block_total = float(np.clip(one_way[i].sum(), 0.0, n_hat)) / n_hat
         expected = (n_hat * target_probs)[:, None] * probs[i][None, :] * block_total
         scores.append(np.abs(joint_exact[i] - expected).sum() - math.sqrt(2 / math.pi) * pair_sd * expected.size)
-    chosen = [candidates[j] for j in noisy_top_k(np.asarray(scores), k=k, rho=plan.stage_rho(SELECTION))]
-    plan.record(SELECTION, plan.stage_rho(SELECTION))
+    free = k - len(always)
+    picked = noisy_top_k(np.asarray(scores), k=free, rho=plan.stage_rho(SELECTION)) if free > 0 else []
+    plan.record(SELECTION, plan.stage_rho(SELECTION))  # charged whether or not a pair was left to choose
+    chosen = always + [rest[j] for j in picked]
     noisy = gaussian_counts(np.concatenate([joint_exact[i].ravel() for i in chosen]), sensitivity=math.sqrt(k),
                             rho=plan.stage_rho(PAIRS))
     plan.record(PAIRS, plan.stage_rho(PAIRS))
@@ -186,11 +206,12 @@ def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way
 
 
 def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measured: Sequence[slice],
-            target_block: int, cell_signal: float, progress: bool) -> MarginalLog:
+            target_block: int, cell_signal: float, progress: bool, always: Sequence[int] = ()) -> MarginalLog:
     """Run the three measurements of the module docstring and fill ``module``'s tables.
 
     ``measured`` are the encoding's slices to count (``measured[target_block]`` is the target's
-    own block: measured once for its total, never paired). Every draw is OpenDP's."""
+    own block: measured once for its total, never paired); the ``always`` blocks' target pairs
+    are measured whatever the selection scores. Every draw is OpenDP's."""
     start = time.perf_counter()
     one_way_exact, joint_exact = exact_counts(tensors, measured, module, progress=progress)
 
@@ -205,7 +226,8 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
 
     candidates = [i for i in range(len(measured)) if i != target_block]
     pairs, pair_sd = target_pairs(joint_exact, probs, one_way, candidates, plan, n_hat=n_hat,
-                                  target_probs=target_probs, cell_signal=cell_signal) if candidates else ({}, math.nan)
+                                  target_probs=target_probs, cell_signal=cell_signal,
+                                  always=always) if candidates else ({}, math.nan)
 
     table = np.zeros(tuple(module.log_probs.shape))
     for i, s in enumerate(measured):
@@ -215,7 +237,8 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
         module.measured_pairs[measured[i]] = True
     module.log_probs.copy_(torch.from_numpy(table).to(module.log_probs.dtype))
     return MarginalLog(seconds=time.perf_counter() - start, chosen=tuple(pairs),
-                       one_way_sd=gaussian_scale(sensitivity, plan.stage_rho(ONE_WAY)), pairs_sd=pair_sd)
+                       one_way_sd=gaussian_scale(sensitivity, plan.stage_rho(ONE_WAY)), pairs_sd=pair_sd,
+                       n_hat=n_hat)
 
 
 class MarginalFamily:
@@ -225,9 +248,16 @@ class MarginalFamily:
 
     family_params = MarginalParams
     training_mechanism = MECHANISM
+    own_condition_mix = True
+    param_defaults = {"condition_share": 0.0}
 
     def _measured_blocks(self, codec: Any) -> tuple[list[slice], int]:
         """(slices of the encoding to count, index of the target's own slice among them)."""
+        raise NotImplementedError
+
+    def _condition_choices(self, codec: Any, cells: Any) -> dict[int, np.ndarray]:
+        """For each measured block that a condition cell restricts (the target's, the sensitive
+        groups' columns): which of its choices each of ``cells`` allows, [cells, block size]."""
         raise NotImplementedError
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
@@ -235,6 +265,8 @@ class MarginalFamily:
                   and getattr(self.training, name, getattr(self, name, None)) != self.param_specs[name].default]
         if unused:
             warnings.warn(UNUSED_WARNING.format(names=", ".join(unused)), UserWarning, stacklevel=3)
+        if self.training.condition_share != 0:
+            raise ParameterError(OWN_MIX_ERROR.format(share=self.training.condition_share))
         return marginal_plan(self, epsilon=epsilon, delta=delta)  # k follows the noisy total, not n_units
 
     def _build_module(self, codec: Any) -> nn.Module:
@@ -243,6 +275,34 @@ class MarginalFamily:
 
     def _train(self, module: nn.Module, tensors: Any, plan: MarginalPlan, *, progress: bool) -> MarginalLog:
         measured, target_block = self._measured_blocks(self.codec_)
+        cells = uniform_condition_table(self.codec_.condition_domains).drop(columns=[WEIGHT])
+        always = sorted(set(self._condition_choices(self.codec_, cells)) - {target_block})
         with torch.no_grad():
             return measure(module, tensors, plan, measured=measured, target_block=target_block,
-                           cell_signal=self.cell_signal, progress=progress)
+                           cell_signal=self.cell_signal, progress=progress, always=always)
+
+    def _fitted_condition_table(self, module: nn.Module, log: MarginalLog, table: Any) -> Any:
+        """The condition mix from the measurements (post-processing): expected counts
+        n̂ · Σ_y p(y) Π_blocks p(the cell's choices | y), and a warning for groups whose count
+        is within 2 noise s.d. of zero."""
+        measured, target_block = self._measured_blocks(self.codec_)
+        cells = table.drop(columns=[WEIGHT, NOISY], errors="ignore")
+        choices = self._condition_choices(self.codec_, cells)
+        probs = module.log_probs.exp().cpu().double().numpy()
+        p_target = probs[0, measured[target_block]] / probs[0, measured[target_block]].sum()
+        weight = np.zeros(len(cells))
+        for y, p_y in enumerate(p_target):
+            w = p_y * choices[target_block][:, y]
+            for i, allowed in choices.items():
+                if i != target_block:
+                    p = probs[y, measured[i]]
+                    w = w * (allowed * (p / p.sum())[None, :]).sum(1)
+            weight += w
+        counts = log.n_hat * weight / weight.sum()
+        out = cells.assign(**{NOISY: counts, WEIGHT: counts})
+        for name in self.codec_.condition_domains:
+            totals = out.groupby(name, sort=False)[NOISY].sum()
+            empty = [str(g) for g in totals.index[totals < 2.0 * log.pairs_sd * math.sqrt(len(p_target))]]
+            if empty:
+                warnings.warn(EMPTY_WARNING.format(name=name, empty=empty), UserWarning, stacklevel=3)
+        return out

@@ -160,7 +160,7 @@ class TabularCodec:
         n = output.shape[0]
         cells = cells.reset_index(drop=True)
         result: dict[str, np.ndarray] = {}
-        masks = self._condition_masks(cells)
+        masks = self.condition_masks(cells)
         for col in self.modelled:
             if isinstance(col, CategoricalColumn):
                 b = self.blocks_of(col.name)["category"]
@@ -218,7 +218,7 @@ class TabularCodec:
     def _attribute_on(self, column: str) -> list[SensitiveAttribute]:
         return [a for a in self.schema.sensitive if a.column == column]
 
-    def _condition_masks(self, cells: pd.DataFrame) -> dict[tuple[str, BlockRole], np.ndarray]:
+    def condition_masks(self, cells: pd.DataFrame) -> dict[tuple[str, BlockRole], np.ndarray]:
         """Boolean [n, size] masks of the choices allowed by each row's condition cell."""
         masks: dict[tuple[str, BlockRole], np.ndarray] = {}
 
