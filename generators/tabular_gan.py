@@ -15,7 +15,7 @@ from torch import nn
 from dpsynth.backbones import MLP
 from dpsynth.tabular.codec import TabularCodec
 from dpsynth.families.gan import ConditionalGAN, GANParams, GANTraining
-from dpsynth.families.gan_parts import BlockSoftener, condition_blocks, condition_free_mask
+from dpsynth.families.gan_parts import BlockSoftener, CellRestriction, condition_blocks, condition_free_mask
 from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.registry import register
 
@@ -39,6 +39,10 @@ class DPTabularGAN(GANTraining, TabularGenerator):
     The auxiliary condition classifier (weight 3) is on by default: it lifts TSTR markedly
     at ε = 1 (docs/benchmarks.md). Adam(betas=(0.5, 0.9)) for all networks.
 
+    Fakes stay inside their condition cell in training as in sampling (`CellRestriction`): a
+    fake conditioned on an outcome carries that outcome, so the discriminator judges its
+    features against real rows with that outcome.
+
     Every input the generator sees is public or DP: latent noise, conditions drawn from the
     DP condition table (also for the fakes shown to the discriminator), and the weights of
     the DP-trained discriminator. ``plan.steps`` private discriminator steps run, each
@@ -55,4 +59,4 @@ class DPTabularGAN(GANTraining, TabularGenerator):
         return ConditionalGAN(generator, discriminator, latent_dim=self.latent_dim,
                               soften=BlockSoftener(codec, tau=self.tau), classifier=classifier,
                               feature_mask=condition_free_mask(codec), condition_blocks=condition_blocks(codec),
-                              aux_weight=self.aux_weight)
+                              aux_weight=self.aux_weight, restrict=CellRestriction(codec))

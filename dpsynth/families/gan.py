@@ -127,7 +127,8 @@ class ConvGANParams(GANParams):
 
 
 class ConditionalGAN(nn.Module):
-    """G: [z, c] -> the decoder output (logits, values) the codec decodes; ``soften`` maps it to a
+    """G: [z, c] -> the decoder output (logits, values) the codec decodes; ``restrict`` (optional)
+    keeps its logits inside c's condition cell, as decoding does; ``soften`` maps it to a
     differentiable row in the data encoding; D: `DiscriminatorLoss` around a backbone (and an
     optional auxiliary condition classifier and ``real_view``, see `DiscriminatorLoss`)."""
 
@@ -135,9 +136,11 @@ class ConditionalGAN(nn.Module):
                  soften: Callable[[torch.Tensor], torch.Tensor], classifier: nn.Module | None = None,
                  feature_mask: torch.Tensor | None = None, condition_blocks: list[tuple[int, int]] = (),
                  aux_weight: float = 1.0,
-                 real_view: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None):
+                 real_view: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                 restrict: nn.Module | None = None):
         super().__init__()
         self.generator = generator
+        self.restrict = restrict  # (logits, c) -> logits inside c's cell (`gan_parts.CellRestriction`)
         self.discriminator = DiscriminatorLoss(discriminator, classifier=classifier, feature_mask=feature_mask,
                                                condition_blocks=condition_blocks, aux_weight=aux_weight,
                                                real_view=real_view)
@@ -147,7 +150,8 @@ class ConditionalGAN(nn.Module):
     def fake(self, c: torch.Tensor) -> torch.Tensor:
         """Differentiable fake rows for conditions ``c`` [..., C] (z from the global RNG)."""
         z = torch.randn(*c.shape[:-1], self.latent_dim, device=c.device)
-        return self.soften(self.generator(torch.cat([z, c], dim=-1)))
+        logits = self.generator(torch.cat([z, c], dim=-1))
+        return self.soften(logits if self.restrict is None else self.restrict(logits, c))
 
     @torch.no_grad()
     def realness(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Building blocks the DP-GAN family's generators share across modalities.
 
 `BlockSoftener` turns generator logits into a differentiable sample of a tabular encoding
-(a table row, or the static record of a series subject or an image); `condition_free_mask`
+(a table row, or the static record of a series subject or an image); `CellRestriction`
+keeps a fake inside its condition cell; `condition_free_mask`
 and `condition_blocks` tell the auxiliary condition classifier what it may see and where
 each condition's one-hot block lies; `TanhValues` bounds a decoder's values to the
 codec's scaled range [-1, 1]. They read only the codec's public layout: the ``blocks``,
@@ -12,8 +13,11 @@ the family never imports a modality.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -59,6 +63,34 @@ class BlockSoftener:
         soft = torch.softmax((padded + gumbel) / self.tau, dim=-1)
         out = soft.flatten(-2)[..., self.keep]
         return torch.where(self.scaled, out * out[..., self.scale_index], out)
+
+
+class CellRestriction(nn.Module):
+    """Generator logits -> the same logits with every choice that a row's condition cell rules
+    out set to -inf: the fake's target block *is* its condition, a sensitive group's column
+    stays in its group (an age band's bins, a merged race group's categories).
+
+    ``decode`` applies the same restriction at sampling; applied in training too, the fakes
+    the discriminator judges are the rows that will be sampled. Without it the generator may
+    give a row conditioned on one outcome the other outcome's block (and that class's
+    features); decoding then writes the condition's label on them — the label relationship
+    inverts. Built from the public layout only (`condition_masks` over every condition cell).
+    """
+
+    def __init__(self, codec: Any):
+        super().__init__()
+        names = list(codec.condition_domains)
+        cells = pd.DataFrame(list(itertools.product(*codec.condition_domains.values())), columns=names)
+        allowed = torch.ones(len(cells), codec.width, dtype=torch.bool)
+        for (column, role), mask in codec.condition_masks(cells).items():
+            block = codec.blocks_of(column)[role]
+            allowed[:, block.start:block.stop] = torch.from_numpy(np.asarray(mask, dtype=bool))
+        self.register_buffer("cells", torch.from_numpy(codec.encode_conditions(cells)).float(), persistent=False)
+        self.register_buffer("allowed", allowed, persistent=False)
+
+    def forward(self, logits: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        cell = (c @ self.cells.T).argmax(-1)  # the one cell whose one-hots all match c's
+        return logits.masked_fill(~self.allowed[cell], float("-inf"))
 
 
 def condition_free_mask(codec: Any) -> torch.Tensor:

@@ -6,6 +6,7 @@ import torch
 
 from dpsynth import registry
 from dpsynth.families import gan, training
+from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.dpsgd import epsilon_for_history
@@ -111,6 +112,23 @@ def test_soft_rows_are_in_the_codec_encoding(spied):
         total = soft[..., block.start:block.stop].sum(-1)
         expected = present if block.column == "lab" and block.role in ("bin", "fine") else torch.ones_like(total)
         torch.testing.assert_close(total, expected)
+
+
+def test_fakes_stay_inside_their_condition_cell(spied):
+    """A fake conditioned on an outcome carries that outcome, and an age band's fakes use only
+    that band's bins, as decoded samples do: otherwise the generator may pair one outcome's
+    condition with the other's rows, and decoding writes the condition's label on them."""
+    model, _ = spied
+    codec = model.codec_
+    cells = model.condition_table_.drop(columns=[WEIGHT, NOISY]).sample(200, replace=True, random_state=0)
+    cells = cells.reset_index(drop=True)
+    soft = model.module_.fake(torch.from_numpy(codec.encode_conditions(cells)).float())
+    target = codec.blocks_of("outcome")["category"]
+    wanted = torch.from_numpy(codec.condition_masks(cells)[("outcome", "category")].astype("float32"))
+    torch.testing.assert_close(soft[:, target.start:target.stop], wanted)
+    bins = codec.blocks_of("age")["bin"]
+    outside = ~torch.from_numpy(codec.condition_masks(cells)[("age", "bin")])
+    assert soft[:, bins.start:bins.stop][outside].abs().max() == 0
 
 
 def test_same_seed_is_not_the_same_model_and_save_load_round_trip(spied, tmp_path):
