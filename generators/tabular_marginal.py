@@ -24,8 +24,9 @@ class DPTabularMarginal(MarginalFamily, TabularGenerator):
     """Tabular generator from noisy marginals (no DP-SGD).
 
     ``one_way_share``, ``selection_share`` and ``cell_signal`` are the family's parameters;
-    ``n_bins`` sets the numeric bins; the condition mix comes from the measured target pairs
-    of the sensitive groups' columns (``condition_share`` stays 0). The DP-SGD settings (``epochs``, ``batch_size``, ``lr``, ...) do not apply to this family.
+    ``n_bins`` sets the numeric bins; the condition mix comes from the measurements (a
+    group's outcome rate from its column's target pair, where one was measured;
+    ``condition_share`` stays 0). The DP-SGD settings (``epochs``, ``batch_size``, ``lr``, ...) do not apply to this family.
     """
 
     def _measured_blocks(self, codec: TabularCodec) -> tuple[list[slice], int]:

@@ -10,12 +10,9 @@ in one pass over the encoded units (privacy stage of `dpsynth.privacy.marginals`
    independence the one-way counts predict (L1 distance, minus the noise the next stage would
    add to a table of that size, as AIM scores), then OpenDP's noisy top-k of those scores;
 3. *target pairs*: the k chosen target × block histograms, Gaussian noise, sensitivity √k.
-   The blocks a condition cell restricts (the sensitive groups' columns) are always among
-   them: the fairness audit reads how the outcome varies across those groups.
 
 k is set from the noisy total of stage 1 (a DP output): as many pairs as keep the expected
-count per cell at least ``cell_signal`` noise standard deviations, at most every block, at
-least every conditioned block.
+count per cell at least ``cell_signal`` noise standard deviations, at most every block.
 Every noisy histogram is projected onto the nearest non-negative one with the same total
 (least squares on the simplex) and normalised. The module is a table of log-probabilities:
 row y holds, for each block, log p(block | target = y) where the pair was measured and
@@ -23,9 +20,12 @@ log p(block) elsewhere; fine bins are uniform. Sampling looks up each row's targ
 condition cell, and the modality's codec draws every block from those logits.
 
 The condition mix (target × sensitive groups) comes from the same measurements, not from a
-separate Laplace table (``condition_share`` is 0): p(cell) = Σ_y p(y) Π p(group | y) over the
-measured target pairs. At n = 500 a joint Laplace table over dozens of cells at 5 % of ε
-scrambles how the outcome rate differs between groups, which is what equalized odds reads.
+separate Laplace table (``condition_share`` is 0): p(cell) = Σ_y p(y) Π p(group | y), with
+p(group | y) from the group column's target pair where the selection measured it and
+p(group) where it did not. At n = 500 a joint Laplace table over dozens of cells at 5 % of ε
+has more noise than count in most cells: it invents outcome-rate differences between groups,
+which models trained on the rows learn and equalized odds reads. Here a group's outcome rate
+differs only where the selection found that difference above the noise.
 
 Written once: the modality says which blocks of its encoding to count (`measured` slices)
 and where the target sits in the condition one-hot; every unit adds weight 1 in total.
@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 from dpsynth.errors import ParameterError
 from dpsynth.params import number, param
-from dpsynth.privacy.conditions import NOISY, WEIGHT, uniform_condition_table
+from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.marginals import MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals
 
 ONE_WAY, SELECTION, PAIRS = "one-way", "selection", "target pairs"
@@ -179,25 +179,20 @@ def pairs_to_measure(n_hat: float, cells: float, rho: float, candidates: int, ce
 
 def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way: list[np.ndarray],
                  candidates: list[int], plan: MarginalPlan, *, n_hat: float, target_probs: np.ndarray,
-                 cell_signal: float, always: Sequence[int] = ()) -> tuple[dict[int, np.ndarray], float]:
-    """Stages 2 and 3: measure the target × block histograms of the ``always`` blocks and of the
-    rest of k ``candidates`` chosen by noisy top-k. Returns {block index: noisy [targets, cells]
-    counts} and the noise s.d."""
+                 cell_signal: float) -> tuple[dict[int, np.ndarray], float]:
+    """Stages 2 and 3: choose k of the ``candidates`` by noisy top-k and measure their target ×
+    block histograms. Returns {block index: noisy [targets, cells] counts} and the noise s.d."""
     n_targets = len(target_probs)
-    always = [i for i in candidates if i in set(always)]
-    rest = [i for i in candidates if i not in set(always)]
     cells = float(np.median([n_targets * probs[i].size for i in candidates]))
-    k = max(pairs_to_measure(n_hat, cells, plan.stage_rho(PAIRS), len(candidates), cell_signal), len(always))
+    k = pairs_to_measure(n_hat, cells, plan.stage_rho(PAIRS), len(candidates), cell_signal)
     pair_sd = gaussian_scale(math.sqrt(k), plan.stage_rho(PAIRS))
     scores = []
-    for i in rest:  # each moves by at most 1 when a unit is added or removed
+    for i in candidates:  # each moves by at most 1 when a unit is added or removed
         block_total = float(np.clip(one_way[i].sum(), 0.0, n_hat)) / n_hat
         expected = (n_hat * target_probs)[:, None] * probs[i][None, :] * block_total
         scores.append(np.abs(joint_exact[i] - expected).sum() - math.sqrt(2 / math.pi) * pair_sd * expected.size)
-    free = k - len(always)
-    picked = noisy_top_k(np.asarray(scores), k=free, rho=plan.stage_rho(SELECTION)) if free > 0 else []
-    plan.record(SELECTION, plan.stage_rho(SELECTION))  # charged whether or not a pair was left to choose
-    chosen = always + [rest[j] for j in picked]
+    chosen = [candidates[j] for j in noisy_top_k(np.asarray(scores), k=k, rho=plan.stage_rho(SELECTION))]
+    plan.record(SELECTION, plan.stage_rho(SELECTION))
     noisy = gaussian_counts(np.concatenate([joint_exact[i].ravel() for i in chosen]), sensitivity=math.sqrt(k),
                             rho=plan.stage_rho(PAIRS))
     plan.record(PAIRS, plan.stage_rho(PAIRS))
@@ -206,12 +201,11 @@ def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way
 
 
 def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measured: Sequence[slice],
-            target_block: int, cell_signal: float, progress: bool, always: Sequence[int] = ()) -> MarginalLog:
+            target_block: int, cell_signal: float, progress: bool) -> MarginalLog:
     """Run the three measurements of the module docstring and fill ``module``'s tables.
 
     ``measured`` are the encoding's slices to count (``measured[target_block]`` is the target's
-    own block: measured once for its total, never paired); the ``always`` blocks' target pairs
-    are measured whatever the selection scores. Every draw is OpenDP's."""
+    own block: measured once for its total, never paired). Every draw is OpenDP's."""
     start = time.perf_counter()
     one_way_exact, joint_exact = exact_counts(tensors, measured, module, progress=progress)
 
@@ -226,8 +220,7 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
 
     candidates = [i for i in range(len(measured)) if i != target_block]
     pairs, pair_sd = target_pairs(joint_exact, probs, one_way, candidates, plan, n_hat=n_hat,
-                                  target_probs=target_probs, cell_signal=cell_signal,
-                                  always=always) if candidates else ({}, math.nan)
+                                  target_probs=target_probs, cell_signal=cell_signal) if candidates else ({}, math.nan)
 
     table = np.zeros(tuple(module.log_probs.shape))
     for i, s in enumerate(measured):
@@ -275,11 +268,9 @@ class MarginalFamily:
 
     def _train(self, module: nn.Module, tensors: Any, plan: MarginalPlan, *, progress: bool) -> MarginalLog:
         measured, target_block = self._measured_blocks(self.codec_)
-        cells = uniform_condition_table(self.codec_.condition_domains).drop(columns=[WEIGHT])
-        always = sorted(set(self._condition_choices(self.codec_, cells)) - {target_block})
         with torch.no_grad():
             return measure(module, tensors, plan, measured=measured, target_block=target_block,
-                           cell_signal=self.cell_signal, progress=progress, always=always)
+                           cell_signal=self.cell_signal, progress=progress)
 
     def _fitted_condition_table(self, module: nn.Module, log: MarginalLog, table: Any) -> Any:
         """The condition mix from the measurements (post-processing): expected counts

@@ -105,37 +105,16 @@ def test_a_fit_measures_within_its_plan_and_records_one_training_entry():
     assert 1 <= len(model.log_.chosen) and model.module_.measured_pairs.any()
 
 
-def test_always_blocks_are_measured_and_counted_in_the_sensitivity(monkeypatch):
-    """A conditioned block's target pair is measured even when the scores rank it last, and the
-    pairs' L2 sensitivity counts it (√k over every measured pair)."""
-    x, c, mask = units(4000, np.random.default_rng(1))
-    seen = []
-    real = marginal.gaussian_counts
-
-    def capture(values, *, sensitivity, rho):
-        seen.append(sensitivity)
-        return real(values, sensitivity=sensitivity, rho=rho)
-
-    monkeypatch.setattr(marginal, "gaussian_counts", capture)
-    plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
-    log = measure(TargetMarginals(6, 2), (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e6,
-                  progress=False, always=[1])
-    assert log.chosen == (1,)  # only one pair affordable: the conditioned block B, not the informative A
-    assert seen[-1] == pytest.approx(1.0)
-    plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
-    log = measure(TargetMarginals(6, 2), (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e-6,
-                  progress=False, always=[1])
-    assert set(log.chosen) == {0, 1} and seen[-1] == pytest.approx(math.sqrt(2))
-    plan.check_spent()
-
-
 def test_the_condition_mix_follows_the_measured_group_rates():
-    """The mix of (outcome, sex) cells is built from the sex × outcome pair: at a large budget it
-    matches the data's outcome rate per sex (the toy's risk is higher for men)."""
+    """The mix of (outcome, sex) cells is built from the sex × outcome pair: at a large budget the
+    pair is measured and the mix matches the data's outcome rate per sex (the toy's risk is
+    higher for men), and so do the sampled rows."""
     frame = make_toy_frame(n=3000, seed=3)
     model = registry.create("dp-marginal", make_toy_schema(), n_bins=8)
     model.fit(frame, budget=PrivacyBudget(50.0, 1e-5), random_state=0, progress=False)
     table = model.condition_table_
+    measured = [b.column for b in model.codec_.blocks if b.role != "fine"]  # `_measured_blocks`' order
+    assert measured.index("sex") in model.log_.chosen
     assert table[marginal.NOISY].sum() == pytest.approx(len(frame), rel=0.05)
     by_sex = table.groupby(["sex", "outcome"])[marginal.WEIGHT].sum().unstack()
     rate = by_sex["yes"] / by_sex.sum(axis=1)
