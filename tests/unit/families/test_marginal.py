@@ -130,3 +130,18 @@ def test_a_condition_share_is_refused_before_any_data_is_read():
     model = registry.create("dp-marginal", make_toy_schema(), condition_share=0.05)
     with pytest.raises(ParameterError, match="condition_share=0"):
         model.fit(make_toy_frame(), budget=PrivacyBudget(1.0, 1e-5), random_state=0, progress=False)
+
+
+def test_the_condition_mix_reads_only_the_measurements():
+    """Post-processing only: with the module's tables set to uniform, the mix follows the public
+    layout alone whatever the data — outcome × sex uniform, race group "other" (two of the
+    four categories) twice "white" — and its total is the noisy n̂ of the log."""
+    model = registry.create("dp-marginal", make_toy_schema(), n_bins=8)
+    model.fit(make_toy_frame(n=600, seed=4), budget=PrivacyBudget(50.0, 1e-5), random_state=0, progress=False)
+    model.module_.log_probs.zero_()
+    mix = model._fitted_condition_table(model.module_, model.log_, model.condition_table_)
+    total = mix[marginal.WEIGHT].sum()
+    assert np.allclose(mix.groupby(["outcome", "sex"])[marginal.WEIGHT].sum().to_numpy() / total, 0.25)
+    race = mix.groupby("race")[marginal.WEIGHT].sum() / total
+    assert race.to_dict() == pytest.approx({"white": 0.25, "black": 0.25, "other": 0.5})
+    assert mix[marginal.NOISY].sum() == pytest.approx(model.log_.n_hat)
