@@ -349,7 +349,7 @@ def privacy_card(
     return PrivacyCard(
         private=True, epsilon=eps, delta=delta,
         budget=ledger.budget,
-        accountant=tuple(sorted({e.params["accountant"] for e in dpsgd})) or None,
+        accountant=tuple(sorted({e.params["accountant"] for e in ledger.entries if "accountant" in e.params})) or None,
         composition=COMPOSITION, adjacency=ADJACENCY, privacy_unit=ledger.privacy_unit, generator=generator,
         dp_sgd=tuple(DPSGDRun.of(e) for e in dpsgd), ledger=ledger.entries, schema_sha256=schema_fingerprint,
         seed=seed, secure_mode=secure_mode, randomness=randomness_note(seed, secure_mode=secure_mode),

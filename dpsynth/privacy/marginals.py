@@ -108,7 +108,7 @@ class MarginalPlan:
     label = "noisy marginals"
 
     def ledger_entry(self, purpose: str) -> LedgerEntry:
-        params: dict[str, Any] = {"rho": self.rho, "stages": dict(self.stages),
+        params: dict[str, Any] = {"rho": self.rho, "stages": dict(self.stages), "accountant": "zcdp",
                                   "accounting": "zCDP: the stages' ρ add up; (ε, δ) by OpenDP make_zCDP_to_approxDP"}
         return LedgerEntry(mechanism=MECHANISM, purpose=purpose, epsilon=self.epsilon, delta=self.delta,
                            params=params)

@@ -20,6 +20,7 @@ from dpsynth.privacy.card import (
     write_card,
 )
 from dpsynth.privacy.ledger import LedgerEntry, PrivacyLedger
+from dpsynth.privacy.marginals import plan_marginals
 from tests.conftest import make_toy_frame, make_toy_schema
 
 TINY = {"epochs": 1, "batch_size": 64, "hidden": (16,), "latent_dim": 4, "n_bins": 8}
@@ -84,6 +85,17 @@ def test_typed_fields_of_a_released_card(release):
     assert card.rows_released == 40 == len(release[0].synthetic) and card.synthetic_file == "synthetic.csv"
     assert card.sampling == SamplingNote(rebalance={"race": "equal"}) and card.randomness.public_seed == 3
     assert card.schema_sha256 == make_toy_schema().fingerprint() and "power of ten" in card.delta_source
+
+
+def test_a_card_names_the_accounting_of_marginal_measurements():
+    """A fit without DP-SGD still names how its ε was accounted (zCDP for the marginal family)."""
+    plan = plan_marginals(epsilon=1.0, delta=1e-5, shares={"one-way": 0.5, "selection": 0.5})
+    ledger = PrivacyLedger(PrivacyBudget(1.0, 1e-5), privacy_unit="row")
+    ledger.charge(plan.ledger_entry("noisy marginals"))
+    card = privacy_card(ledger=ledger, generator="dp-marginal", schema_fingerprint="ab" * 32, seed=0,
+                        secure_mode=False)
+    assert card.accountant == ("zcdp",) and card.dp_sgd == ()
+    assert PrivacyCard.from_dict(card.to_dict()) == card
 
 
 def test_a_not_private_card_round_trips_with_epsilon_written_as_inf(tmp_path):
