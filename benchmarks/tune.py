@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 
 import numpy as np
@@ -38,9 +39,10 @@ DELTA = 1e-5
 
 
 def parse_setting(text: str) -> dict:
-    """``"a=1,b=0.5,c=x"`` -> {"a": 1, "b": 0.5, "c": "x"} (JSON values where they parse)."""
+    """``"a=1,b=0.5,c=x,h=[64,64]"`` -> {"a": 1, "b": 0.5, "c": "x", "h": [64, 64]} (JSON values where
+    they parse; a comma inside brackets belongs to the value)."""
     setting = {}
-    for item in filter(None, text.split(",")):
+    for item in filter(None, re.split(r",(?![^\[]*\])", text)):
         key, _, value = item.partition("=")
         try:
             setting[key.strip()] = json.loads(value)
