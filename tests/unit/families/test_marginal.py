@@ -12,6 +12,7 @@ from dpsynth.errors import ParameterError
 from dpsynth.families import marginal
 from dpsynth.families.marginal import TargetMarginals, measure, pairs_to_measure, simplex
 from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.marginals import plan_marginals
 from tests.conftest import make_toy_frame, make_toy_schema
 
@@ -115,8 +116,8 @@ def test_the_condition_mix_follows_the_measured_group_rates():
     table = model.condition_table_
     measured = [b.column for b in model.codec_.blocks if b.role != "fine"]  # `_measured_blocks`' order
     assert measured.index("sex") in model.log_.chosen
-    assert table[marginal.NOISY].sum() == pytest.approx(len(frame), rel=0.05)
-    by_sex = table.groupby(["sex", "outcome"])[marginal.WEIGHT].sum().unstack()
+    assert table[NOISY].sum() == pytest.approx(len(frame), rel=0.05)
+    by_sex = table.groupby(["sex", "outcome"])[WEIGHT].sum().unstack()
     rate = by_sex["yes"] / by_sex.sum(axis=1)
     real = frame.groupby("sex")["outcome"].apply(lambda o: (o == "yes").mean())
     assert rate["male"] == pytest.approx(real["male"], abs=0.03)
@@ -140,8 +141,8 @@ def test_the_condition_mix_reads_only_the_measurements():
     model.fit(make_toy_frame(n=600, seed=4), budget=PrivacyBudget(50.0, 1e-5), random_state=0, progress=False)
     model.module_.log_probs.zero_()
     mix = model._fitted_condition_table(model.module_, model.log_, model.condition_table_)
-    total = mix[marginal.WEIGHT].sum()
-    assert np.allclose(mix.groupby(["outcome", "sex"])[marginal.WEIGHT].sum().to_numpy() / total, 0.25)
-    race = mix.groupby("race")[marginal.WEIGHT].sum() / total
+    total = mix[WEIGHT].sum()
+    assert np.allclose(mix.groupby(["outcome", "sex"])[WEIGHT].sum().to_numpy() / total, 0.25)
+    race = mix.groupby("race")[WEIGHT].sum() / total
     assert race.to_dict() == pytest.approx({"white": 0.25, "black": 0.25, "other": 0.5})
-    assert mix[marginal.NOISY].sum() == pytest.approx(model.log_.n_hat)
+    assert mix[NOISY].sum() == pytest.approx(model.log_.n_hat)
