@@ -606,7 +606,8 @@ class DPGenerator(Generator):
         if training is not None:
             problems += [f"the DP-SGD entry records {key} = {training.get(key)!r} but the model's parameters say "
                          f"{settings.get(key)!r}" for key in ("max_grad_norm", "accountant", "batch_size")
-                         if training.get(key) != settings.get(key)]
+                         if training.get(key) != settings.get(key)
+                         and not (key == "batch_size" and settings.get(key) is None)]  # None: by cohort size
         if problems:
             raise BundleError(BAD_LEDGER.format(path=config_path, problem=problems[0]))
         return config

@@ -105,9 +105,11 @@ def param(default: Any, help: str, rule: Rule) -> Any:
 class TrainingSettings:
     """DP-SGD settings shared by the families; defaults fixed a priori (docs/privacy.md, rule 4)."""
 
-    epochs: float = param(30.0, "passes over the data (expected); with the budget it fixes the DP-SGD noise",
-                          number(above=0))
-    batch_size: int = param(512, "expected privacy units per DP-SGD step (Poisson sampling)", whole(1))
+    epochs: float | None = param(30.0, "passes over the data (expected); with the budget it fixes the DP-SGD noise "
+                                 "(None: 30, or more to make 400 steps)", optional(number(above=0), "by cohort size"))
+    batch_size: int | None = param(512, "expected privacy units per DP-SGD step, Poisson sampling (None: the "
+                                   "largest of 512, 256, 128 giving 8 batches an epoch)",
+                                   optional(whole(1), "by cohort size"))
     lr: float = param(5e-3, "learning rate of the private network's Adam (a GAN's discriminator)", number(above=0))
     max_grad_norm: float = param(1.0, "clip norm of each privacy unit's gradient", number(above=0))
     accountant: str = param("prv", "privacy accountant of DP-SGD: PRV (tighter) or RDP", choice("prv", "rdp"))

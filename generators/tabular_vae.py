@@ -24,9 +24,16 @@ class DPTabularVAE(TabularGenerator):
     ``latent_dim`` and ``beta`` are the family's parameters; the rest (``n_bins``,
     ``hidden``, ``epochs``, ``batch_size``, ``lr``, ``max_grad_norm``, ``accountant``,
     ``condition_share``, ...) are shared by every tabular generator (`TrainingSettings`).
+
+    Its schedule follows the cohort size (``batch_size`` and ``epochs`` None): the batch is
+    the largest of 512, 256, 128 that gives at least 8 batches an epoch, and training runs 30
+    passes or as many more as make 400 steps, all within the same budget. A fixed batch of
+    512 gives a cohort of a few hundred patients 30 full-batch steps, too few to learn from
+    at any ε; the settings study in docs/benchmarks.md chose this schedule on inner splits.
     """
 
     family_params = VAEParams
+    param_defaults = {"batch_size": None, "epochs": None}
 
     def _build_module(self, codec: TabularCodec) -> nn.Module:
         encoder = MLP(codec.width + codec.condition_width, 2 * self.latent_dim, self.hidden)

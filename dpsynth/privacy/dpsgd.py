@@ -24,6 +24,13 @@ Accountant = Literal["prv", "rdp"]
 # Above this noise multiplier the model learns nothing useful; we refuse rather than pretend.
 MAX_NOISE_MULTIPLIER = 1e3
 PRV_MAX_EPSILON = 100.0  # PRV calibration takes ~18 s at ε = 100, minutes and 7 GB at ε = 1000
+# The cohort-size schedule (batch_size / epochs None), fixed a priori on inner splits
+# (docs/privacy.md, rule 4): a public ladder of batches, largest first, and the batches an
+# epoch should have at least; 30 passes, or more where that is under 400 steps.
+COHORT_BATCH_LADDER = (512, 256, 128)
+COHORT_MIN_BATCHES = 8
+COHORT_EPOCHS = 30.0
+COHORT_MIN_STEPS = 400
 
 
 # opacus' RDP analysis warns when the best order is its largest alpha: the bound is then
@@ -81,26 +88,45 @@ class DPSGDPlan:
         return LedgerEntry(mechanism="dp-sgd", purpose=purpose, epsilon=self.epsilon, delta=self.delta, params=params)
 
 
+def cohort_batch_size(n_units: int) -> int:
+    """The batch of the cohort-size schedule: the largest of 512, 256, 128 that splits the
+    units into at least 8 batches (128 below 897 units). Small cohorts then take many small
+    noisy steps instead of a few full-batch ones; the ladder is public, so q and the batch
+    disclose n only to within one batch, as any DP-SGD plan does."""
+    for batch in COHORT_BATCH_LADDER:
+        if math.ceil(n_units / batch) >= COHORT_MIN_BATCHES:
+            return batch
+    return COHORT_BATCH_LADDER[-1]
+
+
 def plan_dpsgd(
     *,
     n_units: int,
     epsilon: float,
     delta: float,
-    batch_size: int,
-    epochs: float,
+    batch_size: int | None,
+    epochs: float | None,
     max_grad_norm: float,
     accountant: Accountant = "prv",
 ) -> DPSGDPlan:
-    """Calibrate σ so that `epochs` passes of Poisson-sampled batches cost at most (ε, δ)."""
+    """Calibrate σ so that `epochs` passes of Poisson-sampled batches cost at most (ε, δ).
+
+    None follows the cohort size: ``batch_size`` from `cohort_batch_size`, ``epochs`` 30 or
+    as many more as make 400 steps (a small cohort gets more, noisier steps for the same ε)."""
     if n_units < 2:
         raise BudgetError(f"DP-SGD needs at least 2 privacy units; the data has {n_units}")
     if epsilon <= 0:
         raise BudgetError(errors.EPSILON_INVALID.format(epsilon=epsilon))
     if accountant == "prv" and epsilon > PRV_MAX_EPSILON:
         raise BudgetError(errors.PRV_EPSILON_TOO_LARGE.format(epsilon=epsilon, max_epsilon=PRV_MAX_EPSILON))
+    if batch_size is None:
+        batch_size = cohort_batch_size(n_units)
     # opacus' DPDataLoader samples each unit with q = 1 / len(loader) = 1 / ceil(n / batch_size)
     sample_rate = 1.0 / math.ceil(n_units / batch_size)
-    steps = max(1, math.ceil(epochs / sample_rate))
+    if epochs is None:
+        steps = max(math.ceil(COHORT_EPOCHS / sample_rate), COHORT_MIN_STEPS)
+    else:
+        steps = max(1, math.ceil(epochs / sample_rate))
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=LOOSE_RDP_ORDER)

@@ -37,7 +37,7 @@ DIFFUSION = {"timesteps": 1000, "sampling_steps": 50, "multiplicity": 4, "time_d
              "guidance": 2.0}
 SDV_NEURAL = {"epochs": 300, "batch_size": None, "hidden": None, "enable_gpu": False, "enforce_min_max_values": True}
 PINNED = {
-    "dp-vae": SHARED | VAE,
+    "dp-vae": SHARED | VAE | {"epochs": None, "batch_size": None},  # its schedule follows the cohort size
     "dp-gan": SHARED | GAN | {"lr": 0.001, "generator_lr": 0.001, "aux_weight": 3.0},
     "dp-diffusion": SHARED | DIFFUSION,
     "dp-marginal": SHARED | {"one_way_share": 0.3, "selection_share": 0.1, "cell_signal": 2.0, "condition_share": 0.0},
@@ -102,7 +102,7 @@ def test_the_family_dataclass_gives_the_family_parameters(info):
 def test_a_default_refined_by_a_class_is_checked_when_the_class_is_made():
     with pytest.raises(TypeError, match="'epoch' is not a parameter"):
         type("Typo", (TabularGenerator,), {"param_defaults": {"epoch": 3}})
-    with pytest.raises(TypeError, match="batch_size=0 is not a whole number >= 1"):
+    with pytest.raises(TypeError, match=r"batch_size=0 is not None \(by cohort size\) or a whole number >= 1"):
         type("Bad", (TabularGenerator,), {"param_defaults": {"batch_size": 0}})
 
 
@@ -130,11 +130,15 @@ def test_set_params_refuses_unknown_names_too():
 
 # --------------------------------------------------------------------------- bad values
 @pytest.mark.parametrize("name, params, message", [
-    ("dp-vae", {"epochs": "abc"}, "parameter 'epochs' of dp-vae must be a number > 0 (got 'abc')"),
-    ("dp-vae", {"epochs": -1}, "parameter 'epochs' of dp-vae must be a number > 0 (got -1)"),
-    ("dp-vae", {"batch_size": 0}, "parameter 'batch_size' of dp-vae must be a whole number >= 1 (got 0)"),
-    ("dp-vae", {"batch_size": 64.5}, "parameter 'batch_size' of dp-vae must be a whole number >= 1 (got 64.5)"),
-    ("dp-vae", {"batch_size": True}, "parameter 'batch_size' of dp-vae must be a whole number >= 1 (got True)"),
+    ("dp-vae", {"epochs": "abc"}, "parameter 'epochs' of dp-vae must be None (by cohort size) or a number > 0 "
+                                  "(got 'abc')"),
+    ("dp-vae", {"epochs": -1}, "parameter 'epochs' of dp-vae must be None (by cohort size) or a number > 0 (got -1)"),
+    ("dp-vae", {"batch_size": 0}, "parameter 'batch_size' of dp-vae must be None (by cohort size) or a whole "
+                                  "number >= 1 (got 0)"),
+    ("dp-vae", {"batch_size": 64.5}, "parameter 'batch_size' of dp-vae must be None (by cohort size) or a whole "
+                                     "number >= 1 (got 64.5)"),
+    ("dp-vae", {"batch_size": True}, "parameter 'batch_size' of dp-vae must be None (by cohort size) or a whole "
+                                     "number >= 1 (got True)"),
     ("dp-vae", {"hidden": 256}, "parameter 'hidden' of dp-vae must be a list of whole numbers >= 1"),
     ("dp-vae", {"accountant": "gdp"}, "parameter 'accountant' of dp-vae must be one of 'prv', 'rdp' (got 'gdp')"),
     ("dp-vae", {"condition_share": 1.0}, "parameter 'condition_share' of dp-vae must be a number in [0, 1)"),
@@ -193,7 +197,7 @@ def test_set_params_checks_values_and_keeps_the_old_ones_on_error():
     model = create("dp-vae")
     with pytest.raises(ParameterError, match="'batch_size'"):
         model.set_params(latent_dim=8, batch_size=0)
-    assert model.latent_dim == 32 and model.training.batch_size == 512
+    assert model.latent_dim == 32 and model.training.batch_size is None  # dp-vae's default: by cohort size
 
 
 def test_set_params_is_refused_after_fit():
@@ -219,7 +223,7 @@ def test_the_signature_shows_every_parameter_keyword_only_with_its_default(info)
 def test_help_shows_the_parameters_with_defaults_and_descriptions():
     text = pydoc.render_doc(registry.get("dp-vae").cls, renderer=pydoc.plaintext)
     assert "DPTabularVAE(schema, *, latent_dim: int = 32, beta: float = 1.0" in text
-    assert "epochs : float = 30.0  (a number > 0)" in text
+    assert "epochs : float | None = None  (None (by cohort size) or a number > 0)" in text
     assert "passes over the data" in text and "width of the latent code z" in text
     gan = pydoc.render_doc(registry.get("dp-gan").cls, renderer=pydoc.plaintext)
     assert "aux_weight : float = 3.0" in gan and "lr : float = 0.001" in gan  # the generator's own defaults

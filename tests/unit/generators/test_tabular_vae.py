@@ -120,6 +120,20 @@ def test_same_seed_is_not_the_same_model_and_save_load_round_trip(fitted, tmp_pa
     assert loaded.privacy_spent() == fitted.privacy_spent()
 
 
+def test_schedule_follows_the_cohort_size_and_the_bundle_records_the_batch_used(tmp_path):
+    """The defaults give 500 units batch 128 for 400 steps (not 30 full-batch steps); the
+    ledger holds the batch that ran, and a bundle whose batch_size is None loads."""
+    model = registry.create("dp-vae", make_toy_schema())
+    assert (model.training.batch_size, model.training.epochs) == (None, None)
+    plan = model._plan_training(n_units=500, epsilon=1.0, delta=1e-5)
+    assert (plan.batch_size, plan.sample_rate, plan.steps) == (128, 0.25, 400)
+    quick = fit_tiny(batch_size=None, epochs=1)  # 400 rows: batch 128, 4 steps
+    entry = next(e for e in quick.ledger_.entries if e.mechanism == "dp-sgd")
+    assert (entry.params["batch_size"], entry.params["steps"]) == (128, 4)
+    loaded = TabularGenerator.load(quick.save(tmp_path / "model"))
+    assert loaded.training.batch_size is None and loaded.privacy_spent() == quick.privacy_spent()
+
+
 def test_bundle_holds_no_training_rows_and_no_pickle(fitted, tmp_path):
     """Rule 6: config is JSON of public + DP values; weights load with weights_only=True."""
     path = fitted.save(tmp_path / "model")

@@ -3,7 +3,7 @@ from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
 
 from dpsynth.errors import BudgetError
-from dpsynth.privacy.dpsgd import epsilon_for_history, plan_dpsgd
+from dpsynth.privacy.dpsgd import cohort_batch_size, epsilon_for_history, plan_dpsgd
 
 
 @pytest.mark.parametrize("accountant", ["prv", "rdp"])
@@ -45,3 +45,28 @@ def test_huge_epsilon_under_prv_is_a_clear_error_not_a_hang():
     plan = plan_dpsgd(n_units=1000, epsilon=1000.0, delta=1e-5, batch_size=250, epochs=30, max_grad_norm=1.0,
                       accountant="rdp")
     assert 0 < plan.epsilon <= 1000.0
+
+
+@pytest.mark.parametrize(("n_units", "batch"), [(2, 128), (500, 128), (896, 128), (897, 128), (1047, 128),
+                                                 (1793, 256), (2809, 256), (3585, 512), (6373, 512),
+                                                 (100_000, 512)])
+def test_cohort_batch_is_the_largest_of_the_ladder_with_eight_batches_an_epoch(n_units, batch):
+    assert cohort_batch_size(n_units) == batch
+
+
+@pytest.mark.parametrize(("n_units", "sample_rate", "steps"), [
+    (500, 1 / 4, 400),      # a small cohort: 100 passes of batch 128
+    (2809, 1 / 11, 400),    # batch 256, 30 passes would be 330 steps
+    (6373, 1 / 13, 400),    # batch 512, 390 steps raised to 400
+    (20_000, 1 / 40, 1200), # large: 30 passes of batch 512
+])
+def test_the_cohort_schedule_runs_30_passes_or_400_steps_whichever_is_more(n_units, sample_rate, steps):
+    plan = plan_dpsgd(n_units=n_units, epsilon=1.0, delta=1e-5, batch_size=None, epochs=None, max_grad_norm=1.0)
+    assert plan.sample_rate == pytest.approx(sample_rate) and plan.steps == steps
+    assert plan.batch_size == cohort_batch_size(n_units)  # the ledger records the batch used, not None
+    assert plan.epsilon <= 1.0
+
+
+def test_explicit_epochs_are_kept_even_under_400_steps():
+    plan = plan_dpsgd(n_units=500, epsilon=1.0, delta=1e-5, batch_size=None, epochs=2, max_grad_norm=1.0)
+    assert (plan.sample_rate, plan.steps) == (1 / 4, 8)
