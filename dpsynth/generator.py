@@ -73,7 +73,7 @@ from dpsynth.privacy.conditions import (
     sample_condition_cells,
     uniform_condition_table,
 )
-from dpsynth.privacy.dpsgd import DPSGDPlan, plan_dpsgd
+from dpsynth.privacy.dpsgd import COHORT_BATCH_LADDER, DPSGDPlan, plan_dpsgd
 from dpsynth.privacy.ledger import PrivacyLedger
 from dpsynth.privacy.recheck import recheck_ledger
 from dpsynth.privacy.randomness import public_torch_rng, secret_numpy_generator, secret_torch_rng
@@ -607,7 +607,8 @@ class DPGenerator(Generator):
             problems += [f"the DP-SGD entry records {key} = {training.get(key)!r} but the model's parameters say "
                          f"{settings.get(key)!r}" for key in ("max_grad_norm", "accountant", "batch_size")
                          if training.get(key) != settings.get(key)
-                         and not (key == "batch_size" and settings.get(key) is None)]  # None: by cohort size
+                         and not (key == "batch_size" and settings.get(key) is None  # by cohort size
+                                  and training.get(key) in COHORT_BATCH_LADDER)]
         if problems:
             raise BundleError(BAD_LEDGER.format(path=config_path, problem=problems[0]))
         return config

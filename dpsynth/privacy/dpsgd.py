@@ -90,7 +90,7 @@ class DPSGDPlan:
 
 def cohort_batch_size(n_units: int) -> int:
     """The batch of the cohort-size schedule: the largest of 512, 256, 128 that splits the
-    units into at least 8 batches (128 below 897 units). Small cohorts then take many small
+    units into at least 8 batches (128 also below 897 units, with fewer). Small cohorts then take many small
     noisy steps instead of a few full-batch ones; the ladder is public, so q and the batch
     disclose n only to within one batch, as any DP-SGD plan does."""
     for batch in COHORT_BATCH_LADDER:

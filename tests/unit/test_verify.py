@@ -63,6 +63,7 @@ FORGED = {
     "σ raised": (lambda c: dpsgd_entry(c)["params"]["history"][0].__setitem__(0, 50.0), "but its parameters give"),
     "steps lowered": (lambda c: dpsgd_entry(c)["params"]["history"][0].__setitem__(2, 1), "but its parameters give"),
     "clip norm changed": (lambda c: c["params"].update(max_grad_norm=100.0), "records max_grad_norm"),
+    "batch by cohort size, off its ladder": (lambda c: c["params"].update(batch_size=None), "records batch_size = 64"),
     "not Poisson": (lambda c: dpsgd_entry(c)["params"].update(sampling="shuffle"), "not 'poisson'"),
     "counts' noise lowered": (
         lambda c: next(e for e in c["ledger"]["entries"] if e["mechanism"] == "laplace-histogram")["params"]
