@@ -175,8 +175,10 @@ def plot(summary: dict, path: Path) -> None:
 
     rows = summary["medians"]
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-    curves = sorted(dict.fromkeys((r["generator"], r["epsilon"]) for r in rows))
-    colours = {curve: plt.get_cmap("tab10")(i % 10) for i, curve in enumerate(curves)}  # one colour per curve
+    generators = sorted({r["generator"] for r in rows})
+    epsilons = sorted({r["epsilon"] for r in rows})
+    colours = {g: plt.get_cmap("tab10")(i % 10) for i, g in enumerate(generators)}  # a colour per generator
+    styles = {e: m for e, m in zip(epsilons, [("o", ":"), ("s", "-"), ("^", "--"), ("D", "-.")])}
     fig, axes = plt.subplots(len(datasets), len(MODELS), figsize=(5 * len(MODELS), 3.6 * len(datasets)),
                              squeeze=False)
     for i, name in enumerate(datasets):
@@ -189,7 +191,9 @@ def plot(summary: dict, path: Path) -> None:
                                 and r["generator"] == generator and r["epsilon"] == epsilon and key in r)
                 if points:
                     xs, ys = zip(*points)
-                    ax.plot(xs, ys, marker="o", color=colours[generator, epsilon], label=f"{generator}, ε={epsilon:g}")
+                    marker, line = styles.get(epsilon, ("o", "-"))  # a marker and dash per ε
+                    ax.plot(xs, ys, marker=marker, linestyle=line, color=colours[generator],
+                            label=f"{generator}, ε={epsilon:g}")
             ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
             ax.set_xscale("log")
             sizes = sorted({size_value(r) for r in rows if r["dataset"] == name})
