@@ -57,9 +57,8 @@ def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
     conformed = model._conform(train, schema)[0]
     tensors = model._unit_tensors(conformed, codec, model._condition_groups(conformed, schema)[0], schema,
                                    np.random.default_rng(0))
-    batch, n_units = model.plan_.batch_size, len(tensors[0])  # the batch the fit ran (None: by cohort size)
+    batch, sample_rate, n_units = model.plan_.batch_size, model.plan_.sample_rate, len(tensors[0])  # as the fit ran
     rows = model.training.rows_per_step
-    sample_rate = 1 / -(-n_units // batch)
     expected_batch = round(sample_rate * n_units)  # the plain step uses the DP step's expected batch
 
     fresh = model._build_module(codec).to(device)
