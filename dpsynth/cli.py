@@ -137,6 +137,9 @@ def generate(
     param: Annotated[Optional[list[str]], typer.Option(help="generator parameter key=value (repeatable)")] = None,
     device: Annotated[str, typer.Option(
         help="where to train: auto (a CUDA GPU when present, else the CPU), cpu, cuda or cuda:N")] = "auto",
+    devices: Annotated[int, typer.Option(
+        min=1, help="train data-parallel in N processes with opacus DPDDP (one GPU each with a CUDA device, "
+                    "else CPU processes); same ε and card as one process")] = 1,
     rebalance: Annotated[Optional[list[str]], typer.Option(
         help="subgroup shares of the synthetic rows (repeatable): race=equal, "
              "race=white:0.5,black:0.3,other:0.2, or sex*race=equal; post-processing, no extra ε")] = None,
@@ -159,6 +162,8 @@ def generate(
     params = _parse_params(param)
     if device != "auto" or "device" in params:
         params.setdefault("device", device)
+    if devices != 1 or "devices" in params:
+        params.setdefault("devices", devices)
     result = run(data=data, schema=loaded, generator=generator, epsilon=epsilon, delta=delta, rows=rows,
                  seed=seed, out_dir=out, synthetic_name=synthetic_name,
                  learn_domain_share=learn_domain_share, params=params,

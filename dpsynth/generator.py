@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 from dpsynth import errors
 from dpsynth.bundle import BundleError, staged_folder, verify_manifest
 from dpsynth.errors import BudgetError, DataReadError, NotFittedError, ParameterError, SchemaError
+from dpsynth.families.data_parallel import check_devices, train_on_devices
 from dpsynth.families.training import TrainingLog, check_ema_decay, check_rows_per_step, train_dpsgd
 from dpsynth.devices import module_device, resolve_device
 from dpsynth.params import (
@@ -283,9 +284,10 @@ class DPGenerator(Generator):
         with the shared loop; a family with several networks (a GAN) overrides this and
         must still run exactly ``plan.steps`` private steps through opacus."""
         settings = self.training
-        return train_dpsgd(module, tensors, plan, lr=settings.lr, grad_sample_mode=settings.grad_sample_mode,
-                           secure_mode=settings.secure_mode, rows_per_step=settings.rows_per_step,
-                           ema_decay=settings.ema_decay, progress=progress, desc=f"fit {self.registered_name}")
+        return train_on_devices(train_dpsgd, module, tensors, plan, devices=settings.devices, progress=progress,
+                                lr=settings.lr, grad_sample_mode=settings.grad_sample_mode,
+                                secure_mode=settings.secure_mode, rows_per_step=settings.rows_per_step,
+                                ema_decay=settings.ema_decay, desc=f"fit {self.registered_name}")
 
     def _unit_scores(self, module: nn.Module, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor, *,
                      draws: int) -> torch.Tensor:
@@ -317,6 +319,7 @@ class DPGenerator(Generator):
         check_rows_per_step(settings.rows_per_step)  # before any private data is read
         check_ema_decay(settings.ema_decay)
         device = resolve_device(settings.device)
+        check_devices(settings.devices, device, secure_mode=settings.secure_mode)
         if learn_domain_share is not None and not 0.0 < learn_domain_share < 1.0 - settings.condition_share:
             raise BudgetError(f"learn_domain_share must be in (0, {1 - settings.condition_share:g}) "
                               f"(got {learn_domain_share})")

@@ -123,6 +123,8 @@ class TrainingSettings:
     secure_mode: bool = param(False, "opacus secure_mode (needs torchcsprng)", FLAG)
     device: str = param("auto", "where to train and sample: auto (a CUDA GPU when present), cpu, cuda, cuda:N",
                         TEXT)
+    devices: int = param(1, "processes that train data-parallel with opacus DPDDP: CPU processes, or one GPU "
+                         "each with device cuda (same ε and card as one process)", whole(1))
     ema_decay: float | None = param(None, "end with the moving average of the weights at this decay (None: off)",
                                     optional(number(above=0, below=1), "no weight average"))
 

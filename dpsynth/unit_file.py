@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from multiprocessing.context import get_spawning_popen
+from multiprocessing.reduction import DupFd
 from typing import Any
 
 import numpy as np
@@ -66,5 +68,20 @@ class UnitFile(Dataset):
     def close(self) -> None:
         self.handle.close()
 
-    def __getstate__(self) -> dict[str, Any]:
-        raise TypeError("a UnitFile holds private training data in an open file: it is not pickled")
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Never pickled to bytes; only handed to a process being started (data-parallel
+        training), which receives a duplicate of the open descriptor, not the data."""
+        if get_spawning_popen() is None:
+            raise TypeError("a UnitFile holds private training data in an open file: it is not pickled")
+        return _reopened, (DupFd(self.handle.fileno()), self.shapes, self.n)
+
+
+def _reopened(descriptor: Any, shapes: tuple[tuple[int, ...], ...], n: int) -> UnitFile:
+    """The `UnitFile` a started process gets: the parent's anonymous file, by its descriptor."""
+    units = UnitFile.__new__(UnitFile)
+    units.shapes = shapes
+    units.sizes = [int(np.prod(shape)) for shape in shapes]
+    units.record = sum(units.sizes) * 4
+    units.handle = os.fdopen(descriptor.detach(), "r+b")
+    units.n = n
+    return units

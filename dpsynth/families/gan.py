@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dpsynth.devices import module_device
+from dpsynth.families.data_parallel import average_gradients, train_on_devices
 from dpsynth.families.training import (
     GradSampleMode,
     TrainingLog,
@@ -224,6 +225,7 @@ def train_dpgan(
                 g_loss = (F.softplus(-disc.logits(g_x, g_c)) + disc.aux_weight * disc.aux_loss(g_x, g_c)).mean()
                 for p, g in zip(g_params, torch.autograd.grad(g_loss, g_params)):
                     p.grad = g
+                average_gradients(g_params)  # data-parallel: every rank keeps the same generator
                 g_optimizer.step()
                 g_optimizer.zero_grad(set_to_none=True)
             d_model.enable_hooks()
@@ -250,12 +252,11 @@ class GANTraining:
     def _train(self, module: nn.Module, tensors: tuple[torch.Tensor, ...], plan: DPSGDPlan, *,
                progress: bool) -> TrainingLog:
         settings = self.training
-        return train_dpgan(module, tensors, plan, sample_conditions=self._condition_sampler(),
-                           lr=settings.lr, generator_lr=self.generator_lr,
-                           generator_steps=self.generator_steps,
-                           grad_sample_mode=settings.grad_sample_mode, secure_mode=settings.secure_mode,
-                           rows_per_step=settings.rows_per_step, progress=progress,
-                           desc=f"fit {self.registered_name}")
+        return train_on_devices(train_dpgan, module, tensors, plan, devices=settings.devices, progress=progress,
+                                sample_conditions=self._condition_sampler(), lr=settings.lr,
+                                generator_lr=self.generator_lr, generator_steps=self.generator_steps,
+                                grad_sample_mode=settings.grad_sample_mode, secure_mode=settings.secure_mode,
+                                rows_per_step=settings.rows_per_step, desc=f"fit {self.registered_name}")
 
     def _unit_scores(self, module: nn.Module, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor, *,
                      draws: int) -> torch.Tensor:
@@ -264,7 +265,7 @@ class GANTraining:
         draws = draws if module.discriminator.real_view is not None else 1  # otherwise deterministic
         return torch.stack([module.realness(x, c, row_mask) for _ in range(draws)]).mean(0)
 
-    def _condition_sampler(self) -> Callable[[int], torch.Tensor]:
+    def _condition_sampler(self) -> ConditionSampler:
         """n condition one-hots drawn from the DP condition table (set by `fit` before `_train`)."""
         table = self.condition_table_
         cells = torch.from_numpy(self.codec_.encode_conditions(table.drop(columns=[WEIGHT, NOISY],
@@ -272,10 +273,19 @@ class GANTraining:
         weights = table[WEIGHT].to_numpy(float).clip(min=0.0)
         probs = torch.from_numpy(weights / weights.sum() if weights.sum() > 0
                                  else np.full(len(weights), 1.0 / len(weights)))
+        return ConditionSampler(cells, probs)
 
-        def sample(n: int) -> torch.Tensor:
-            if n == 0:
-                return cells[:0]
-            return cells[torch.multinomial(probs, n, replacement=True)]
 
-        return sample
+@dataclass
+class ConditionSampler:
+    """``sampler(n)``: n condition one-hots, rows of ``cells`` drawn with ``probs`` (the DP
+    condition table), by torch's global generator. A class, not a closure, so that it
+    travels to data-parallel workers."""
+
+    cells: torch.Tensor
+    probs: torch.Tensor
+
+    def __call__(self, n: int) -> torch.Tensor:
+        if n == 0:
+            return self.cells[:0]
+        return self.cells[torch.multinomial(self.probs, n, replacement=True)]

@@ -53,7 +53,7 @@ from dpsynth.privacy.marginals import MECHANISM, MarginalPlan, gaussian_counts, 
 ONE_WAY, SELECTION, PAIRS = "one-way", "selection", "target pairs"
 #: Settings shared by every generator that only DP-SGD or a network reads: set, they change nothing here.
 UNUSED_SETTINGS = ("epochs", "batch_size", "lr", "max_grad_norm", "accountant", "grad_sample_mode", "rows_per_step",
-                   "secure_mode", "ema_decay", "hidden")
+                   "secure_mode", "ema_decay", "hidden", "devices")
 UNUSED_WARNING = ("dp-marginal trains no network and runs no DP-SGD: {names} set but not used "
                   "(its own parameters: one_way_share, selection_share, cell_signal, n_bins)")
 OWN_MIX_ERROR = ("dp-marginal derives the condition mix from its own target-pair measurements and spends no "

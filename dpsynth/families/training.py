@@ -18,12 +18,14 @@ from typing import Literal
 
 import torch
 from opacus import PrivacyEngine
+from opacus.data_loader import DPDataLoader
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
 from dpsynth.devices import module_device
 from dpsynth.errors import DpsynthError
+from dpsynth.families.data_parallel import SECURE_MODE_DATA_PARALLEL, rank_share_loader, world_size, wrap_module
 from dpsynth.privacy.dpsgd import LOOSE_RDP_ORDER, PRV_LOG_ZERO, DPSGDPlan
 from dpsynth.privacy.randomness import secret_torch_generator
 
@@ -113,6 +115,8 @@ def make_private(
     (first dimension of ``tensors``, or the items of a `Dataset` of unit tuples such as
     `dpsynth.unit_file.UnitFile`), per-unit clipping, the plan's σ and accountant.
     ``rows_per_step`` (None = all rows) is handed to `run_private_steps` (see `keep_rows`).
+    In a data-parallel run (`dpsynth.families.data_parallel`) the module is wrapped in DPDDP
+    and the loader gives this rank's share of one Poisson draw over all units.
 
     Call it inside `opacus_warnings_filtered`. Raises if opacus' sample rate is not the
     plan's (the ledger charged the plan)."""
@@ -127,17 +131,26 @@ def make_private(
     noise = None if secure_mode else secret_torch_generator(module_device(module))
     dataset = tensors if isinstance(tensors, Dataset) else TensorDataset(*tensors)  # a `UnitFile` is a Dataset
     loader = DataLoader(dataset, batch_size=plan.batch_size, generator=sampling)
+    data_parallel = world_size() > 1
+    if data_parallel:  # one Poisson draw over all units per step, this rank's share of it
+        if secure_mode:
+            raise DpsynthError(SECURE_MODE_DATA_PARALLEL)
+        module = wrap_module(module)
+        loader = rank_share_loader(DPDataLoader.from_data_loader(loader, generator=sampling))
     wrapped = engine.make_private(
         module=module, optimizer=optimizer, data_loader=loader, criterion=PerUnitLoss(),
         noise_multiplier=plan.noise_multiplier, max_grad_norm=plan.max_grad_norm,
-        poisson_sampling=True, grad_sample_mode=grad_sample_mode, noise_generator=noise)
+        poisson_sampling=not data_parallel, grad_sample_mode=grad_sample_mode, noise_generator=noise)
     if grad_sample_mode == "ghost":
         model, dp_optimizer, criterion, dp_loader = wrapped
     else:
         model, dp_optimizer, dp_loader = wrapped
         criterion = PerUnitLoss()
-    if abs(dp_loader.sample_rate - plan.sample_rate) > 1e-12:
-        raise RuntimeError(f"opacus samples with q={dp_loader.sample_rate}, the plan charged q={plan.sample_rate}")
+    if data_parallel:
+        model.forbid_grad_accumulation()  # what opacus does for its own Poisson loader
+    sample_rate = 1.0 / len(dp_loader)  # what opacus' accountant is told
+    if abs(sample_rate - plan.sample_rate) > 1e-12:
+        raise RuntimeError(f"opacus samples with q={sample_rate}, the plan charged q={plan.sample_rate}")
     return PrivateTraining(engine, model, dp_optimizer, criterion, dp_loader, rows_per_step)
 
 

@@ -179,3 +179,17 @@ def test_bad_rebalance_is_a_clear_error_before_training(files, args, message):
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert message in result.output
     assert not (files / "release").exists()
+
+
+def test_generate_on_two_processes_writes_the_card_of_one_process(files):
+    assert generate(files).exit_code == 0
+    one = json.loads((files / "release" / "privacy_card.json").read_text())
+    result = runner.invoke(app, ["generate", "--data", str(files / "train.csv"), "--schema",
+                                 str(files / "schema.yaml"), "--out", str(files / "release2"), "--epsilon", "2",
+                                 "--delta", "1e-5", "--rows", "200", "--seed", "1", "--devices", "2", *TINY_PARAMS])
+    assert result.exit_code == 0, result.output
+    two = json.loads((files / "release2" / "privacy_card.json").read_text())
+    assert two["training"]["devices"] == 2 and one["training"]["devices"] == 1
+    drop = ("training", "created", "dpsynth_version", "generated_at")
+    assert {k: v for k, v in two.items() if k not in drop} == {k: v for k, v in one.items() if k not in drop}
+    assert runner.invoke(app, ["verify", str(files / "release2")]).exit_code == 0

@@ -29,7 +29,8 @@ DP_GENERATORS = [info for info in registry.available() if issubclass(info.cls, D
 # must not move.
 SHARED = {"epochs": 30.0, "batch_size": 512, "lr": 0.005, "max_grad_norm": 1.0, "accountant": "prv",
           "grad_sample_mode": "ghost", "condition_share": 0.05, "max_rows_per_unit": 16, "rows_per_step": None,
-          "secure_mode": False, "device": "auto", "ema_decay": None, "n_bins": 16, "hidden": [256, 256]}
+          "secure_mode": False, "device": "auto", "devices": 1, "ema_decay": None, "n_bins": 16,
+          "hidden": [256, 256]}
 SERIES = {"batch_size": 256, "rows_per_step": 2, "sigma": 0.1}
 VAE = {"latent_dim": 32, "beta": 1.0, "temperature": 1.0, "multiplicity": 1}
 GAN = {"latent_dim": 64, "generator_lr": 0.0002, "generator_steps": 1, "tau": 0.2, "aux_weight": 0.0}
