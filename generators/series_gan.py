@@ -2,17 +2,17 @@
 
 The series codec gives the row layouts: real rows come in the input layout [static
 one-hot | values L×C (0 where missing) | observed mask L×C], the generator writes the
-output layout [static logits | values L×C]. This file gives the networks — a
-`SeriesDecoder` generator (tanh on the values), `SeriesEncoder` discriminator and auxiliary
-condition classifier — and
-the three maps between the layouts:
+output layout [static logits | L × 2C: values and observation scores]. This file gives the
+networks — a `SeriesDecoder` generator (tanh on values and scores), `SeriesEncoder`
+discriminator and auxiliary condition classifier — and the three maps between the layouts:
 
 - the generator's soft output (`SeriesSoftener`): Gumbel-softmax on the static blocks
-  (`BlockSoftener` of dp-gan on the static codec), the values as they are, an all-ones
-  mask (a fake window has no gaps);
+  (`BlockSoftener` of dp-gan on the static codec), the values as they are, and a mask:
+  a relaxed Bernoulli draw from the scores on the channels the schema marks ``missing``,
+  all ones on the others;
 - D's view of a real row (`SeriesRealView`): its missing samples take the paired fake's
-  values and its mask reads all ones, so D cannot spot real windows by their zero-filled
-  gaps or their mask;
+  values (D cannot spot real windows by zero-filled gaps); its mask is the real one on
+  ``missing`` channels (D compares observation patterns) and all ones elsewhere;
 - what the classifier may see (`series_feature_mask`): everything but the static columns
   the conditions are made of (target, sensitive attributes); the signal stays visible.
 
@@ -23,6 +23,7 @@ are dp-gan's own methods, shared, not copied.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,31 +36,42 @@ from dpsynth.series.generator import SeriesGenerator
 
 
 class SeriesSoftener:
-    """Generator output [static logits | values] -> a soft row in the input layout:
-    [Gumbel-softmax static (dp-gan's `BlockSoftener`) | values | all-ones mask]."""
+    """Generator output [static logits | L × 2C (values, observation scores in [-1, 1])] -> a
+    soft row in the input layout: [Gumbel-softmax static (dp-gan's `BlockSoftener`) | values |
+    mask]. A ``missing`` channel's mask is a relaxed Bernoulli draw (temperature ``tau``) with
+    P(observed) = (score + 1) / 2; the other channels' mask is all ones."""
 
     def __init__(self, codec: SeriesCodec, *, tau: float):
         self.static = BlockSoftener(codec.static_codec, tau=tau)
-        self.static_width = codec.static_width
+        self.codec, self.tau = codec, tau
+        self.missing = torch.from_numpy(np.tile(codec.missing, codec.window))
 
     def __call__(self, output: torch.Tensor) -> torch.Tensor:
-        s = self.static_width
-        values = output[..., s:]
-        return torch.cat([self.static(output[..., :s]), values, torch.ones_like(values)], dim=-1)
+        static, values, scores = self.codec.split_output(output)
+        probability = ((scores + 1) / 2).clamp(1e-4, 1 - 1e-4)
+        uniform = torch.rand_like(probability).clamp(1e-6, 1 - 1e-6)
+        logistic = uniform.log() - (-uniform).log1p()
+        relaxed = torch.sigmoid((probability.log() - (-probability).log1p() + logistic) / self.tau)
+        mask = torch.where(self.missing.to(output.device), relaxed, torch.ones_like(relaxed))
+        return torch.cat([self.static(static), values, mask], dim=-1)
 
 
 class SeriesRealView:
     """A real row and its paired fake (both in the input layout) -> the real row as D sees it:
-    observed samples kept, missing ones replaced by the fake's values, mask all ones."""
+    observed samples kept, missing ones replaced by the fake's values; the mask is the real
+    one on ``missing`` channels (the fake has its own, `SeriesSoftener`), all ones elsewhere
+    (a channel without ``missing`` has only padding gaps, which fakes do not make)."""
 
     def __init__(self, codec: SeriesCodec):
         self.static_width, self.signal_width = codec.static_width, codec.signal_width
+        self.missing = torch.from_numpy(np.tile(codec.missing, codec.window))
 
     def __call__(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         s, w = self.static_width, self.signal_width
         observed = real[..., s + w:s + 2 * w]
         values = observed * real[..., s:s + w] + (1 - observed) * fake[..., s:s + w]
-        return torch.cat([real[..., :s], values, torch.ones_like(observed)], dim=-1)
+        mask = torch.where(self.missing.to(real.device), observed, torch.ones_like(observed))
+        return torch.cat([real[..., :s], values, mask], dim=-1)
 
 
 def series_feature_mask(codec: SeriesCodec) -> torch.Tensor:
@@ -91,7 +103,8 @@ class DPSeriesGAN(GANTraining, SeriesGenerator):
 
     def _build_module(self, codec: SeriesCodec) -> nn.Module:
         shape = dict(static_width=codec.static_width, window=codec.window, channels=codec.n_channels)
-        generator = TanhValues(SeriesDecoder(**shape, in_dim=self.latent_dim + codec.condition_width,
+        generator = TanhValues(SeriesDecoder(**(shape | {"channels": codec.output_channels}),  # + scores
+                                             in_dim=self.latent_dim + codec.condition_width,
                                              conv_channels=self.conv_channels[::-1], hidden=self.hidden))
         discriminator = SeriesEncoder(**shape, extra_width=codec.condition_width, out_dim=1,
                                       conv_channels=self.conv_channels, hidden=self.disc_hidden)

@@ -34,6 +34,7 @@ class DPSeriesVAE(SeriesGenerator):
         shape = dict(static_width=codec.static_width, window=codec.window, channels=codec.n_channels)
         encoder = SeriesEncoder(**shape, extra_width=codec.condition_width, out_dim=2 * self.latent_dim,
                                 conv_channels=self.conv_channels, hidden=self.hidden)
-        decoder = SeriesDecoder(**shape, in_dim=self.latent_dim + codec.condition_width,
+        decoder = SeriesDecoder(**(shape | {"channels": codec.output_channels}),  # values and observation scores
+                                in_dim=self.latent_dim + codec.condition_width,
                                 conv_channels=self.conv_channels[::-1], hidden=self.hidden)
         return ConditionalVAE(encoder, decoder, reconstruction_loss=codec.row_loss, **vae_params(self))

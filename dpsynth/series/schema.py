@@ -89,13 +89,15 @@ NO_OBSERVED_SAMPLE = (
 
 @dataclass
 class Channel:
-    """One signal channel with public value bounds ``[lower, upper]`` and a unit."""
+    """One signal channel with public value bounds ``[lower, upper]`` and a unit. ``missing``:
+    its samples may be missing (irregular visits), so the generators model which are observed."""
 
     name: str
     lower: float
     upper: float
     unit: str = ""
     out_of_bounds: Literal["error", "clip"] = "error"
+    missing: bool = False
 
     def __post_init__(self) -> None:
         self.unit = "" if self.unit is None else str(self.unit)
@@ -103,10 +105,13 @@ class Channel:
         if self.out_of_bounds not in ("error", "clip"):
             raise SchemaError(f"channel '{self.name}': out_of_bounds must be 'error' or 'clip', "
                               f"not {self.out_of_bounds!r}")
+        if not isinstance(self.missing, bool):
+            raise SchemaError(f"channel '{self.name}': missing must be true or false, not {self.missing!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "unit": self.unit, "lower": self.lower, "upper": self.upper,
+        spec = {"name": self.name, "unit": self.unit, "lower": self.lower, "upper": self.upper,
                 "out_of_bounds": self.out_of_bounds}
+        return spec | ({"missing": True} if self.missing else {})
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dpsynth import registry
 from dpsynth.backbones import SeriesDenoiser, TemporalConv
 from dpsynth.families import training
 from dpsynth.families.diffusion import OneHotDiffusion
-from dpsynth.families.diffusion import BlocksThenTailX0
+from dpsynth.generators.series_diffusion import SeriesX0
 from dpsynth.generators.series_diffusion import DPSeriesDiffusion
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.series.generator import SeriesGenerator
@@ -72,7 +72,7 @@ def test_module_is_the_family_with_the_static_blocks_and_a_signal_tail(spied):
     codec, module = model.codec_, model.module_
     assert isinstance(module, OneHotDiffusion)
     assert module.blocks == [(b.start, b.stop) for b in codec.static_codec.blocks]
-    assert module.onehot_width == codec.static_width and module.continuous_width == codec.signal_width
+    assert module.onehot_width == codec.static_width and module.continuous_width == 2 * codec.signal_width
     assert module.width == codec.width and module.continuous_scale == model.signal_scale
 
 
@@ -93,10 +93,12 @@ def test_x0_mapping(spied, batch):
     codec = model.codec_
     s, w = codec.static_width, codec.signal_width
     x = batch[0]
-    x0 = BlocksThenTailX0(codec.static_width, codec.signal_width)(x)
+    x0 = SeriesX0(codec)(x)
     assert x0.shape == (*x.shape[:-1], codec.width)
     torch.testing.assert_close(x0[..., :s], 2 * x[..., :s] - 1)
-    torch.testing.assert_close(x0[..., s:], x[..., s:s + w])
+    _, values, scores = codec.split_output(x0)  # the tail is laid out as the codec's output
+    torch.testing.assert_close(values, x[..., s:s + w])
+    torch.testing.assert_close(scores, 2 * x[..., s + w:] - 1)
     assert set(x0[..., :s].unique().tolist()) <= {-1.0, 1.0}
 
 
@@ -116,9 +118,10 @@ def test_the_signal_loss_ignores_missing_samples(spied, batch):
 
     def shifted(where):
         def forward(x_t, c_, t_):
-            out = original(x_t, c_, t_).clone()
-            out[..., s:] += 10.0 / module.continuous_scale * where  # 10 in the data's units
-            return out
+            out = original(x_t, c_, t_)
+            static, values, scores = codec.split_output(out)
+            values = values + 10.0 / module.continuous_scale * where  # 10 in the data's units
+            return torch.cat([static, codec.join_signal(values, scores)], dim=-1)
         return forward
 
     with pytest.MonkeyPatch.context() as mp:

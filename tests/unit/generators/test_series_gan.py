@@ -11,9 +11,11 @@ from dpsynth import registry
 from dpsynth.backbones import TemporalConv
 from dpsynth.families import gan, training
 from dpsynth.families.gan import DiscriminatorLoss
-from dpsynth.generators.series_gan import DPSeriesGAN, SeriesRealView
+from dpsynth.generators.series_gan import DPSeriesGAN, SeriesRealView, SeriesSoftener
 from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.series.codec import SeriesCodec
 from dpsynth.series.generator import SeriesGenerator
+from dpsynth.series.schema import SeriesSchema
 from tests.conftest import make_toy_series, make_toy_series_schema, pinned_private_randomness
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
@@ -210,3 +212,23 @@ def test_fakes_use_dp_conditions(spied):
         model.condition_table_.drop(columns=["_weight", "_noisy"])))
     assert c.shape == (200, model.codec_.condition_width) and sample(0).shape[0] == 0
     assert all((cells == row).all(-1).any() for row in c[:50])
+
+
+def test_on_a_missing_channel_fakes_draw_their_own_gaps_and_d_sees_the_real_ones():
+    spec = make_toy_series_schema().to_dict()
+    spec["channels"][0]["missing"] = True  # the first channel may be missing, the second not
+    codec = SeriesCodec(SeriesSchema.from_dict(spec), n_bins=8)
+    s, w = codec.static_width, codec.signal_width
+    softener = SeriesSoftener(codec, tau=0.2)
+    torch.manual_seed(0)
+    static, values, scores = codec.split_output(torch.zeros(2000, codec.width))
+    output = torch.cat([static, codec.join_signal(values, torch.full_like(scores, 0.5))], dim=-1)
+    mask = softener(output)[:, s + w:].unflatten(-1, (codec.window, 2))
+    assert abs(float((mask[..., 0] > 0.5).float().mean()) - 0.75) < 0.01  # P(observed) = (0.5 + 1) / 2
+    assert (mask[..., 1] == 1).all()
+    real = torch.zeros(1, codec.input_width)
+    real[:, s + w:] = (torch.arange(w) % 3 != 0).float()  # gaps on both channels
+    view = SeriesRealView(codec)(real, softener(output[:1]))[:, s + w:].unflatten(-1, (codec.window, 2))
+    real_mask = real[:, s + w:].unflatten(-1, (codec.window, 2))
+    torch.testing.assert_close(view[..., 0], real_mask[..., 0])  # D compares observation patterns
+    assert (view[..., 1] == 1).all()  # padding gaps of a whole channel stay hidden

@@ -27,9 +27,16 @@ def perfect_rows(codec, static_rows, windows):
     """Model input rows (targets) and decoder outputs that reconstruct them exactly."""
     encoded = codec.encode_signal(windows)
     target = np.concatenate([static_rows, encoded], axis=1)
-    logits = np.where(static_rows > 0.5, 50.0, -50.0)
-    output = np.concatenate([logits, encoded[:, :codec.signal_width]], axis=1)
-    return torch.tensor(output, dtype=torch.float32), torch.tensor(target, dtype=torch.float32)
+    logits = torch.tensor(np.where(static_rows > 0.5, 50.0, -50.0), dtype=torch.float32)
+    values, mask = torch.tensor(encoded).split(codec.signal_width, dim=1)
+    output = torch.cat([logits, codec.join_signal(values, 2 * mask - 1)], dim=1)
+    return output, torch.tensor(target, dtype=torch.float32)
+
+
+def with_values(codec, output, values):
+    """``output`` with its value part replaced by ``values`` [n, L·C] (scores kept)."""
+    static, _, scores = codec.split_output(output)
+    return torch.cat([static, codec.join_signal(values, scores)], dim=-1)
 
 
 def test_widths_come_from_the_schema():
@@ -37,7 +44,8 @@ def test_widths_come_from_the_schema():
     assert codec.window == WINDOW and codec.n_channels == 2
     assert codec.signal_width == WINDOW * 2
     assert codec.static_width == codec.static_codec.width
-    assert codec.width == codec.static_width + WINDOW * 2
+    assert codec.output_channels == 4  # per time step: 2 values, 2 observation scores
+    assert codec.width == codec.static_width + WINDOW * 2 * 2
     assert codec.input_width == codec.static_width + 2 * WINDOW * 2
     static = codec.encode_static(data.static)
     assert static.shape == (len(data.static), codec.static_width) and static.dtype == np.float32
@@ -85,24 +93,24 @@ def test_row_loss_is_zero_for_a_perfect_reconstruction():
     np.testing.assert_allclose(loss.numpy(), 0.0, atol=1e-5)
 
 
-def test_row_loss_ignores_the_output_at_missing_samples():
+def test_row_loss_ignores_the_value_output_at_missing_samples():
     _, data, codec, windows = codec_and_windows()
     static = np.repeat(codec.encode_static(data.static)[:1], len(windows), axis=0)
     output, target = perfect_rows(codec, static, windows)
-    output[:, codec.static_width:] += 0.3 * torch.randn(output[:, codec.static_width:].shape)
-    before = codec.row_loss(output, target)
+    _, values, _ = codec.split_output(output)
+    values = values + 0.3 * torch.randn(values.shape)
+    before = codec.row_loss(with_values(codec, output, values), target)
     s, w = codec.static_width, codec.signal_width
     missing = target[:, s + w:] == 0
     assert missing.any()
-    changed = output.clone()
-    signal = changed[:, s:]
-    signal[missing] = torch.randn(int(missing.sum())) * 100.0
-    after = codec.row_loss(changed, target)
+    changed = values.clone()
+    changed[missing] = torch.randn(int(missing.sum())) * 100.0
+    after = codec.row_loss(with_values(codec, output, changed), target)
     torch.testing.assert_close(after, before, rtol=0, atol=0)
     # ... while changing an observed sample does change it
     observed = (~missing).nonzero()[0]
-    changed[observed[0], s + observed[1]] += 1.0
-    assert codec.row_loss(changed, target)[observed[0]] > before[observed[0]]
+    changed[observed[0], observed[1]] += 1.0
+    assert codec.row_loss(with_values(codec, output, changed), target)[observed[0]] > before[observed[0]]
 
 
 def test_row_loss_is_a_gaussian_nll_scaled_by_one_over_sigma_squared():
@@ -112,13 +120,24 @@ def test_row_loss_is_a_gaussian_nll_scaled_by_one_over_sigma_squared():
     output, target = perfect_rows(wide, static, windows)
     s, w = wide.static_width, wide.signal_width
     observed = target[:, s + w:].bool()
-    shift = torch.zeros_like(output)
-    shift[:, s:][observed] = 0.2  # every observed value off by 0.2
-    loss_wide = wide.row_loss(output + shift, target)
-    loss_narrow = narrow.row_loss(output + shift, target)
+    _, values, _ = wide.split_output(output)
+    shifted = with_values(wide, output, values + 0.2 * observed)  # every observed value off by 0.2
+    loss_wide = wide.row_loss(shifted, target)
+    loss_narrow = narrow.row_loss(shifted, target)
     expected = observed.sum(1).double() * 0.2 ** 2 / (2 * 0.1 ** 2)
     np.testing.assert_allclose(loss_wide.double().numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(loss_narrow.numpy(), 4 * loss_wide.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_row_loss_scores_observation_by_squared_error_against_plus_minus_one():
+    _, data, codec, windows = codec_and_windows()
+    static = np.repeat(codec.encode_static(data.static)[:1], len(windows), axis=0)
+    output, target = perfect_rows(codec, static, windows)
+    static_logits, values, scores = codec.split_output(output)
+    coin = torch.cat([static_logits, codec.join_signal(values, torch.zeros_like(scores))], dim=-1)
+    extra = codec.row_loss(coin, target) - codec.row_loss(output, target)
+    # a score of 0 where the truth is ±1 costs 1 / (2 · 0.5²) = 2 per sample, every sample
+    np.testing.assert_allclose(extra.numpy(), 2.0 * codec.signal_width, rtol=1e-5)
 
 
 def test_row_loss_keeps_leading_dimensions_and_adds_the_static_cross_entropy():
@@ -155,9 +174,10 @@ def test_decode_keeps_condition_cells_and_channel_bounds():
     assert (signals[..., 0] >= 0).all() and (signals[..., 0] <= 40).all()
     assert (signals[..., 1] >= -2).all() and (signals[..., 1] <= 2).all()
     assert (signals[..., 0] == 0).any() and (signals[..., 0] == 40).any()  # clipped, not squashed
-    inside = np.abs(output[:, codec.static_width:].reshape(n, WINDOW, 2)) < 1
-    np.testing.assert_allclose(signals[inside], codec.unscale(output[:, codec.static_width:]
-                                                              .reshape(n, WINDOW, 2))[inside], rtol=1e-6)
+    means = codec.split_output(torch.from_numpy(output))[1].numpy().reshape(n, WINDOW, 2)
+    inside = np.abs(means) < 1
+    np.testing.assert_allclose(signals[inside], codec.unscale(means)[inside], rtol=1e-6)
+    assert not np.isnan(signals).any()  # no channel says missing: every sample is observed
 
 
 def test_decode_of_an_encoding_recovers_the_observed_signal():
@@ -194,3 +214,43 @@ def test_rule_2_encoding_is_row_by_row():
     np.testing.assert_array_equal(codec.encode_signal(windows[:5]), codec.encode_signal(windows)[:5])
     static = codec.encode_static(data.static)
     np.testing.assert_array_equal(codec.encode_static(data.static.iloc[:3]), static[:3])
+
+
+def missing_codec():
+    spec = make_toy_series_schema(window=WINDOW).to_dict()
+    spec["channels"][0]["missing"] = True  # pressure may be missing; flow may not
+    return SeriesCodec(SeriesSchema.from_dict(spec), n_bins=8)
+
+
+def test_decode_draws_which_samples_are_observed_from_the_scores_on_missing_channels():
+    codec = missing_codec()
+    n = 400
+    static, values, scores = codec.split_output(torch.zeros(n, codec.width))
+    output = torch.cat([static, codec.join_signal(values, torch.full_like(scores, 0.2))], dim=-1).numpy()
+    cells = pd.DataFrame({"label": ["normal"] * n, "sex": ["male"] * n, "age_band": ["60+"] * n})
+    _, signals = codec.decode(output, cells, rng=np.random.default_rng(0))
+    assert abs(np.isnan(signals[..., 0]).mean() - 0.4) < 0.02  # P(observed) = (0.2 + 1) / 2
+    assert not np.isnan(signals[..., 1]).any()  # a channel without missing: true stays whole
+    _, again = codec.decode(output, cells, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(np.isnan(again), np.isnan(signals))  # the public sampling seed drives it
+
+
+def test_a_window_whose_scores_say_never_observed_keeps_its_likeliest_sample():
+    spec = make_toy_series_schema(window=WINDOW).to_dict()
+    for channel in spec["channels"]:
+        channel["missing"] = True
+    codec = SeriesCodec(SeriesSchema.from_dict(spec), n_bins=8)
+    scores = np.full((3, WINDOW, 2), -1.0)
+    scores[:, 5, 1] = -0.999
+    observed = codec.observed(scores, np.random.default_rng(0))
+    assert observed.sum(axis=(1, 2)).tolist() == [1, 1, 1] and observed[:, 5, 1].all()
+
+
+def test_the_missing_flag_round_trips_and_must_be_a_boolean():
+    codec = missing_codec()
+    spec = codec.schema.to_dict()
+    assert spec["channels"][0]["missing"] is True and "missing" not in spec["channels"][1]
+    assert SeriesSchema.from_dict(spec).channels[0].missing is True
+    spec["channels"][0]["missing"] = "yes"
+    with pytest.raises(SchemaError, match="missing"):
+        SeriesSchema.from_dict(spec)
