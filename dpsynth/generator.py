@@ -50,6 +50,7 @@ from dpsynth import errors
 from dpsynth.bundle import BundleError, staged_folder, verify_manifest
 from dpsynth.errors import BudgetError, DataReadError, NotFittedError, ParameterError, SchemaError
 from dpsynth.families.data_parallel import check_devices, train_on_devices
+from dpsynth.families.pretraining import Pretraining
 from dpsynth.families.training import TrainingLog, check_ema_decay, check_rows_per_step, train_dpsgd
 from dpsynth.devices import module_device, resolve_device
 from dpsynth.params import (
@@ -150,6 +151,8 @@ class DPGenerator(Generator):
     down the class hierarchy (a modality's, then a generator's). The only place a default is
     refined: the signature, ``get_params`` and ``dpsynth generators --params`` follow it."""
     param_specs: ClassVar[dict[str, ParamSpec]] = {}  # every parameter of the class (`__init_subclass__`)
+    pretrainable: ClassVar[bool] = True
+    """False for a family whose training loop `_pretrain`'s single-loss loop cannot stand in for (a GAN)."""
     own_condition_mix: ClassVar[bool] = False
     """True for a family whose private stage yields the condition mix itself (`_fitted_condition_table`):
     it spends no ``condition_share`` on the separate Laplace table."""
@@ -273,6 +276,12 @@ class DPGenerator(Generator):
         return plan_dpsgd(n_units=n_units, epsilon=epsilon, delta=delta, batch_size=settings.batch_size,
                           epochs=settings.epochs, max_grad_norm=settings.max_grad_norm, accountant=settings.accountant)
 
+    def _pretrain(self, module: nn.Module, codec: Any, *, seed: int, progress: bool) -> Any:
+        """Non-private training of ``module`` on public data before DP-SGD (no ε; the public seed
+        holds). None by default; the image modality pretrains on public tiles on request
+        (`dpsynth.families.pretraining`). Returns what ran, with ``card_entry()``, or None."""
+        return None
+
     def _fitted_condition_table(self, module: nn.Module, log: Any, table: pd.DataFrame) -> pd.DataFrame:
         """The condition mix to sample from after training: the DP ``table`` by default; a family
         with ``own_condition_mix`` derives it from its own measurements (post-processing)."""
@@ -355,6 +364,7 @@ class DPGenerator(Generator):
         tensors = prepared.units
         with public_torch_rng(seed, device):  # the initial weights are public: the seed sets them
             module = self._build_module(codec).to(device)  # tensors stay on the CPU: opacus samples there
+            pretraining = self._pretrain(module, codec, seed=seed, progress=progress)  # public data only
         # Set before training: a family's `_train` may draw conditions from the DP table (a GAN's fakes).
         self.codec_ = codec
         self.condition_table_ = table
@@ -369,6 +379,7 @@ class DPGenerator(Generator):
         self.plan_ = plan
         self.log_ = log
         self.seed_ = seed
+        self.pretraining_ = pretraining
         self.n_units_ = n_units  # operator-only: exact counts stay in memory, never in a release
         self.data_report_ = prepared.report
         return self
@@ -508,7 +519,8 @@ class DPGenerator(Generator):
         self._require_fitted()
         return privacy_card(
             ledger=self.ledger_, generator=self.registered_name, schema_fingerprint=self.schema_.fingerprint(),
-            seed=self.seed_, secure_mode=self.training.secure_mode, training=asdict(self.training))
+            seed=self.seed_, secure_mode=self.training.secure_mode, training=asdict(self.training),
+            public_pretraining=None if self.pretraining_ is None else self.pretraining_.card_entry())
 
     # --------------------------------------------------------------- persistence
     def get_params(self) -> dict[str, Any]:
@@ -539,6 +551,7 @@ class DPGenerator(Generator):
             "condition_table": self.condition_table_.to_dict(orient="list"),
             "ledger": self.ledger_.to_dict(),
             "seed": self.seed_,
+            "public_pretraining": None if self.pretraining_ is None else asdict(self.pretraining_),
         }
         with staged_folder(path, kind="model", force=force) as staging:
             (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
@@ -574,6 +587,12 @@ class DPGenerator(Generator):
         model.condition_table_ = pd.DataFrame(config["condition_table"])
         model.ledger_ = PrivacyLedger.from_dict(config["ledger"])
         model.seed_ = int(config["seed"])
+        pretraining = config.get("public_pretraining")
+        try:
+            model.pretraining_ = None if pretraining is None else Pretraining(**pretraining)
+        except TypeError:
+            raise BundleError(BAD_LEDGER.format(path=path / CONFIG_FILE, problem="its public_pretraining entry "
+                                                f"is not one dpsynth writes: {pretraining!r}"[:200])) from None
         model.n_units_ = model.data_report_ = None  # exact counts are never saved (operator-only)
         return model
 

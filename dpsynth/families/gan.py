@@ -249,6 +249,8 @@ class GANTraining:
     ``self.condition_table_``.
     """
 
+    pretrainable = False  # two networks: the single-loss public pretraining loop does not apply
+
     def _train(self, module: nn.Module, tensors: tuple[torch.Tensor, ...], plan: DPSGDPlan, *,
                progress: bool) -> TrainingLog:
         settings = self.training

@@ -10,6 +10,7 @@ each synthetic image is its own synthetic patient (image id = subject id).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,10 @@ import torch
 from dpsynth.images.codec import ImageCodec
 from dpsynth.errors import SchemaError
 from dpsynth.generator import DPGenerator
-from dpsynth.params import ModelParams, number, param
+from dpsynth.errors import ParameterError
+from dpsynth.families.pretraining import Pretraining, pretrain
+from dpsynth.images.public import SOURCE, public_tiles
+from dpsynth.params import ModelParams, number, param, whole
 from dpsynth.images.schema import ImageData, ImageReport, ImageSchema
 
 NOT_IMAGE_DATA = (
@@ -26,14 +30,19 @@ NOT_IMAGE_DATA = (
     "got {kind}. Read files with dpsynth.images.io.read_images(path, schema)"
 )
 SYNTHETIC_ID = "synthetic-{:06d}"
+PRETRAIN_UNSUPPORTED = ("{name} cannot pretrain on public images (pretrain_images={count}): its loop trains two "
+                        "networks; use dp-image-vae or dp-image-diffusion, or pretrain_images=0")
 
 
 @dataclass
 class ImageParams(ModelParams):
-    """`ModelParams` and the image codec's noise scale."""
+    """`ModelParams`, the image codec's noise scale, and public pretraining (`dpsynth.images.public`)."""
 
     sigma: float = param(0.1, "noise scale of the pixel likelihood, in the codec's scaled [-1, 1] units (public)",
                          number(above=0))
+    pretrain_images: int = param(0, "public image tiles (scikit-image's photographs) to pretrain on before DP-SGD, "
+                                 "no ε (0: no pretraining)", whole(0))
+    pretrain_steps: int = param(1000, "non-private Adam steps of the public pretraining", whole(1))
 
 
 class ImageGenerator(DPGenerator):
@@ -86,6 +95,25 @@ class ImageGenerator(DPGenerator):
             x[u, :k, codec.static_width:] = codec.encode_images(data.images[m])
             c[u, :k], mask[u, :k] = conditions[m], 1.0
         return torch.from_numpy(x), torch.from_numpy(c), torch.from_numpy(mask)
+
+    def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> Any:
+        if self.pretrain_images and not self.pretrainable:  # before any private data is read
+            raise ParameterError(PRETRAIN_UNSUPPORTED.format(name=self.registered_name, count=self.pretrain_images))
+        return super()._plan_training(n_units=n_units, epsilon=epsilon, delta=delta)
+
+    def _pretrain(self, module: torch.nn.Module, codec: ImageCodec, *, seed: int,
+                  progress: bool) -> Pretraining | None:
+        """``pretrain_images`` public tiles (no attributes: the static part is all zero and adds
+        no loss), ``pretrain_steps`` non-private steps; the caller holds the public seed."""
+        if not self.pretrain_images:
+            return None
+        height, width, channels = self.schema.shape
+        tiles = public_tiles(self.pretrain_images, height=height, width=width, channels=channels,
+                             pixel_range=self.schema.pixel_range, seed=seed)
+        x = np.zeros((len(tiles), codec.input_width), np.float32)
+        x[:, codec.static_width:] = codec.encode_images(tiles)
+        return pretrain(module, torch.from_numpy(x), codec.condition_width, steps=self.pretrain_steps,
+                        source=SOURCE, generator=torch.Generator().manual_seed(seed), progress=progress)
 
     def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator, *,
                 first: int = 0) -> ImageData:

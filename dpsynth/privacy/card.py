@@ -173,6 +173,7 @@ class PrivacyCard:
     notes: tuple[str, ...] = ()
     # added by the generator kind
     training: Mapping[str, Any] | None = None  # the DP generator's training settings
+    public_pretraining: Mapping[str, Any] | None = None  # non-private pretraining on public data (no ε)
     reference: Mapping[str, Any] | None = None  # a NOT PRIVATE reference's library and parameters
     # added by the release (`with_release`)
     delta_source: str | None = None
@@ -328,6 +329,7 @@ _PARSERS = {
     "notes": _strings,
     "training": _optional(dict),
     "reference": _optional(dict),
+    "public_pretraining": _optional(dict),
     "rows_released": _optional(int),
     "sampling": _optional(lambda raw: SamplingNote(**raw)),
 }
@@ -342,6 +344,7 @@ def privacy_card(
     seed: int | None,
     secure_mode: bool,
     training: Mapping[str, Any] | None = None,
+    public_pretraining: Mapping[str, Any] | None = None,
 ) -> PrivacyCard:
     """Assemble the card from the ledger (the single source of the ε that is printed)."""
     eps, delta = ledger.spent()
@@ -355,6 +358,7 @@ def privacy_card(
         seed=seed, secure_mode=secure_mode, randomness=randomness_note(seed, secure_mode=secure_mode),
         versions=package_versions(), created=_now(), notes=PRIVATE_NOTES,
         training=dict(training) if training is not None else None,
+        public_pretraining=dict(public_pretraining) if public_pretraining is not None else None,
     )
 
 
@@ -482,6 +486,11 @@ def _describe_private(card: PrivacyCard) -> list[str]:
                  f"{'y' if len(card.ledger) == 1 else 'ies'}):")
     lines += [_entry_line(entry) for entry in card.ledger] or ["  - (no ledger entries on this card)"]
     lines.append(f"Post-processing of the above (no extra ε): {_released(card)}.")
+    if card.public_pretraining:
+        public = card.public_pretraining
+        lines.append(f"Public pretraining (no ε: it read no private record): {public.get('steps')} non-private "
+                     f"steps on {public.get('records')} records of {public.get('source')}; DP-SGD started from "
+                     "those weights.")
     schema = f"its SHA-256 {card.schema_sha256}" if card.schema_sha256 else "its hash is not on this card"
     lines.append(f"Not covered: the public schema ({schema}; its bounds and categories are taken as public "
                  "knowledge, not learned from the data unless a ledger entry above says so), and anything "

@@ -36,6 +36,7 @@ VAE = {"latent_dim": 32, "beta": 1.0, "temperature": 1.0, "multiplicity": 1}
 GAN = {"latent_dim": 64, "generator_lr": 0.0002, "generator_steps": 1, "tau": 0.2, "aux_weight": 0.0}
 DIFFUSION = {"timesteps": 1000, "sampling_steps": 50, "multiplicity": 4, "time_dim": 64, "condition_dropout": 0.1,
              "guidance": 2.0}
+IMAGE = {"sigma": 0.1, "pretrain_images": 0, "pretrain_steps": 1000}
 SDV_NEURAL = {"epochs": 300, "batch_size": None, "hidden": None, "enable_gpu": False, "enforce_min_max_values": True}
 PINNED = {
     "dp-vae": SHARED | VAE | {"epochs": None, "batch_size": None},  # its schedule follows the cohort size
@@ -46,10 +47,10 @@ PINNED = {
     "dp-series-gan": SHARED | SERIES | GAN | {"conv_channels": [8, 16, 16, 16], "disc_hidden": [64]},
     "dp-series-diffusion": SHARED | SERIES | DIFFUSION | {
         "hidden": [64], "multiplicity": 1, "base_channels": 16, "kernel": 3, "mid_kernel": 9, "signal_scale": 0.1},
-    "dp-image-vae": SHARED | VAE | {"hidden": [256], "latent_dim": 4, "conv_channels": [32, 64], "sigma": 0.1},
-    "dp-image-gan": SHARED | GAN | {"hidden": [256], "conv_channels": [16, 32], "disc_hidden": [64], "sigma": 0.1},
-    "dp-image-diffusion": SHARED | DIFFUSION | {"hidden": [128], "ema_decay": 0.999, "guidance": 1.0,
-                                                "base_channels": 32, "signal_scale": 1.0, "sigma": 0.1},
+    "dp-image-vae": SHARED | VAE | IMAGE | {"hidden": [256], "latent_dim": 4, "conv_channels": [32, 64]},
+    "dp-image-gan": SHARED | GAN | IMAGE | {"hidden": [256], "conv_channels": [16, 32], "disc_hidden": [64]},
+    "dp-image-diffusion": SHARED | DIFFUSION | IMAGE | {"hidden": [128], "ema_decay": 0.999, "guidance": 1.0,
+                                                        "base_channels": 32, "signal_scale": 1.0},
     "sdv-ctgan": SDV_NEURAL,
     "sdv-tvae": SDV_NEURAL,
     "sdv-gaussiancopula": {"enforce_min_max_values": True},

@@ -1,0 +1,78 @@
+"""Public images for non-private pretraining: tiles of the natural photographs that
+scikit-image ships inside its wheel (they load offline; ``pip install 'dpsynth[demo]'``).
+
+Pretraining on public data costs no ε (it reads no private record) and teaches a network
+what images look like — edges, textures, smooth regions — so DP fine-tuning on the private
+set spends its few noisy steps on what is specific to it (PDP-Diffusion, PrivImage and
+DPImageBench's "public pretraining" setting). The source must not overlap the private data:
+scikit-image's medical images (``retina``, ``immunohistochemistry``, ``microaneurysms``,
+``cell``), from which dpsynth's own benchmark sets are cut, are never used, nor are its
+face crops (``lfw_subset``) or synthetic patterns.
+
+A tile is a square crop at a random position and one of four scales (1, 2, 4 or 8 times
+the target size), averaged down to the schema's height × width, in grey (luminance) for
+one channel or RGB for three (a grey source repeated), and mapped from [0, 255] to the
+schema's public pixel range. The crops are drawn with the user's public seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dpsynth.errors import DpsynthError
+
+# scikit-image's natural photographs (uint8), all in its wheel: no download, no medical image.
+SOURCE_IMAGES = ("astronaut", "brick", "camera", "chelsea", "clock", "coffee", "coins", "grass", "gravel",
+                 "hubble_deep_field", "moon", "page", "rocket", "text")
+SOURCE = ("scikit-image data (in its wheel): tiles of the natural photographs " + ", ".join(SOURCE_IMAGES)
+          + "; no medical image, no overlap with private data")
+SCALES = (1, 2, 4, 8)
+SKIMAGE_MISSING = ("pretraining on public images needs the optional package scikit-image, which is not "
+                   "installed; pip install 'dpsynth[demo]', or set pretrain_images=0")
+SKIMAGE_FAILED = "scikit-image could not load its bundled image {name!r} ({error}); dpsynth never downloads"
+TOO_SMALL = "the public images are too small for {height} x {width} tiles; pretraining needs tiles of at most 64 px"
+BAD_CHANNELS = "public pretraining makes grey (1 channel) or RGB (3 channel) tiles, not {channels} channels"
+
+
+def public_tiles(count: int, *, height: int, width: int, channels: int, pixel_range: tuple[float, float],
+                 seed: int) -> np.ndarray:
+    """``count`` public tiles [count, height, width, channels] (float32, in ``pixel_range``)."""
+    if channels not in (1, 3):
+        raise DpsynthError(BAD_CHANNELS.format(channels=channels))
+    if max(height, width) > 64:
+        raise DpsynthError(TOO_SMALL.format(height=height, width=width))
+    rng = np.random.default_rng(seed)
+    sources = [_as_channels(_source_image(name), channels) for name in SOURCE_IMAGES]
+    tiles = np.empty((count, height, width, channels), np.float32)
+    for i in range(count):
+        image = sources[rng.integers(len(sources))]
+        fits = [s for s in SCALES if s * height <= image.shape[0] and s * width <= image.shape[1]]
+        scale = fits[rng.integers(len(fits))]
+        top = rng.integers(image.shape[0] - scale * height + 1)
+        left = rng.integers(image.shape[1] - scale * width + 1)
+        crop = image[top:top + scale * height, left:left + scale * width]
+        tiles[i] = crop.reshape(height, scale, width, scale, channels).mean(axis=(1, 3))
+    lower, upper = pixel_range
+    return (lower + tiles / 255.0 * (upper - lower)).astype(np.float32)
+
+
+def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """A uint8 image [H, W] or [H, W, 3] as float [H, W, channels]: luminance, or grey repeated."""
+    image = image.astype(np.float32)
+    if image.ndim == 3 and channels == 1:
+        return (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    if image.ndim == 2:
+        image = image[..., None]
+    return np.repeat(image, channels // image.shape[-1], axis=-1)
+
+
+def _source_image(name: str) -> np.ndarray:
+    try:
+        import skimage.data
+    except ImportError:
+        raise DpsynthError(SKIMAGE_MISSING) from None
+    try:
+        image = np.asarray(getattr(skimage.data, name)())
+    except Exception as exc:  # the file is not in this wheel (pooch would download it)
+        raise DpsynthError(SKIMAGE_FAILED.format(name=name, error=f"{type(exc).__name__}: {exc}")) from None
+    return image[..., :3] if image.ndim == 3 else image
