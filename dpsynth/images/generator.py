@@ -10,6 +10,7 @@ each synthetic image is its own synthetic patient (image id = subject id).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,8 @@ from dpsynth.errors import SchemaError
 from dpsynth.generator import DPGenerator
 from dpsynth.errors import ParameterError
 from dpsynth.families.pretraining import Pretraining, pretrain
-from dpsynth.images.public import SOURCE, public_tiles
-from dpsynth.params import ModelParams, number, param, whole
+from dpsynth.images.public import SOURCE, public_file_images, public_tiles
+from dpsynth.params import TEXT, ModelParams, number, optional, param, whole
 from dpsynth.images.schema import ImageData, ImageReport, ImageSchema
 
 NOT_IMAGE_DATA = (
@@ -30,6 +31,7 @@ NOT_IMAGE_DATA = (
     "got {kind}. Read files with dpsynth.images.io.read_images(path, schema)"
 )
 SYNTHETIC_ID = "synthetic-{:06d}"
+SOURCE_UNUSED = "pretrain_source={path!r} is set but pretrain_images is 0; set how many images to pretrain on"
 PRETRAIN_UNSUPPORTED = ("{name} cannot pretrain on public images (pretrain_images={count}): its loop trains two "
                         "networks; use dp-image-vae or dp-image-diffusion, or pretrain_images=0")
 
@@ -43,6 +45,9 @@ class ImageParams(ModelParams):
     pretrain_images: int = param(0, "public image tiles (scikit-image's photographs) to pretrain on before DP-SGD, "
                                  "no ε (0: no pretraining)", whole(0))
     pretrain_steps: int = param(1000, "non-private Adam steps of the public pretraining", whole(1))
+    pretrain_source: str | None = param(None, "public images to pretrain on: a .npz file ('images' array in the "
+                                        "schema's shape and pixel range) (None: scikit-image's photographs)",
+                                        optional(TEXT, "scikit-image's photographs"))
 
 
 class ImageGenerator(DPGenerator):
@@ -97,23 +102,39 @@ class ImageGenerator(DPGenerator):
         return torch.from_numpy(x), torch.from_numpy(c), torch.from_numpy(mask)
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> Any:
-        if self.pretrain_images and not self.pretrainable:  # before any private data is read
+        # the pretraining settings and the user's public file are checked before any private data is read
+        if self.pretrain_images and not self.pretrainable:
             raise ParameterError(PRETRAIN_UNSUPPORTED.format(name=self.registered_name, count=self.pretrain_images))
+        if self.pretrain_source is not None and not self.pretrain_images:
+            raise ParameterError(SOURCE_UNUSED.format(path=self.pretrain_source))
+        self._public_file = None
+        if self.pretrain_source is not None:
+            height, width, channels = self.schema.shape
+            self._public_file = public_file_images(self.pretrain_source, height=height, width=width,
+                                                   channels=channels, pixel_range=self.schema.pixel_range)
         return super()._plan_training(n_units=n_units, epsilon=epsilon, delta=delta)
 
     def _pretrain(self, module: torch.nn.Module, codec: ImageCodec, *, seed: int,
                   progress: bool) -> Pretraining | None:
-        """``pretrain_images`` public tiles (no attributes: the static part is all zero and adds
-        no loss), ``pretrain_steps`` non-private steps; the caller holds the public seed."""
+        """``pretrain_images`` public images — scikit-image tiles, or drawn from the user's public
+        file — with no attributes (the static part is all zero and adds no loss), then
+        ``pretrain_steps`` non-private steps; the caller holds the public seed."""
         if not self.pretrain_images:
             return None
-        height, width, channels = self.schema.shape
-        tiles = public_tiles(self.pretrain_images, height=height, width=width, channels=channels,
-                             pixel_range=self.schema.pixel_range, seed=seed)
+        if self._public_file is None:
+            height, width, channels = self.schema.shape
+            tiles = public_tiles(self.pretrain_images, height=height, width=width, channels=channels,
+                                 pixel_range=self.schema.pixel_range, seed=seed)
+            source = SOURCE
+        else:  # the user's public file (read by `_plan_training`): its images drawn with the public seed
+            images, digest = self._public_file
+            pick = np.random.default_rng(seed).choice(len(images), self.pretrain_images,
+                                                      replace=self.pretrain_images > len(images))
+            tiles, source = images[pick], f"{Path(self.pretrain_source).name} (sha256 {digest}), named by the user"
         x = np.zeros((len(tiles), codec.input_width), np.float32)
         x[:, codec.static_width:] = codec.encode_images(tiles)
         return pretrain(module, torch.from_numpy(x), codec.condition_width, steps=self.pretrain_steps,
-                        source=SOURCE, generator=torch.Generator().manual_seed(seed), progress=progress)
+                        source=source, generator=torch.Generator().manual_seed(seed), progress=progress)
 
     def _decode(self, output: np.ndarray, cells: pd.DataFrame, rng: np.random.Generator, *,
                 first: int = 0) -> ImageData:

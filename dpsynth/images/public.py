@@ -13,9 +13,18 @@ A tile is a square crop at a random position and one of four scales (1, 2, 4 or 
 the target size), averaged down to the schema's height × width, in grey (luminance) for
 one channel or RGB for three (a grey source repeated), and mapped from [0, 255] to the
 schema's public pixel range. The crops are drawn with the user's public seed.
+
+A user with public images closer to their own (a published data set of the same kind)
+names a ``.npz`` file instead (`public_file_images`): its ``images`` array (or MedMNIST's
+``train_images``) in the schema's shape and pixel range. Its SHA-256 goes on the card, so a
+reader can check which file it was; that it is public, and shares no patient with the
+private data, is the user's statement.
 """
 
 from __future__ import annotations
+
+import hashlib
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +40,11 @@ SKIMAGE_MISSING = ("pretraining on public images needs the optional package scik
                    "installed; pip install 'dpsynth[demo]', or set pretrain_images=0")
 SKIMAGE_FAILED = "scikit-image could not load its bundled image {name!r} ({error}); dpsynth never downloads"
 TOO_SMALL = "the public images are too small for {height} x {width} tiles; pretraining needs tiles of at most 64 px"
+NOT_A_FILE = "pretrain_source {path!r}: {reason}; name a .npz file with an 'images' array (or MedMNIST's 'train_images')"
+WRONG_SHAPE = ("pretrain_source {path!r}: its images have shape {found}; the schema's images are "
+               "{height} x {width} x {channels}")
+OUT_OF_RANGE = ("pretrain_source {path!r}: pixel values span [{low:g}, {high:g}], outside the schema's pixel_range "
+                "[{lower:g}, {upper:g}]; rescale the file to the schema's range")
 BAD_CHANNELS = "public pretraining makes grey (1 channel) or RGB (3 channel) tiles, not {channels} channels"
 
 
@@ -76,3 +90,30 @@ def _source_image(name: str) -> np.ndarray:
     except Exception as exc:  # the file is not in this wheel (pooch would download it)
         raise DpsynthError(SKIMAGE_FAILED.format(name=name, error=f"{type(exc).__name__}: {exc}")) from None
     return image[..., :3] if image.ndim == 3 else image
+
+
+def public_file_images(path: str | Path, *, height: int, width: int, channels: int,
+                       pixel_range: tuple[float, float]) -> tuple[np.ndarray, str]:
+    """(images [N, height, width, channels] float32, the file's SHA-256) from a public .npz:
+    its ``images`` (or ``train_images``) array; a grey [N, H, W] array gets its channel axis.
+    Clear errors for a missing file, a missing array, another shape or pixels outside the range."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        with np.load(path, allow_pickle=False) as archive:
+            key = next((k for k in ("images", "train_images") if k in archive.files), None)
+            if key is None:
+                raise ValueError(f"it has no 'images' or 'train_images' array (found {sorted(archive.files)})")
+            images = np.asarray(archive[key], dtype=np.float32)
+    except (OSError, ValueError) as exc:
+        raise DpsynthError(NOT_A_FILE.format(path=str(path), reason=str(exc))) from None
+    if images.ndim == 3 and channels == 1:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[1:] != (height, width, channels) or not len(images):
+        raise DpsynthError(WRONG_SHAPE.format(path=str(path), found=images.shape, height=height, width=width,
+                                              channels=channels))
+    lower, upper = pixel_range
+    low, high = float(np.nanmin(images)), float(np.nanmax(images))
+    if not (np.isfinite(images).all() and lower <= low and high <= upper):
+        raise DpsynthError(OUT_OF_RANGE.format(path=str(path), low=low, high=high, lower=lower, upper=upper))
+    return images, hashlib.sha256(data).hexdigest()

@@ -36,7 +36,7 @@ VAE = {"latent_dim": 32, "beta": 1.0, "temperature": 1.0, "multiplicity": 1}
 GAN = {"latent_dim": 64, "generator_lr": 0.0002, "generator_steps": 1, "tau": 0.2, "aux_weight": 0.0}
 DIFFUSION = {"timesteps": 1000, "sampling_steps": 50, "multiplicity": 4, "time_dim": 64, "condition_dropout": 0.1,
              "guidance": 2.0}
-IMAGE = {"sigma": 0.1, "pretrain_images": 0, "pretrain_steps": 1000}
+IMAGE = {"sigma": 0.1, "pretrain_images": 0, "pretrain_steps": 1000, "pretrain_source": None}
 SDV_NEURAL = {"epochs": 300, "batch_size": None, "hidden": None, "enable_gpu": False, "enforce_min_max_values": True}
 PINNED = {
     "dp-vae": SHARED | VAE | {"epochs": None, "batch_size": None},  # its schedule follows the cohort size

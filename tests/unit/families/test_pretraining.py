@@ -2,13 +2,15 @@
 starting weights, costs no ε, is named on the card and in the saved bundle, and a family it
 does not apply to says so before the data is read."""
 
+import hashlib
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from dpsynth import registry
-from dpsynth.errors import ParameterError
+from dpsynth.errors import DpsynthError, ParameterError
 from dpsynth.families import training
 from dpsynth.generator import DPGenerator
 from dpsynth.privacy.budget import PrivacyBudget
@@ -89,3 +91,29 @@ def test_pretraining_sees_only_the_public_tiles(monkeypatch):
     s = codec.static_width
     assert torch.equal(seen["x"][:, s:], torch.from_numpy(codec.encode_images(tiles)))
     assert not seen["x"][:, :s].any()  # no attribute of any private record
+
+
+def test_a_public_file_of_the_users_is_named_by_its_hash_and_checked_before_the_data(tmp_path, monkeypatch):
+    data, schema = make_toy_images(), make_toy_image_schema()
+    low, high = schema.pixel_range
+    public = np.random.default_rng(0).uniform(low, high, size=(40, 8, 8)).astype(np.float32)  # grey, no channel
+    np.savez(tmp_path / "public.npz", images=public)
+    model = registry.create("dp-image-vae", schema, pretrain_images=60, pretrain_steps=5,
+                            pretrain_source=str(tmp_path / "public.npz"), **TINY)
+    model.fit(data, budget=BUDGET, random_state=0, progress=False)
+    digest = hashlib.sha256((tmp_path / "public.npz").read_bytes()).hexdigest()
+    entry = model.privacy_card().to_dict()["public_pretraining"]
+    assert entry["source"].startswith("public.npz") and digest in entry["source"] and entry["records"] == 60
+    np.savez(tmp_path / "wide.npz", images=public * 0 + high * 2)
+
+    def no_data_pass(*args, **kwargs):
+        raise AssertionError("the private records were read before the pretraining settings were checked")
+
+    monkeypatch.setattr(DPGenerator, "_prepare", no_data_pass)
+    for name, message in (("missing.npz", "No such file"), ("wide.npz", "outside the schema's pixel_range")):
+        bad = registry.create("dp-image-vae", schema, pretrain_images=5, pretrain_source=str(tmp_path / name), **TINY)
+        with pytest.raises(DpsynthError, match=message):
+            bad.fit(data, budget=BUDGET, progress=False)
+    unused = registry.create("dp-image-vae", schema, pretrain_source=str(tmp_path / "public.npz"), **TINY)
+    with pytest.raises(ParameterError, match="pretrain_images is 0"):
+        unused.fit(data, budget=BUDGET, progress=False)
