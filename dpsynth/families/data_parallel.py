@@ -135,7 +135,7 @@ def train_on_devices(train: Callable[..., Any], module: nn.Module, tensors: Any,
     job = (train, module.cpu(), tensors, plan, progress, kwargs)
     outcome = None
     try:
-        workers = mp.spawn(_worker, args=(devices, _free_port(), targets, job, results), nprocs=devices, join=False)
+        workers = mp.spawn(_worker, args=(devices, free_port(), targets, job, results), nprocs=devices, join=False)
         while True:  # read while waiting: a large result would fill the pipe and block rank 0
             if outcome is None and not results.empty():
                 outcome = results.get()
@@ -177,7 +177,7 @@ def _worker(rank_: int, world: int, port: int, targets: list[torch.device], job:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A TCP port on the loopback that is free now (the ranks meet there)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))

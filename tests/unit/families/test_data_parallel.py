@@ -31,7 +31,7 @@ NOISE_WIDTH = 20_000  # parameters of the zero-gradient layer whose update is th
 def run_ranks(worker, *args):
     """``worker(rank, *args)`` in WORLD gloo processes; the list of what each rank returned."""
     results = mp.get_context("spawn").SimpleQueue()
-    port = data_parallel._free_port()
+    port = data_parallel.free_port()
     mp.spawn(_joined, args=(worker, port, results, args), nprocs=WORLD, join=True)
     found = dict(results.get() for _ in range(WORLD))
     return [found[r] for r in range(WORLD)]

@@ -6,7 +6,6 @@ import pytest
 
 from dpsynth.data.image_sets import RETINA_SOURCE
 from dpsynth.errors import DpsynthError
-from dpsynth.images import public
 from dpsynth.images.public import SOURCE_IMAGES, public_tiles
 
 
@@ -46,4 +45,4 @@ def test_without_scikit_image_the_error_names_the_extra(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_skimage)
     with pytest.raises(DpsynthError, match=r"dpsynth\[demo\]"):
-        public._source_image("camera")
+        public_tiles(1, height=8, width=8, channels=1, pixel_range=(0.0, 1.0), seed=0)
