@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import operator
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
@@ -75,7 +76,7 @@ from dpsynth.privacy.conditions import (
     sample_condition_cells,
     uniform_condition_table,
 )
-from dpsynth.privacy.dpsgd import COHORT_BATCH_LADDER, DPSGDPlan, plan_dpsgd
+from dpsynth.privacy.dpsgd import DPSGDPlan, batch_setting_matches, plan_dpsgd
 from dpsynth.privacy.ledger import PrivacyLedger
 from dpsynth.privacy.recheck import recheck_ledger
 from dpsynth.privacy.randomness import public_torch_rng, secret_numpy_generator, secret_torch_rng
@@ -626,11 +627,10 @@ class DPGenerator(Generator):
                          if isinstance(e, dict) and e.get("mechanism") == "dp-sgd"), None)
         settings = config.get("params") or {}
         if training is not None:
+            agrees = {"max_grad_norm": operator.eq, "accountant": operator.eq, "batch_size": batch_setting_matches}
             problems += [f"the DP-SGD entry records {key} = {training.get(key)!r} but the model's parameters say "
-                         f"{settings.get(key)!r}" for key in ("max_grad_norm", "accountant", "batch_size")
-                         if training.get(key) != settings.get(key)
-                         and not (key == "batch_size" and settings.get(key) is None  # by cohort size
-                                  and training.get(key) in COHORT_BATCH_LADDER)]
+                         f"{settings.get(key)!r}" for key, same in agrees.items()
+                         if not same(training.get(key), settings.get(key))]
         if problems:
             raise BundleError(BAD_LEDGER.format(path=config_path, problem=problems[0]))
         return config

@@ -99,6 +99,14 @@ def cohort_batch_size(n_units: int) -> int:
     return COHORT_BATCH_LADDER[-1]
 
 
+def batch_setting_matches(recorded: object, setting: object) -> bool:
+    """Whether a DP-SGD ledger entry's batch agrees with a model's ``batch_size`` setting: equal,
+    or the setting is None (by cohort size) and the entry's batch is on the public ladder."""
+    if setting is None:
+        return recorded in COHORT_BATCH_LADDER
+    return recorded == setting
+
+
 def plan_dpsgd(
     *,
     n_units: int,

@@ -139,7 +139,8 @@ def test_bundle_holds_no_training_rows_and_no_pickle(fitted, tmp_path):
     path = fitted.save(tmp_path / "model")
     config = json.loads((path / "config.json").read_text())
     assert set(config) == {"bundle_format", "generator", "params", "schema", "condition_table", "ledger",
-                           "seed"}
+                           "seed", "public_pretraining"}
+    assert config["public_pretraining"] is None  # only image generators pretrain on public data
     text = (path / "config.json").read_text()
     for value in make_toy_frame()["lab"].dropna().astype(str).head(20):
         assert f": {value}," not in text and f"[{value}," not in text
