@@ -43,8 +43,9 @@ def test_family_parameters_come_from_the_family_and_reach_the_bundle(info):
     for name, default in defaults.items():
         assert getattr(model, name) == default
         assert params[name] == (list(default) if isinstance(default, tuple) else default)
-    assert set(params) == set(defaults) | set(TrainingSettings.__dataclass_fields__) | {"hidden", "n_bins"} | (
-        {"sigma"} if info.modality != "tabular" else set())
+    modality = {"tabular": set(), "series": {"sigma"},
+                "image": {"sigma", "pretrain_images", "pretrain_steps", "pretrain_source"}}[info.modality]
+    assert set(params) == set(defaults) | set(TrainingSettings.__dataclass_fields__) | {"hidden", "n_bins"} | modality
 
 
 @pytest.mark.parametrize("info", DP_GENERATORS, ids=lambda i: i.name)
