@@ -23,7 +23,6 @@ are dp-gan's own methods, shared, not copied.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -44,7 +43,7 @@ class SeriesSoftener:
     def __init__(self, codec: SeriesCodec, *, tau: float):
         self.static = BlockSoftener(codec.static_codec, tau=tau)
         self.codec, self.tau = codec, tau
-        self.missing = torch.from_numpy(np.tile(codec.missing, codec.window))
+        self.missing = codec.missing_samples
 
     def __call__(self, output: torch.Tensor) -> torch.Tensor:
         static, values, scores = self.codec.split_output(output)
@@ -64,7 +63,7 @@ class SeriesRealView:
 
     def __init__(self, codec: SeriesCodec):
         self.static_width, self.signal_width = codec.static_width, codec.signal_width
-        self.missing = torch.from_numpy(np.tile(codec.missing, codec.window))
+        self.missing = codec.missing_samples
 
     def __call__(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         s, w = self.static_width, self.signal_width

@@ -86,6 +86,28 @@ TINY = dict(epochs=2, batch_size=64, hidden=(32,), latent_dim=8, n_bins=8)
 
 
 @pytest.fixture
+def without_scikit_image(monkeypatch) -> Iterator[None]:
+    """scikit-image cannot be imported (as when the optional package is not installed); the
+    cached sample images are dropped before and after, so nothing loaded earlier hides it."""
+    import builtins
+
+    from dpsynth.images.skimage_data import skimage_image
+
+    real_import = builtins.__import__
+
+    def no_skimage(name, *args, **kwargs):
+        if name.startswith("skimage"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    skimage_image.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_skimage)
+    yield
+    monkeypatch.undo()
+    skimage_image.cache_clear()
+
+
+@pytest.fixture
 def toy_frame() -> pd.DataFrame:
     return make_toy_frame()
 

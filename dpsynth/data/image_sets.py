@@ -113,6 +113,7 @@ import pandas as pd
 from dpsynth.data.survset import split_stratified
 from dpsynth.errors import DpsynthError
 from dpsynth.images.schema import ImageData, ImageSchema
+from dpsynth.images.skimage_data import SKIMAGE_CHANGED, skimage_image
 from dpsynth.optional import require
 from dpsynth.schema import canonical_category
 
@@ -136,11 +137,6 @@ IHC_SOURCE = ("scikit-image data.immunohistochemistry(): colonic glands, IHC (FH
               "CMMI, no known copyright restrictions, 512 x 512 RGB")
 RETINA_SCHEMA_RESOURCE = "schemas/retina_tiles.yaml"
 IHC_SCHEMA_RESOURCE = "schemas/ihc_tiles.yaml"
-SKIMAGE_MISSING = ("the real medical images ship inside the optional package scikit-image, which is not "
-                   "installed: pip install 'dpsynth[demo]' (or pip install scikit-image)")
-SKIMAGE_FAILED = ("scikit-image could not load its bundled image {name!r} ({error}); dpsynth never downloads "
-                  "data: install a scikit-image wheel that ships it (0.19 or later)")
-SKIMAGE_CHANGED = "scikit-image's {name!r} does not have the expected layout ({problem})"
 
 # ---------------------------------------------------------------------------- DICOM
 DICOM_FILES = ("CT_small.dcm", "MR_small.dcm")
@@ -249,7 +245,7 @@ def load_retina_tiles() -> ImageData:
     ``[n, 32, 32, 3]`` with whole values in [0, 255]. Needs scikit-image.
     """
     tiles, corners = _retina_grid()
-    return _tile_data("retina", tiles, corners, _skimage_image("retina").shape, RETINA_SOURCE)
+    return _tile_data("retina", tiles, corners, skimage_image("retina").shape, RETINA_SOURCE)
 
 
 def load_ihc_tiles() -> ImageData:
@@ -257,7 +253,7 @@ def load_ihc_tiles() -> ImageData:
 
     Same layout as `load_retina_tiles` (ids "ihc_y0000_x0032", target ``region``). Needs scikit-image.
     """
-    image = _skimage_image("immunohistochemistry")
+    image = skimage_image("immunohistochemistry")
     tiles, corners = tile_grid(image, size=TILE)
     return _tile_data("ihc", tiles, corners, image.shape, IHC_SOURCE)
 
@@ -300,7 +296,7 @@ def _retina_grid() -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=1)
 def _retina_grid_cached() -> tuple[np.ndarray, np.ndarray]:
-    image = _skimage_image("retina")
+    image = skimage_image("retina")
     if image.ndim != 3 or image.shape[2] != 3:
         raise DpsynthError(SKIMAGE_CHANGED.format(name="retina", problem=f"shape {image.shape}"))
     margin = tuple((n % TILE) // 2 for n in image.shape[:2])  # centre the grid (1411 = 44 * 32 + 3)
@@ -309,23 +305,6 @@ def _retina_grid_cached() -> tuple[np.ndarray, np.ndarray]:
     tiles.flags.writeable = False
     corners.flags.writeable = False
     return tiles, corners
-
-
-@lru_cache(maxsize=4)
-def _skimage_image(name: str) -> np.ndarray:
-    """A scikit-image sample image (uint8, read-only); a clear error if scikit-image or the file is missing."""
-    try:
-        import skimage.data
-    except ImportError:
-        raise DpsynthError(SKIMAGE_MISSING) from None
-    try:
-        image = np.asarray(getattr(skimage.data, name)())
-    except Exception as exc:  # e.g. pooch missing or URLError: the file is not in this wheel
-        raise DpsynthError(SKIMAGE_FAILED.format(name=name, error=f"{type(exc).__name__}: {exc}")) from None
-    if image.dtype != np.uint8:
-        raise DpsynthError(SKIMAGE_CHANGED.format(name=name, problem=f"dtype {image.dtype}, expected uint8"))
-    image.flags.writeable = False
-    return image
 
 
 # ============================================================================ DICOM

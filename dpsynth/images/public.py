@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from dpsynth.errors import DpsynthError
+from dpsynth.images.skimage_data import skimage_image
 
 # scikit-image's natural photographs (uint8), all in its wheel: no download, no medical image.
 SOURCE_IMAGES = ("astronaut", "brick", "camera", "chelsea", "clock", "coffee", "coins", "grass", "gravel",
@@ -36,9 +37,6 @@ SOURCE_IMAGES = ("astronaut", "brick", "camera", "chelsea", "clock", "coffee", "
 SOURCE = ("scikit-image data (in its wheel): tiles of the natural photographs " + ", ".join(SOURCE_IMAGES)
           + "; no medical image, no overlap with private data")
 SCALES = (1, 2, 4, 8)
-SKIMAGE_MISSING = ("pretraining on public images needs the optional package scikit-image, which is not "
-                   "installed; pip install 'dpsynth[demo]', or set pretrain_images=0")
-SKIMAGE_FAILED = "scikit-image could not load its bundled image {name!r} ({error}); dpsynth never downloads"
 TOO_SMALL = "the public images are too small for {height} x {width} tiles; pretraining needs tiles of at most 64 px"
 NOT_A_FILE = "pretrain_source {path!r}: {reason}; name a .npz file with an 'images' array (or MedMNIST's 'train_images')"
 WRONG_SHAPE = ("pretrain_source {path!r}: its images have shape {found}; the schema's images are "
@@ -56,7 +54,7 @@ def public_tiles(count: int, *, height: int, width: int, channels: int, pixel_ra
     if max(height, width) > 64:
         raise DpsynthError(TOO_SMALL.format(height=height, width=width))
     rng = np.random.default_rng(seed)
-    sources = [_as_channels(_source_image(name), channels) for name in SOURCE_IMAGES]
+    sources = [_as_channels(skimage_image(name), channels) for name in SOURCE_IMAGES]
     tiles = np.empty((count, height, width, channels), np.float32)
     for i in range(count):
         image = sources[rng.integers(len(sources))]
@@ -72,24 +70,12 @@ def public_tiles(count: int, *, height: int, width: int, channels: int, pixel_ra
 
 def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
     """A uint8 image [H, W] or [H, W, 3] as float [H, W, channels]: luminance, or grey repeated."""
-    image = image.astype(np.float32)
+    image = image[..., :3].astype(np.float32) if image.ndim == 3 else image.astype(np.float32)
     if image.ndim == 3 and channels == 1:
         return (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
     if image.ndim == 2:
         image = image[..., None]
     return np.repeat(image, channels // image.shape[-1], axis=-1)
-
-
-def _source_image(name: str) -> np.ndarray:
-    try:
-        import skimage.data
-    except ImportError:
-        raise DpsynthError(SKIMAGE_MISSING) from None
-    try:
-        image = np.asarray(getattr(skimage.data, name)())
-    except Exception as exc:  # the file is not in this wheel (pooch would download it)
-        raise DpsynthError(SKIMAGE_FAILED.format(name=name, error=f"{type(exc).__name__}: {exc}")) from None
-    return image[..., :3] if image.ndim == 3 else image
 
 
 def public_file_images(path: str | Path, *, height: int, width: int, channels: int,

@@ -61,6 +61,8 @@ class SeriesCodec:
         self.lower = np.array([c.lower for c in schema.channels], dtype=np.float64)
         self.upper = np.array([c.upper for c in schema.channels], dtype=np.float64)
         self.missing = np.array([c.missing for c in schema.channels], dtype=bool)
+        # the same per flattened sample [L·C] (time-major, as the values and the mask are laid out)
+        self.missing_samples = torch.from_numpy(np.tile(self.missing, self.window))
 
     # ------------------------------------------------------------------ encode
     def scale(self, values: np.ndarray) -> np.ndarray:

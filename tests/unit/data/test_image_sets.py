@@ -187,24 +187,9 @@ def test_ihc_tiles_rebuild_the_source_image(skimage):
     assert holdout.static["region"].value_counts().max() - holdout.static["region"].value_counts().min() <= 1
 
 
-def test_missing_scikit_image_is_a_clear_error(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_skimage(name, *args, **kwargs):
-        if name.startswith("skimage"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    mod._skimage_image.cache_clear()
-    monkeypatch.setattr(builtins, "__import__", no_skimage)
-    try:
-        with pytest.raises(DpsynthError, match="scikit-image"):
-            load_ihc_tiles()
-    finally:
-        monkeypatch.undo()
-        mod._skimage_image.cache_clear()
+def test_missing_scikit_image_is_a_clear_error(without_scikit_image):
+    with pytest.raises(DpsynthError, match="scikit-image"):
+        load_ihc_tiles()
 
 
 # ------------------------------------------------------------------------------- DICOM

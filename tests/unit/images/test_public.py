@@ -34,15 +34,6 @@ def test_impossible_shapes_are_clear_errors():
         public_tiles(2, height=128, width=128, channels=1, pixel_range=(0.0, 1.0), seed=0)
 
 
-def test_without_scikit_image_the_error_names_the_extra(monkeypatch):
-    import builtins
-    real_import = builtins.__import__
-
-    def no_skimage(name, *args, **kwargs):
-        if name.startswith("skimage"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_skimage)
+def test_without_scikit_image_the_error_names_the_extra(without_scikit_image):
     with pytest.raises(DpsynthError, match=r"dpsynth\[demo\]"):
         public_tiles(1, height=8, width=8, channels=1, pixel_range=(0.0, 1.0), seed=0)
