@@ -1,0 +1,131 @@
+"""The cohort benchmark's tables and bar counts, from its report (`benchmarks/cohorts.py --report`).
+
+    python benchmarks/cohort_tables.py benchmarks/results/cohorts_smoke.json --table readme
+    python benchmarks/cohort_tables.py benchmarks/results/cohorts_smoke.json --table docs
+    python benchmarks/cohort_tables.py benchmarks/results/cohorts_smoke.json --table bar
+
+``readme``: median TSTR AUROC (logistic regression / gradient boosting) per cell and generator;
+``docs``: every metric per (cell, generator); ``bar`` (JSON): the issue's bar, counted —
+the cells where the best dpsynth generator is at or above the better peer on both models,
+the below-chance medians, and the attribute-cells where it widens an equalized-odds gap
+more than the better peer (the peer with the higher gradient-boosting TSTR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAMES = {"support2": "SUPPORT2", "rhc": "RHC", "actg175": "ACTG 175"}
+OURS, PEERS, OTHERS = "dp-marginal", ("aim", "mst"), ("dp-vae",)
+ORDER = (OURS, "aim", "mst", "dp-vae")
+MODELS = ("logreg", "gboost")
+ATTRIBUTES = ("sex", "race", "age_band")
+
+
+def cells(summary: dict) -> dict[tuple, dict[str, dict]]:
+    """{(data set, n, ε): {generator: medians}}, by data set, n, then ε."""
+    out: dict[tuple, dict[str, dict]] = {}
+    for row in summary["medians"]:
+        out.setdefault((row["dataset"], row["n"], row["epsilon"]), {})[row["generator"]] = row
+    order = lambda key: (list(NAMES).index(key[0]), float("inf") if key[1] == "full" else int(key[1]), key[2])  # noqa: E731
+    return {key: out[key] for key in sorted(out, key=order)}
+
+
+def size(n: str, row: dict) -> str:
+    return f"full ({int(row['n_train']):,})" if n == "full" else f"{int(n):,}"
+
+
+def pair(row: dict | None, prefix: str = "tstr_auroc", *, seeds: bool = False) -> str:
+    """"logreg / gboost" of a metric; ``seeds``: say so when fewer than 3 seeds ran."""
+    if row is None:
+        return "not run"
+    text = f"{row[f'{prefix}_logreg']:.3f} / {row[f'{prefix}_gboost']:.3f}"
+    return text + (f" ({row['seeds']} seeds)" if seeds and row["seeds"] < 3 else "")
+
+
+def signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.3f}".replace("-", "−")
+
+
+def readme_table(summary: dict) -> str:
+    lines = ["| data | n | ε | dp-marginal | dp-vae | AIM | MST | TRTR |", "|---|---|---|---|---|---|---|---|"]
+    for (dataset, n, epsilon), rows in cells(summary).items():
+        any_row = next(iter(rows.values()))
+        lines.append(f"| {NAMES[dataset]} | {size(n, any_row)} | {epsilon:g} | {pair(rows.get(OURS), seeds=True)} | "
+                     f"{pair(rows.get('dp-vae'), seeds=True)} | {pair(rows.get('aim'), seeds=True)} | "
+                     f"{pair(rows.get('mst'), seeds=True)} | "
+                     f"{pair(any_row, 'trtr_auroc')} |")
+    return "\n".join(lines)
+
+
+def docs_table(summary: dict) -> str:
+    lines = ["| data | n | ε | generator | seeds | TSTR AUROC logreg / gboost | TRTR logreg / gboost | "
+             "TSTR/TRTR gboost | EOD change sex / race / age band (gboost) | association difference | "
+             "detection AUC | fit s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (dataset, n, epsilon), rows in cells(summary).items():
+        for generator in ORDER:
+            row = rows.get(generator)
+            if row is None:
+                continue
+            name = f"**{generator}**" if generator == OURS else generator
+            eod = " / ".join(signed(row.get(f"eod_change_{a}_gboost")) for a in ATTRIBUTES)
+            lines.append(f"| {NAMES[dataset]} | {size(n, row)} | {epsilon:g} | {name} | {row['seeds']} | "
+                         f"{pair(row)} | {pair(row, 'trtr_auroc')} | "
+                         f"{row['tstr_trtr_ratio_gboost']:.3f} | {eod} | {row['correlation_difference']:.3f} | "
+                         f"{row['detection_auc']:.3f} | {row['fit_seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def bar(summary: dict) -> dict:
+    """The bar's counts over the cells that have a peer."""
+    behind, below_chance, wider = [], [], []
+    compared = attribute_cells = 0
+    for (dataset, n, epsilon), rows in cells(summary).items():
+        label = f"{dataset} n={n} eps={epsilon:g}"
+        for generator in (OURS, *OTHERS):
+            row = rows.get(generator)
+            for model in MODELS if row else ():
+                if row[f"tstr_auroc_{model}"] < 0.5:
+                    below_chance.append(f"{generator} {label} {model} {row[f'tstr_auroc_{model}']:.3f}")
+        peers = [rows[p] for p in PEERS if p in rows]
+        ours = rows.get(OURS)
+        if not peers or ours is None:
+            continue
+        compared += 1
+        for model in MODELS:
+            best = max(peers, key=lambda r: r[f"tstr_auroc_{model}"])
+            gap = ours[f"tstr_auroc_{model}"] - best[f"tstr_auroc_{model}"]
+            if gap < 0:
+                behind.append(f"{label} {model}: {ours[f'tstr_auroc_{model}']:.3f} vs {best['generator']} "
+                              f"{best[f'tstr_auroc_{model}']:.3f}")
+        better = max(peers, key=lambda r: r["tstr_auroc_gboost"])
+        for attribute in ATTRIBUTES:
+            key = f"eod_change_{attribute}_gboost"
+            if key not in ours or key not in better:
+                continue
+            attribute_cells += 1
+            if ours[key] > 0 and ours[key] > better[key]:
+                wider.append({"cell": label, "attribute": attribute, "ours": ours[key], "peer": better["generator"],
+                              "peer_change": better[key], "difference": round(ours[key] - better[key], 4)})
+    behind_cells = {b.split(" logreg")[0].split(" gboost")[0] for b in behind}
+    return {"cells_with_a_peer": compared, "cells_at_or_above_on_both_models": compared - len(behind_cells),
+            "behind": behind, "below_chance_medians": below_chance, "attribute_cells": attribute_cells,
+            "eod_wider_than_better_peer": wider}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("report", type=Path)
+    parser.add_argument("--table", choices=("readme", "docs", "bar"), default="readme")
+    args = parser.parse_args(argv)
+    summary = json.loads(args.report.read_text())
+    if args.table == "bar":
+        print(json.dumps(bar(summary), indent=2))
+    else:
+        print(readme_table(summary) if args.table == "readme" else docs_table(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The cohort benchmark's tables and bar counts (benchmarks/cohort_tables.py): cells in order,
+peers not run said so, and the bar counted against the better peer per model."""
+
+from tests.benchmarks.scripts import load_script
+
+
+def row(generator, *, n="500", epsilon=1.0, logreg=0.6, gboost=0.6, seeds=3, eod=0.0):
+    return {"dataset": "support2", "n": n, "epsilon": epsilon, "generator": generator, "seeds": seeds,
+            "n_train": 6373 if n == "full" else int(n), "fit_seconds": 1.0,
+            "tstr_auroc_logreg": logreg, "tstr_auroc_gboost": gboost, "trtr_auroc_logreg": 0.8,
+            "trtr_auroc_gboost": 0.8, "tstr_trtr_ratio_gboost": gboost / 0.8, "correlation_difference": 0.07,
+            "detection_auc": 0.99, "eod_change_sex_gboost": eod, "eod_change_race_gboost": 0.0,
+            "eod_change_age_band_gboost": 0.0}
+
+
+SUMMARY = {"medians": [
+    row("dp-marginal", n="full", logreg=0.80, gboost=0.78, eod=0.05),
+    row("mst", n="full", logreg=0.50, gboost=0.52, eod=0.01),
+    row("dp-marginal", logreg=0.62, gboost=0.48),
+    row("mst", logreg=0.55, gboost=0.50),
+    row("aim", logreg=0.65, gboost=0.45, seeds=2, eod=0.10),
+]}
+
+
+def test_the_readme_table_orders_cells_by_size_and_says_what_was_not_run():
+    tables = load_script("cohort_tables.py")
+    lines = tables.readme_table(SUMMARY).splitlines()
+    assert lines[2].startswith("| SUPPORT2 | 500 | 1 | 0.620 / 0.480 | not run | 0.650 / 0.450 (2 seeds) |")
+    assert lines[3].startswith("| SUPPORT2 | full (6,373) | 1 | 0.800 / 0.780 | not run | not run | 0.500 / 0.520 |")
+
+
+def test_the_bar_compares_each_model_with_its_better_peer_and_counts_wider_gaps():
+    bar = load_script("cohort_tables.py").bar(SUMMARY)
+    assert bar["cells_with_a_peer"] == 2 and bar["cells_at_or_above_on_both_models"] == 1
+    assert bar["behind"] == ["support2 n=500 eps=1 logreg: 0.620 vs aim 0.650",
+                             "support2 n=500 eps=1 gboost: 0.480 vs mst 0.500"]
+    assert bar["below_chance_medians"] == ["dp-marginal support2 n=500 eps=1 gboost 0.480"]
+    assert bar["attribute_cells"] == 6
+    assert [(w["cell"], w["attribute"], w["peer"]) for w in bar["eod_wider_than_better_peer"]] == [
+        ("support2 n=full eps=1", "sex", "mst")]
