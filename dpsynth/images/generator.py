@@ -119,15 +119,16 @@ class ImageGenerator(DPGenerator):
         """``pretrain_images`` public images — scikit-image tiles, or drawn from the user's public
         file — with no attributes (the static part is all zero and adds no loss), then
         ``pretrain_steps`` non-private steps; the caller holds the public seed."""
+        public_file, self._public_file = self._public_file, None  # read once: the model keeps no copy
         if not self.pretrain_images:
             return None
-        if self._public_file is None:
+        if public_file is None:
             height, width, channels = self.schema.shape
             tiles = public_tiles(self.pretrain_images, height=height, width=width, channels=channels,
                                  pixel_range=self.schema.pixel_range, seed=seed)
             source = SOURCE
         else:  # the user's public file (read by `_plan_training`): its images drawn with the public seed
-            images, digest = self._public_file
+            images, digest = public_file
             pick = np.random.default_rng(seed).choice(len(images), self.pretrain_images,
                                                       replace=self.pretrain_images > len(images))
             tiles, source = images[pick], f"{Path(self.pretrain_source).name} (sha256 {digest}), named by the user"

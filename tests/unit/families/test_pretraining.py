@@ -104,6 +104,9 @@ def test_a_public_file_of_the_users_is_named_by_its_hash_and_checked_before_the_
     digest = hashlib.sha256((tmp_path / "public.npz").read_bytes()).hexdigest()
     entry = model.privacy_card().to_dict()["public_pretraining"]
     assert entry["source"].startswith("public.npz") and digest in entry["source"] and entry["records"] == 60
+    kept = [name for name, value in vars(model).items()
+            if isinstance(value, tuple) and any(isinstance(part, np.ndarray) for part in value)]
+    assert kept == []  # the fitted model keeps no copy of the user's public images
     np.savez(tmp_path / "wide.npz", images=public * 0 + high * 2)
 
     def no_data_pass(*args, **kwargs):
