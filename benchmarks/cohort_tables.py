@@ -49,38 +49,41 @@ def signed(value: float | None) -> str:
     return "—" if value is None else f"{value:+.3f}".replace("-", "−")
 
 
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table: the header, its separator, one line per row."""
+    line = lambda cells: "| " + " | ".join(cells) + " |"  # noqa: E731
+    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
+
+
 def readme_table(summary: dict) -> str:
-    lines = ["| data | n | ε | dp-marginal | dp-vae | AIM | MST | TRTR |", "|---|---|---|---|---|---|---|---|"]
-    for (dataset, n, epsilon), rows in cells(summary).items():
-        any_row = next(iter(rows.values()))
-        lines.append(f"| {NAMES[dataset]} | {size(n, any_row)} | {epsilon:g} | {pair(rows.get(OURS), seeds=True)} | "
-                     f"{pair(rows.get('dp-vae'), seeds=True)} | {pair(rows.get('aim'), seeds=True)} | "
-                     f"{pair(rows.get('mst'), seeds=True)} | "
-                     f"{pair(any_row, 'trtr_auroc')} |")
-    return "\n".join(lines)
+    columns = (OURS, "dp-vae", "aim", "mst")
+    rows = []
+    for (dataset, n, epsilon), by_generator in cells(summary).items():
+        any_row = next(iter(by_generator.values()))
+        rows.append([NAMES[dataset], size(n, any_row), f"{epsilon:g}",
+                     *(pair(by_generator.get(g), seeds=True) for g in columns), pair(any_row, "trtr_auroc")])
+    return markdown(["data", "n", "ε", "dp-marginal", "dp-vae", "AIM", "MST", "TRTR"], rows)
 
 
 def docs_table(summary: dict) -> str:
-    lines = ["| data | n | ε | generator | seeds | TSTR AUROC logreg / gboost | TRTR logreg / gboost | "
-             "TSTR/TRTR gboost | EOD change sex / race / age band (gboost) | association difference | "
-             "detection AUC | fit s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (dataset, n, epsilon), rows in cells(summary).items():
-        for generator in ORDER:
-            row = rows.get(generator)
-            if row is None:
-                continue
-            name = f"**{generator}**" if generator == OURS else generator
+    rows = []
+    for (dataset, n, epsilon), by_generator in cells(summary).items():
+        for generator in (g for g in ORDER if g in by_generator):
+            row = by_generator[generator]
             eod = " / ".join(signed(row.get(f"eod_change_{a}_gboost")) for a in ATTRIBUTES)
-            lines.append(f"| {NAMES[dataset]} | {size(n, row)} | {epsilon:g} | {name} | {row['seeds']} | "
-                         f"{pair(row)} | {pair(row, 'trtr_auroc')} | "
-                         f"{row['tstr_trtr_ratio_gboost']:.3f} | {eod} | {row['correlation_difference']:.3f} | "
-                         f"{row['detection_auc']:.3f} | {row['fit_seconds']:.1f} |")
-    return "\n".join(lines)
+            rows.append([NAMES[dataset], size(n, row), f"{epsilon:g}",
+                         f"**{generator}**" if generator == OURS else generator, str(row["seeds"]), pair(row),
+                         pair(row, "trtr_auroc"), f"{row['tstr_trtr_ratio_gboost']:.3f}", eod,
+                         f"{row['correlation_difference']:.3f}", f"{row['detection_auc']:.3f}",
+                         f"{row['fit_seconds']:.1f}"])
+    return markdown(["data", "n", "ε", "generator", "seeds", "TSTR AUROC logreg / gboost", "TRTR logreg / gboost",
+                     "TSTR/TRTR gboost", "EOD change sex / race / age band (gboost)", "association difference",
+                     "detection AUC", "fit s"], rows)
 
 
 def bar(summary: dict) -> dict:
     """The bar's counts over the cells that have a peer."""
-    behind, below_chance, wider = [], [], []
+    behind, below_chance, wider, behind_cells = [], [], [], set()
     compared = attribute_cells = 0
     for (dataset, n, epsilon), rows in cells(summary).items():
         label = f"{dataset} n={n} eps={epsilon:g}"
@@ -98,6 +101,7 @@ def bar(summary: dict) -> dict:
             best = max(peers, key=lambda r: r[f"tstr_auroc_{model}"])
             gap = ours[f"tstr_auroc_{model}"] - best[f"tstr_auroc_{model}"]
             if gap < 0:
+                behind_cells.add(label)
                 behind.append(f"{label} {model}: {ours[f'tstr_auroc_{model}']:.3f} vs {best['generator']} "
                               f"{best[f'tstr_auroc_{model}']:.3f}")
         better = max(peers, key=lambda r: r["tstr_auroc_gboost"])
@@ -109,7 +113,6 @@ def bar(summary: dict) -> dict:
             if ours[key] > 0 and ours[key] > better[key]:
                 wider.append({"cell": label, "attribute": attribute, "ours": ours[key], "peer": better["generator"],
                               "peer_change": better[key], "difference": round(ours[key] - better[key], 4)})
-    behind_cells = {b.split(" logreg")[0].split(" gboost")[0] for b in behind}
     return {"cells_with_a_peer": compared, "cells_at_or_above_on_both_models": compared - len(behind_cells),
             "behind": behind, "below_chance_medians": below_chance, "attribute_cells": attribute_cells,
             "eod_wider_than_better_peer": wider}
