@@ -27,6 +27,10 @@ default auto: a GPU when present) and the machine are recorded.
     python benchmarks/images.py --generators dp-image-diffusion dp-image-gan dp-image-vae \
         --epsilons 1 10 --seeds 0 1 2 > benchmarks/results/images_digits.json
 
+``--grid FILE`` writes one PNG: a row of real train images and, for each generator and ε, a
+row of the first seed's synthetic images, the same number per class in the schema's class
+order, so a reader sees what the generators draw (docs/images/).
+
 ``--epochs`` overrides every generator's epochs (a reduced CPU schedule: say so when
 reporting); ``--generator-params`` sets one generator's parameters (e.g. those
 `tune_images.py` chose on an inner split). Runs go ε by ε, so a run cut short still holds
@@ -46,6 +50,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import torch
 
 from dpsynth import registry
@@ -54,12 +59,14 @@ from dpsynth.devices import resolve_device
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.validators import audit_images
 from dpsynth.validators.context import AuditConfig
+from dpsynth.validators.image_plots import image_grid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from summary import medians, metric  # noqa: E402  (benchmarks/summary.py)
 from tabular import step_cost_ratio  # noqa: E402  (benchmarks/tabular.py)
 
 DELTA = 1e-5
+GRID_COLUMNS = 20  # images per row of the --grid figure, split evenly over the classes
 FIDELITY = ("frechet_distance", "precision", "recall", "detection_auc", "mean_pixel_tvd")
 
 
@@ -106,8 +113,26 @@ def image_summary(report, attributes: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def class_row(data, schema, per_class: int) -> np.ndarray:
+    """The first ``per_class`` images of each class, in the schema's class order, scaled from the
+    public pixel range to [0, 1] (one row of the --grid figure)."""
+    target = schema.static.target
+    labels = data.static[target].astype(str).to_numpy()
+    picks = [np.flatnonzero(labels == str(c))[:per_class] for c in schema.static.column(target).categories]
+    chosen = np.concatenate(picks).astype(np.int64)
+    return ((data.images[chosen] - schema.lower) / (schema.upper - schema.lower)).astype(np.float32)
+
+
+def write_grid(path: str, rows: dict[str, np.ndarray], *, dataset: str, per_class: int, seed: int) -> None:
+    """The --grid figure: the real row first, then one row per generator and ε."""
+    image_grid(rows, path, columns=max(len(r) for r in rows.values()),
+               title=f"{DATASETS[dataset].label}: real train images, then synthetic (seed {seed}); "
+                     f"{per_class} per class in class order")
+
+
 def run_one(generator: str, epsilon: float, seed: int, params: dict, train, holdout, schema,
-            dataset: str) -> dict:
+            dataset: str) -> tuple[dict, Any]:
+    """Fit, sample and audit one run: (its JSON record, the synthetic images)."""
     model = registry.create(generator, schema, **params)
     start = time.perf_counter()
     model.fit(train, budget=PrivacyBudget(epsilon, DELTA), random_state=seed, progress=False)
@@ -115,10 +140,11 @@ def run_one(generator: str, epsilon: float, seed: int, params: dict, train, hold
     synthetic = model.sample(len(train.static), random_state=seed + 1)
     report = audit_images(train=train, holdout=holdout, synthetic=synthetic, schema=schema,
                           config=AuditConfig(n_bootstrap=50, random_state=seed), progress=False)
-    return {"dataset": DATASETS[dataset].label, "generator": generator, "epsilon_budget": epsilon,
-            "epsilon_spent": round(model.privacy_spent()[0], 4), "seed": seed,
-            "steps": model.plan_.steps, "noise_multiplier": round(model.plan_.noise_multiplier, 4),
-            "fit_seconds": round(fit_seconds, 1)} | image_summary(report, DATASETS[dataset].fairness_attributes)
+    record = {"dataset": DATASETS[dataset].label, "generator": generator, "epsilon_budget": epsilon,
+              "epsilon_spent": round(model.privacy_spent()[0], 4), "seed": seed,
+              "steps": model.plan_.steps, "noise_multiplier": round(model.plan_.noise_multiplier, 4),
+              "fit_seconds": round(fit_seconds, 1)} | image_summary(report, DATASETS[dataset].fairness_attributes)
+    return record, synthetic
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-step-cost", action="store_true", help="skip the DP step cost measurement")
     parser.add_argument("--step-cost-steps", type=int, default=40,
                         help="steps timed for the DP step cost (each way, after as many warm-up steps)")
+    parser.add_argument("--grid", default=None, help="write a PNG of real and synthetic images (first seed) here")
     args = parser.parse_args(argv)
     params = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
     params["device"] = args.device
@@ -143,13 +170,19 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(args.device)
 
     train, holdout, schema = DATASETS[args.dataset].load()
+    per_class = max(1, GRID_COLUMNS // len(schema.static.column(schema.static.target).categories))
+    grid_rows = {"real (train)": class_row(train, schema, per_class)}
     runs = []
     for epsilon in args.epsilons:  # ε outermost: a run cut short still has every generator at the first ε
         for generator in args.generators:
             for seed in args.seeds:
                 own = params | args.generator_params.get(generator, {})
-                runs.append(run_one(generator, epsilon, seed, own, train, holdout, schema, args.dataset))
-                print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+                record, synthetic = run_one(generator, epsilon, seed, own, train, holdout, schema, args.dataset)
+                runs.append(record)
+                print(json.dumps(record), file=sys.stderr, flush=True)
+                if args.grid and seed == args.seeds[0]:
+                    grid_rows[f"{generator}\nε = {epsilon:g}"] = class_row(synthetic, schema, per_class)
+                    write_grid(args.grid, grid_rows, dataset=args.dataset, per_class=per_class, seed=seed)
     step_cost = {}
     for generator in ([] if args.no_step_cost else args.generators):
         if registry.get(generator).family == "gan":

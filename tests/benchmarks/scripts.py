@@ -17,5 +17,6 @@ def load_script(relative: str) -> ModuleType:
             sys.path.insert(0, str(folder))
     spec = importlib.util.spec_from_file_location(f"benchmark_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # a dataclass in the script looks its module up there
     spec.loader.exec_module(module)
     return module
