@@ -125,7 +125,7 @@ def class_row(data, schema, per_class: int) -> np.ndarray:
 
 def write_grid(path: str, rows: dict[str, np.ndarray], *, dataset: str, per_class: int, seed: int) -> None:
     """The --grid figure: the real row first, then one row per generator and ε."""
-    image_grid(rows, path, columns=max(len(r) for r in rows.values()),
+    image_grid(rows, path,
                title=f"{DATASETS[dataset].label}: real train images, then synthetic (seed {seed}); "
                      f"{per_class} per class in class order")
 
