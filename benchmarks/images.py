@@ -108,6 +108,9 @@ def image_summary(report, attributes: tuple[str, ...]) -> dict[str, Any]:
             out[f"eod_{source.lower()}_{attribute}"] = metric(
                 report, validator="fairness", source=source, model="cnn", metric="equalized_odds_difference",
                 attribute=attribute, group="")
+        tstr = report.select(validator="fairness", source="TSTR", model="cnn", metric="equalized_odds_difference",
+                             attribute=attribute, group="")
+        out[f"eod_tstr_{attribute}_flag"] = str(tstr["flag"].iloc[0]) if len(tstr) else ""  # e.g. chance_level_predictor
     for name in FIDELITY:
         out[name] = metric(report, validator="fidelity", metric=name, attribute="overall", feature="")
     return out
@@ -142,7 +145,9 @@ def run_one(generator: str, epsilon: float, seed: int, params: dict, train, hold
                           config=AuditConfig(n_bootstrap=50, random_state=seed), progress=False)
     record = {"dataset": DATASETS[dataset].label, "generator": generator, "epsilon_budget": epsilon,
               "epsilon_spent": round(model.privacy_spent()[0], 4), "seed": seed,
-              "steps": model.plan_.steps, "noise_multiplier": round(model.plan_.noise_multiplier, 4),
+              "steps": getattr(model.plan_, "steps", 0),  # a measuring family runs no DP-SGD steps
+              "noise_multiplier": (round(model.plan_.noise_multiplier, 4) if hasattr(model.plan_, "noise_multiplier")
+                                   else None),
               "fit_seconds": round(fit_seconds, 1)} | image_summary(report, DATASETS[dataset].fairness_attributes)
     return record, synthetic
 
@@ -187,6 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     for generator in ([] if args.no_step_cost else args.generators):
         if registry.get(generator).family == "gan":
             step_cost[generator] = "n/a: the family runs its own multi-network loop"
+            continue
+        if registry.get(generator).family == "moments":
+            step_cost[generator] = "n/a: the family measures moments and runs no DP-SGD"
             continue
         model = registry.create(generator, schema, **(params | args.generator_params.get(generator, {})
                                                       | {"epochs": 1.0}))

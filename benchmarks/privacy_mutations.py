@@ -142,6 +142,19 @@ MUTATIONS = [
     Mutation("6 what is released is DP", "a marginal ledger entry's ε taken as recorded, not re-derived",
              "dpsynth/privacy/recheck.py", "        return marginals_epsilon(params, entry.delta)",
              "        return None", ("tests/unit/generators/test_tabular_marginal.py", "-k", "forged")),
+    Mutation("1 every read is charged", "the moments' rows summed without the clip the quantile chose",
+             "dpsynth/families/moments.py",
+             "d = clip_rows(module.coefficients(x.reshape(-1, x.shape[-1])).double() - centre, bound)",
+             "d = module.coefficients(x.reshape(-1, x.shape[-1])).double() - centre",
+             ("tests/unit/families/test_moments.py", "-k", "sensitivity")),
+    Mutation("8 the privacy unit is the patient", "each of a patient's images counted with weight 1 in the moments",
+             "dpsynth/families/moments.py", "return mask / mask.sum(-1, keepdim=True).clamp_min(1.0)", "return mask",
+             ("tests/unit/families/test_moments.py", "-k", "sensitivity")),
+    Mutation("1 every read is charged", "the clip chosen as the exact quantile, without the private quantile",
+             "dpsynth/families/moments.py",
+             "    bound = private_quantile(unit_distances(",
+             "    bound = (lambda v, candidates, alpha, rho: float(np.quantile(v, alpha)))(unit_distances(",
+             ("tests/unit/families/test_moments.py", "-k", "rho")),
 ]
 
 

@@ -31,7 +31,8 @@ from dpsynth import registry
 from dpsynth.data import image_sets
 from dpsynth.devices import resolve_device
 from dpsynth.privacy.budget import PrivacyBudget
-from dpsynth.validators.image_models import fit_cnn, predict_proba
+from dpsynth.validators.image_fidelity import precision_recall
+from dpsynth.validators.image_models import embed, feature_network, fit_cnn, predict_proba
 
 DELTA = 1e-5
 INNER = {  # benchmark train part -> (inner train, inner validation), and the schema
@@ -57,17 +58,18 @@ def parse_setting(text: str) -> tuple[str, dict]:
     return generator, setting
 
 
-def class_accuracy(schema, train, valid, seed: int, device: str) -> float:
-    """Accuracy on ``valid`` of the audit CNN trained on ``train`` (images scaled by the public range)."""
+def arrays(schema, data) -> tuple[np.ndarray, np.ndarray]:
+    """Images scaled by the public range to [0, 1], and class indices."""
     classes = list(schema.static.column(schema.target).categories)
+    x = ((data.images - schema.lower) / (schema.upper - schema.lower)).astype(np.float32)
+    return x, np.array([classes.index(str(v)) for v in data.static[schema.target]])
 
-    def arrays(data):
-        x = ((data.images - schema.lower) / (schema.upper - schema.lower)).astype(np.float32)
-        y = np.array([classes.index(str(v)) for v in data.static[schema.target]])
-        return x, y
 
-    (x_train, y_train), (x_valid, y_valid) = arrays(train), arrays(valid)
-    net = fit_cnn(x_train, y_train, n_classes=len(classes), seed=seed, device=device)
+def class_accuracy(schema, train, valid, seed: int, device: str) -> float:
+    """Accuracy on ``valid`` of the audit CNN trained on ``train``."""
+    (x_train, y_train), (x_valid, y_valid) = arrays(schema, train), arrays(schema, valid)
+    n_classes = len(schema.static.column(schema.target).categories)
+    net = fit_cnn(x_train, y_train, n_classes=n_classes, seed=seed, device=device)
     return float((predict_proba(net, x_valid).argmax(1) == y_valid).mean())
 
 
@@ -82,6 +84,10 @@ def main(argv: list[str] | None = None) -> None:
     device = str(resolve_device(args.device))
     (train, valid), schema = INNER[args.dataset]()
     trtr = class_accuracy(schema, train, valid, 0, device)
+    x_train, y_train = arrays(schema, train)
+    features = feature_network(x_train, y_train, seed=0, n_classes=len(schema.static.column(schema.target).categories),
+                               device=device)
+    valid_features = embed(features, arrays(schema, valid)[0])
     scores: dict[tuple[str, str], list[float]] = {}
     for text in args.setting:
         generator, setting = parse_setting(text)
@@ -92,10 +98,12 @@ def main(argv: list[str] | None = None) -> None:
             seconds = time.perf_counter() - start
             synthetic = model.sample(len(train), random_state=seed + 1)
             tstr = class_accuracy(schema, synthetic, valid, seed, device)
+            precision, recall = precision_recall(valid_features, embed(features, arrays(schema, synthetic)[0]))
             scores.setdefault((generator, json.dumps(setting, sort_keys=True)), []).append(tstr)
             print(json.dumps({"generator": generator, "setting": setting, "seed": seed, "epsilon": args.epsilon,
-                              "steps": model.plan_.steps, "fit_seconds": round(seconds, 1),
-                              "tstr_class_accuracy": round(tstr, 4), "trtr_class_accuracy": round(trtr, 4)}),
+                              "steps": getattr(model.plan_, "steps", 0), "fit_seconds": round(seconds, 1),
+                              "tstr_class_accuracy": round(tstr, 4), "trtr_class_accuracy": round(trtr, 4),
+                              "precision": round(precision, 4), "recall": round(recall, 4)}),
                   flush=True)
     best: dict[str, dict] = {}
     for (generator, setting), values in sorted(scores.items(), key=lambda kv: -float(np.mean(kv[1]))):

@@ -15,8 +15,9 @@ from dpsynth.generators.series_diffusion import DPSeriesDiffusion
 from dpsynth.generators.image_vae import DPImageVAE
 from dpsynth.generators.image_gan import DPImageGAN
 from dpsynth.generators.image_diffusion import DPImageDiffusion
+from dpsynth.generators.image_moments import DPImageMoments
 from dpsynth.generators.sdv_reference import SDVCTGAN, SDVTVAE, SDVGaussianCopula  # last: see above
 
-__all__ = ["DPImageDiffusion", "DPImageGAN", "DPImageVAE", "DPSeriesDiffusion", "DPSeriesGAN", "DPSeriesVAE",
+__all__ = ["DPImageDiffusion", "DPImageGAN", "DPImageMoments", "DPImageVAE", "DPSeriesDiffusion", "DPSeriesGAN", "DPSeriesVAE",
            "DPTabularDiffusion", "DPTabularGAN", "DPTabularMarginal",
            "DPTabularVAE", "SDVCTGAN", "SDVGaussianCopula", "SDVTVAE"]

@@ -54,8 +54,7 @@ ONE_WAY, SELECTION, PAIRS = "one-way", "selection", "target pairs"
 #: Settings shared by every generator that only DP-SGD or a network reads: set, they change nothing here.
 UNUSED_SETTINGS = ("epochs", "batch_size", "lr", "max_grad_norm", "accountant", "grad_sample_mode", "rows_per_step",
                    "secure_mode", "ema_decay", "hidden", "devices")
-UNUSED_WARNING = ("dp-marginal trains no network and runs no DP-SGD: {names} set but not used "
-                  "(its own parameters: one_way_share, selection_share, cell_signal, n_bins)")
+UNUSED_WARNING = "{name} trains no network and runs no DP-SGD: {names} set but not used (its own parameters: {own})"
 OWN_MIX_ERROR = ("dp-marginal derives the condition mix from its own target-pair measurements and spends no "
                  "condition_share: set condition_share=0 (got {share})")
 EMPTY_WARNING = ("'{name}': group(s) {empty} look empty under the DP counts; conditional samples for them "
@@ -82,6 +81,15 @@ class MarginalParams:
             return ("one_way_share + selection_share must be below 1 (the rest of ρ measures the target pairs); "
                     f"got {values['one_way_share']} + {values['selection_share']}")
         return None
+
+
+def warn_unused_settings(model: Any, own: str) -> None:
+    """Warn when DP-SGD or network settings that a measuring generator ignores were changed."""
+    unused = [name for name in UNUSED_SETTINGS if name in model.param_specs
+              and getattr(model.training, name, getattr(model, name, None)) != model.param_specs[name].default]
+    if unused:
+        warnings.warn(UNUSED_WARNING.format(name=model.registered_name, names=", ".join(unused), own=own),
+                      UserWarning, stacklevel=4)
 
 
 def marginal_plan(model: Any, *, epsilon: float, delta: float) -> MarginalPlan:
@@ -254,10 +262,7 @@ class MarginalFamily:
         raise NotImplementedError
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
-        unused = [name for name in UNUSED_SETTINGS if name in self.param_specs
-                  and getattr(self.training, name, getattr(self, name, None)) != self.param_specs[name].default]
-        if unused:
-            warnings.warn(UNUSED_WARNING.format(names=", ".join(unused)), UserWarning, stacklevel=3)
+        warn_unused_settings(self, "one_way_share, selection_share, cell_signal, n_bins")
         if self.training.condition_share != 0:
             raise ParameterError(OWN_MIX_ERROR.format(share=self.training.condition_share))
         return marginal_plan(self, epsilon=epsilon, delta=delta)  # k follows the noisy total, not n_units

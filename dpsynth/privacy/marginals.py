@@ -9,7 +9,7 @@ ledger entry. Noise is drawn by OpenDP from the OS CSPRNG (docs/privacy.md, rule
 
 Sensitivities (add/remove one privacy unit of weight 1): a vector of m histograms that each
 count the unit once has L2 sensitivity √m; a vector of scores that each move by at most 1
-has L∞ sensitivity 1.
+has L∞ sensitivity 1; a quantile of one value per unit moves by one value (symmetric distance 1).
 """
 
 from __future__ import annotations
@@ -90,6 +90,21 @@ def noisy_top_k(scores: np.ndarray, *, k: int, rho: float) -> list[int]:
     return [int(i) for i in measurement(np.asarray(scores, dtype=float).tolist())]
 
 
+def _quantile(candidates: list[float], alpha: float, scale: float) -> dp.Measurement:
+    return dp.m.make_private_quantile(_FLOAT_VECTOR, dp.symmetric_distance(), dp.zero_concentrated_divergence(),
+                                      candidates=candidates, alpha=alpha, scale=scale)
+
+
+def private_quantile(values: np.ndarray, *, candidates: np.ndarray, alpha: float, rho: float) -> float:
+    """The ``alpha`` quantile of ``values`` (one per privacy unit) among the public, sorted
+    ``candidates``, by OpenDP's private quantile (exponential mechanism, ρ-zCDP)."""
+    grid = [float(c) for c in candidates]
+    measurement = _quantile(grid, alpha, float(dp.binary_search_param(lambda s: _quantile(grid, alpha, s),
+                                                                      d_in=1, d_out=rho)))
+    _check_rho(measurement, 1, rho)
+    return float(measurement(np.asarray(values, dtype=float).tolist()))
+
+
 @dataclass(frozen=True)
 class MarginalPlan:
     """The marginal family's budget: ρ in total, split into its stages before any data is read.
@@ -104,8 +119,7 @@ class MarginalPlan:
     epsilon: float
     stages: dict[str, float]
     spent: list[tuple[str, float]] = field(default_factory=list, compare=False)
-
-    label = "noisy marginals"
+    label: str = "noisy marginals"  # what is measured, for the ledger's purpose line
 
     def ledger_entry(self, purpose: str) -> LedgerEntry:
         params: dict[str, Any] = {"rho": self.rho, "stages": dict(self.stages), "accountant": "zcdp",
@@ -131,13 +145,14 @@ class MarginalPlan:
             raise RuntimeError(f"measurements outside the plan's stages: {sorted(unknown)}")
 
 
-def plan_marginals(*, epsilon: float, delta: float, shares: dict[str, float]) -> MarginalPlan:
+def plan_marginals(*, epsilon: float, delta: float, shares: dict[str, float],
+                   label: str = "noisy marginals") -> MarginalPlan:
     """The plan for (``epsilon``, ``delta``): ρ from OpenDP's conversion, split by ``shares`` (sum 1)."""
     if not math.isclose(sum(shares.values()), 1.0, rel_tol=1e-9) or min(shares.values()) <= 0:
         raise BudgetError(f"the stage shares must be positive and sum to 1 (got {shares})")
     rho = rho_for(epsilon, delta)
     return MarginalPlan(rho=rho, delta=delta, epsilon=epsilon_of_rho(rho, delta),
-                        stages={name: share * rho for name, share in shares.items()})
+                        stages={name: share * rho for name, share in shares.items()}, label=label)
 
 
 def recheck_epsilon(params: dict[str, Any], delta: float) -> float:

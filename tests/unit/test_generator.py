@@ -10,6 +10,7 @@ from dpsynth import registry
 from dpsynth.families.diffusion import DiffusionParams
 from dpsynth.families.gan import GANParams
 from dpsynth.families.marginal import MarginalParams
+from dpsynth.families.moments import MomentsParams
 from dpsynth.families.vae import VAEParams
 from dpsynth.generator import DPGenerator, TrainingSettings
 from tests.conftest import make_toy_image_schema, make_toy_schema, make_toy_series_schema
@@ -17,6 +18,7 @@ from tests.conftest import make_toy_image_schema, make_toy_schema, make_toy_seri
 SCHEMAS = {"tabular": make_toy_schema, "series": make_toy_series_schema, "image": make_toy_image_schema}
 FAMILY = {"vae": VAEParams, "gan": GANParams, "diffusion": DiffusionParams}  # DP-SGD, for every modality
 TABLE_ONLY = {"marginal": MarginalParams}  # families that need a table's blocks
+IMAGE_ONLY = {"moments": MomentsParams}  # families with a public basis for images only
 DP_GENERATORS = [info for info in registry.available() if issubclass(info.cls, DPGenerator)]
 
 
@@ -31,13 +33,14 @@ def family_defaults(info):
 
 def test_every_family_by_modality_generator_is_covered():
     assert sorted((i.family, i.modality) for i in DP_GENERATORS) == sorted(
-        [(f, m) for f in FAMILY for m in SCHEMAS] + [(f, "tabular") for f in TABLE_ONLY])
+        [(f, m) for f in FAMILY for m in SCHEMAS] + [(f, "tabular") for f in TABLE_ONLY]
+        + [(f, "image") for f in IMAGE_ONLY])
 
 
 @pytest.mark.parametrize("info", DP_GENERATORS, ids=lambda i: i.name)
 def test_family_parameters_come_from_the_family_and_reach_the_bundle(info):
     defaults = family_defaults(info)
-    assert {f.name for f in fields((FAMILY | TABLE_ONLY)[info.family])} <= set(defaults)  # every family parameter
+    assert {f.name for f in fields((FAMILY | TABLE_ONLY | IMAGE_ONLY)[info.family])} <= set(defaults)  # every family parameter
     model = create(info)
     params = model.get_params()
     for name, default in defaults.items():
@@ -52,7 +55,8 @@ def test_family_parameters_come_from_the_family_and_reach_the_bundle(info):
 def test_a_family_parameter_can_be_set_and_sequences_stay_tuples(info):
     defaults = family_defaults(info)
     sequences = [n for n, v in defaults.items() if isinstance(v, tuple)]
-    overrides = next({name: value} for name, value in (("latent_dim", 3), ("sampling_steps", 7), ("cell_signal", 3.0))
+    overrides = next({name: value} for name, value in (("latent_dim", 3), ("sampling_steps", 7), ("cell_signal", 3.0),
+                                                             ("components", 12))
                      if name in defaults)
     overrides |= {n: [5] * len(defaults[n]) for n in sequences}
     model = create(info, **overrides)

@@ -15,6 +15,7 @@ from dpsynth.errors import DpsynthError, ParameterError
 from dpsynth.families.diffusion import DiffusionParams
 from dpsynth.families.gan import GANParams
 from dpsynth.families.marginal import MarginalParams
+from dpsynth.families.moments import MomentsParams
 from dpsynth.families.vae import VAEParams
 from dpsynth.generator import DPGenerator, TrainingSettings
 from dpsynth.params import ModelParams
@@ -51,6 +52,7 @@ PINNED = {
     "dp-image-gan": SHARED | GAN | IMAGE | {"hidden": [256], "conv_channels": [16, 32], "disc_hidden": [64]},
     "dp-image-diffusion": SHARED | DIFFUSION | IMAGE | {"hidden": [128], "ema_decay": 0.999, "guidance": 1.0,
                                                         "base_channels": 32, "signal_scale": 1.0},
+    "dp-image-moments": SHARED | IMAGE | {"hidden": [256], "components": 64, "clip_quantile": 0.5},
     "sdv-ctgan": SDV_NEURAL,
     "sdv-tvae": SDV_NEURAL,
     "sdv-gaussiancopula": {"enforce_min_max_values": True},
@@ -84,7 +86,8 @@ def test_a_bundle_config_saved_before_the_change_builds_the_same_generator(name)
 
 
 def test_each_family_declares_its_parameters_once_with_a_default_and_help():
-    for declared in (VAEParams, GANParams, DiffusionParams, MarginalParams, TrainingSettings, ModelParams):
+    for declared in (VAEParams, GANParams, DiffusionParams, MarginalParams, MomentsParams, TrainingSettings,
+                     ModelParams):
         for f in fields(declared):
             help_line = f.metadata["help"]
             assert help_line and "\n" not in help_line, f.name
@@ -94,7 +97,7 @@ def test_each_family_declares_its_parameters_once_with_a_default_and_help():
 @pytest.mark.parametrize("info", DP_GENERATORS, ids=lambda i: i.name)
 def test_the_family_dataclass_gives_the_family_parameters(info):
     family = {"vae": VAEParams, "gan": GANParams, "diffusion": DiffusionParams,
-              "marginal": MarginalParams}[info.family]
+              "marginal": MarginalParams, "moments": MomentsParams}[info.family]
     assert issubclass(info.cls.family_params, family)
     groups = {name: spec.group for name, spec in info.cls.param_specs.items()}
     assert {f.name for f in fields(family)} <= {n for n, g in groups.items() if g == "family"}

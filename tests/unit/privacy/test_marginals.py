@@ -12,7 +12,7 @@ from dpsynth.privacy import marginals
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.ledger import PrivacyLedger
 from dpsynth.privacy.marginals import (
-    epsilon_of_rho, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals, rho_for)
+    epsilon_of_rho, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals, private_quantile, rho_for)
 from dpsynth.privacy.recheck import recheck_ledger
 
 SHARES = {"one-way": 0.3, "selection": 0.1, "target pairs": 0.6}
@@ -51,6 +51,16 @@ def test_noisy_top_k_picks_clear_winners_and_k_distinct_indices():
     assert sorted(noisy_top_k(scores, k=2, rho=1.0)) == [1, 3]
     picked = noisy_top_k(np.zeros(10), k=4, rho=0.01)
     assert len(set(picked)) == 4 and all(0 <= i < 10 for i in picked)
+
+
+def test_private_quantile_finds_a_clear_median_on_the_public_grid_and_never_repeats_a_seed():
+    values = np.random.default_rng(0).normal(2.0, 0.2, 2000)
+    grid = np.geomspace(0.01, 10.0, 100)
+    picks = [private_quantile(values, candidates=grid, alpha=0.5, rho=1.0) for _ in range(5)]
+    assert all(p in grid for p in picks) and all(abs(p - 2.0) < 0.2 for p in picks)
+    np.random.seed(0)
+    noisy = [private_quantile(values[:20], candidates=grid, alpha=0.5, rho=1e-4) for _ in range(8)]
+    assert len(set(noisy)) > 1  # OpenDP's own draws: no global seed repeats them
 
 
 def test_a_measurement_whose_map_exceeds_its_rho_is_refused(monkeypatch):

@@ -1,0 +1,292 @@
+"""The moments family: class means and one shared covariance in a public basis, measured with
+Gaussian noise, instead of DP-SGD.
+
+At a few thousand images DP-SGD's noise drowns what a network must learn in its 60–90
+steps, and the models that survive it draw one template per class. This family measures,
+in four passes over the encoded units (ρ-zCDP, OpenDP, `dpsynth.privacy.marginals`), the
+first and second moments of each value row's coefficients z = B·v in a public orthonormal
+basis B (the modality's: low frequencies of a DCT for images), v being the row's values
+scaled to [0, 1]:
+
+1. *counts*: the target × block histogram of every attribute block (categories, a numeric
+   column's coarse bins and missing flag), Gaussian, L2 sensitivity √blocks; the target's
+   own block gives the class counts;
+2. *reference clip*: the ``clip_quantile`` quantile of the units' distances from a public
+   reference z₀ (the mid-range image), OpenDP's private quantile over a public grid: C₀;
+3. *centre*: z₀ + Σ clip(z − z₀, C₀) / n, Gaussian, sensitivity C₀;
+4. *clip*: the same quantile of the distances from that centre: the clip C;
+5. *class means*: per target value, Σ clip(z − centre, C), Gaussian, sensitivity C;
+6. *covariance*: the upper triangle of Σ clip(z − centre, C) clip(·)ᵀ, Gaussian,
+   sensitivity C².
+
+A unit's distance is the mean over its rows (one value per unit for each quantile).
+
+A unit's rows share its weight 1 (1/k each), so each sum moves by at most its sensitivity
+when one unit is added or removed. The model is post-processing: class mean μ_y, one
+covariance Σ shared by the classes (the second moment less the classes' spread, projected
+onto the positive semi-definite matrices); a sample of class y is centre + μ_y + Σ^½ ε,
+mapped back through Bᵀ; its attributes are drawn from p(block | y). The sensitive groups
+share their class's image distribution: group differences beyond the class are not
+modelled. Sampling draws ε from the public sampling generator.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dpsynth.families.marginal import LOG_FLOOR, simplex, unit_batches, warn_unused_settings
+from dpsynth.params import number, param, whole
+from dpsynth.privacy.marginals import (MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, plan_marginals,
+                                       private_quantile)
+
+COUNTS, REFERENCE_CLIP, CENTRE, CLIP, MEANS, COVARIANCE = (
+    "counts", "reference clip", "centre", "clip", "class means", "covariance")
+#: Shares of ρ by stage, fixed a priori (docs/benchmarks.md, settings studies).
+SHARES = {COUNTS: 0.05, REFERENCE_CLIP: 0.05, CENTRE: 0.1, CLIP: 0.05, MEANS: 0.3, COVARIANCE: 0.45}
+CLIP_GRID = np.geomspace(1e-3, 1.0, 120)  # candidate clips, as shares of √D (public)
+EIGEN_FLOOR = 1e-6  # relative: the precision used for membership scores stays finite
+
+
+@dataclass
+class MomentsParams:
+    """The family's parameters (a generator's ``family_params``); defaults fixed a priori."""
+
+    components: int = param(64, "public basis functions kept (the lowest frequencies first); more keep finer "
+                                "detail and add noise to the covariance", whole(1))
+    clip_quantile: float = param(0.5, "the clip of each row's centred coefficients: this quantile of the units' "
+                                      "distances from the centre, chosen privately", number(above=0, below=1))
+
+
+@dataclass(frozen=True)
+class MomentsLayout:
+    """Where a modality's encoding keeps what this family measures: the attribute blocks to count
+    (``blocks``; ``blocks[target]`` is the target's own; the attributes fill the encoding
+    before ``values``), the slice of values scaled to [-1, 1] (``values``) and the public
+    basis [components, values] with orthonormal rows."""
+
+    blocks: list[slice]
+    target: int
+    values: slice
+    basis: np.ndarray
+
+
+@dataclass(frozen=True)
+class MomentsLog:
+    """What the measurement stage did: seconds, the noisy unit total, the clip chosen (a DP
+    output), the noise s.d. of each Gaussian stage."""
+
+    seconds: float
+    n_hat: float
+    clip: float
+    noise_sd: dict[str, float]
+    steps: int = 0  # no DP-SGD steps
+
+
+class GaussianMoments(nn.Module):
+    """Per target value: attribute log-probabilities and a Gaussian over basis coefficients."""
+
+    def __init__(self, basis: np.ndarray, *, width: int, values: slice, n_targets: int):
+        super().__init__()
+        self.values = values
+        k = basis.shape[0]
+        self.register_buffer("basis", torch.as_tensor(basis, dtype=torch.float32))
+        self.register_buffer("attribute_logits", torch.zeros(n_targets, values.start))
+        self.register_buffer("centre", torch.zeros(k))
+        self.register_buffer("means", torch.zeros(n_targets, k))
+        self.register_buffer("factor", torch.zeros(k, k))  # Σ = factor · factorᵀ
+        self.register_buffer("precision", torch.eye(k))
+        self.width = width
+
+    def _targets(self, c: torch.Tensor) -> torch.Tensor:
+        return c[..., :self.means.shape[0]].argmax(-1)
+
+    def reference(self) -> torch.Tensor:
+        """z₀: the coefficients of the mid-range image (every value 0.5), public [k] (float64)."""
+        return (0.5 * self.basis.double().sum(1))
+
+    def coefficients(self, x: torch.Tensor) -> torch.Tensor:
+        """z = B·v for the rows of ``x`` (values scaled from [-1, 1] to [0, 1])."""
+        return ((x[..., self.values] + 1.0) / 2.0) @ self.basis.T
+
+    def generate(self, c: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decoder outputs [n, width]: attribute logits of each row's class, then its values."""
+        y = self._targets(c)
+        noise = torch.randn(len(c), self.factor.shape[0], generator=generator, device=c.device)
+        z = self.centre + self.means[y] + noise @ self.factor.T
+        values = 2.0 * (z @ self.basis) - 1.0
+        out = torch.zeros(len(c), self.width, device=c.device)
+        out[:, :self.values.start] = self.attribute_logits[y]
+        out[:, self.values] = values
+        return out
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
+        """Per-unit loss: half the squared Mahalanobis distance of its rows' coefficients from
+        their class mean, averaged over its rows (a Gaussian negative log-likelihood up to a
+        constant; the membership score is its negative)."""
+        d = self.coefficients(x) - self.centre - self.means[self._targets(c)]
+        nll = 0.5 * ((d @ self.precision) * d).sum(-1)
+        mask = row_mask.to(nll.dtype)
+        return (nll * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+
+
+def clip_rows(d: torch.Tensor, bound: float) -> torch.Tensor:
+    """Each row of ``d`` scaled down to L2 norm at most ``bound``."""
+    norms = d.norm(dim=-1, keepdim=True)
+    return d * (bound / norms.clamp_min(bound))
+
+
+def _row_weights(row_mask: torch.Tensor) -> torch.Tensor:
+    mask = row_mask.to(torch.float64)
+    return mask / mask.sum(-1, keepdim=True).clamp_min(1.0)
+
+
+def exact_counts(module: GaussianMoments, tensors: Any, *, progress: bool) -> np.ndarray:
+    """Private and exact: the target × attribute table [targets, attribute width]."""
+    joint = torch.zeros(module.means.shape[0], module.values.start, dtype=torch.float64)
+    for x, c, row_mask in tqdm(list(unit_batches(tensors)), desc="moments: counts", unit="chunk",
+                               disable=not progress, leave=False):
+        w = _row_weights(row_mask).reshape(-1)
+        rows = x.reshape(-1, x.shape[-1])
+        joint.index_add_(0, module._targets(c).reshape(-1), rows[:, :module.values.start].double() * w[:, None])
+    return joint.numpy()
+
+
+def exact_clipped_sum(module: GaussianMoments, tensors: Any, reference: torch.Tensor, bound: float, *,
+                      progress: bool) -> np.ndarray:
+    """Private and exact: Σ clip(z − reference, bound) over all rows [k]."""
+    total = torch.zeros(module.means.shape[1], dtype=torch.float64)
+    for x, _, row_mask in tqdm(list(unit_batches(tensors)), desc="moments: centre", unit="chunk",
+                               disable=not progress, leave=False):
+        w = _row_weights(row_mask).reshape(-1)
+        d = clip_rows(module.coefficients(x.reshape(-1, x.shape[-1])).double() - reference, bound)
+        total += (d * w[:, None]).sum(0)
+    return total.numpy()
+
+
+def unit_distances(module: GaussianMoments, tensors: Any, centre: torch.Tensor, *, progress: bool) -> np.ndarray:
+    """Private and exact: each unit's distance ‖z − centre‖, averaged over its rows (one value per unit)."""
+    out = []
+    for x, c, row_mask in tqdm(list(unit_batches(tensors)), desc="moments: clip", unit="chunk",
+                               disable=not progress, leave=False):
+        distances = (module.coefficients(x).double() - centre).norm(dim=-1)
+        out.append((distances * _row_weights(row_mask)).sum(-1))
+    return torch.cat(out).numpy()
+
+
+def exact_second_pass(module: GaussianMoments, tensors: Any, centre: torch.Tensor, bound: float, *,
+                      progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Private and exact: per target Σ clip(z − centre) [targets, k] and Σ clip(·) clip(·)ᵀ [k, k]."""
+    n_targets, k = module.means.shape
+    sums = torch.zeros(n_targets, k, dtype=torch.float64)
+    second = torch.zeros(k, k, dtype=torch.float64)
+    for x, c, row_mask in tqdm(list(unit_batches(tensors)), desc="moments: class means", unit="chunk",
+                               disable=not progress, leave=False):
+        w = _row_weights(row_mask).reshape(-1)
+        d = clip_rows(module.coefficients(x.reshape(-1, x.shape[-1])).double() - centre, bound)
+        sums.index_add_(0, module._targets(c).reshape(-1), d * w[:, None])
+        second += (d * w[:, None]).T @ d
+    return sums.numpy(), second.numpy()
+
+
+def shared_covariance(second: np.ndarray, means: np.ndarray, class_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Post-processing: the within-class covariance Σ from the noisy second moment (less the
+    classes' spread), projected onto the positive semi-definite matrices; returns (Σ^½, a
+    floored inverse of Σ)."""
+    n = class_counts.sum()
+    shares = class_counts / n
+    covariance = second / n - np.einsum("y,yi,yj->ij", shares, means, means)
+    eigenvalues, vectors = np.linalg.eigh(covariance)
+    eigenvalues = np.clip(eigenvalues, 0.0, None)
+    floor = EIGEN_FLOOR * max(float(eigenvalues.mean()), EIGEN_FLOOR)
+    return vectors * np.sqrt(eigenvalues), (vectors / (eigenvalues + floor)) @ vectors.T
+
+
+def measure_moments(module: GaussianMoments, tensors: Any, plan: MarginalPlan, *, blocks: list[slice],
+                    target: int, clip_quantile: float, progress: bool) -> MomentsLog:
+    """Run the five measurements of the module docstring and fill ``module``'s buffers.
+    Every draw is OpenDP's."""
+    start = time.perf_counter()
+    grid = CLIP_GRID * math.sqrt(module.values.stop - module.values.start)
+    joint = exact_counts(module, tensors, progress=progress)
+    sensitivities = {COUNTS: math.sqrt(len(blocks))}
+    noisy_joint = gaussian_counts(np.concatenate([joint[:, s].ravel() for s in blocks]),
+                                  sensitivity=sensitivities[COUNTS], rho=plan.stage_rho(COUNTS))
+    plan.record(COUNTS, plan.stage_rho(COUNTS))
+    tables = [part.reshape(joint.shape[0], -1)
+              for part in np.split(noisy_joint, np.cumsum([joint[:, s].size for s in blocks])[:-1])]
+    class_counts = np.clip(np.diag(tables[target]), 1.0, None)
+    n_hat = float(class_counts.sum())
+    reference = module.reference()
+    reference_bound = private_quantile(unit_distances(module, tensors, reference, progress=progress),
+                                       candidates=grid, alpha=clip_quantile, rho=plan.stage_rho(REFERENCE_CLIP))
+    plan.record(REFERENCE_CLIP, plan.stage_rho(REFERENCE_CLIP))
+    sensitivities[CENTRE] = reference_bound
+    total = exact_clipped_sum(module, tensors, reference, reference_bound, progress=progress)
+    centre = reference.numpy() + gaussian_counts(total, sensitivity=reference_bound,
+                                                 rho=plan.stage_rho(CENTRE)) / n_hat
+    plan.record(CENTRE, plan.stage_rho(CENTRE))
+    bound = private_quantile(unit_distances(module, tensors, torch.from_numpy(centre), progress=progress),
+                             candidates=grid, alpha=clip_quantile, rho=plan.stage_rho(CLIP))
+    plan.record(CLIP, plan.stage_rho(CLIP))
+    sensitivities |= {MEANS: bound, COVARIANCE: bound ** 2}
+
+    sums, second = exact_second_pass(module, tensors, torch.from_numpy(centre), bound, progress=progress)
+    means = gaussian_counts(sums, sensitivity=sensitivities[MEANS], rho=plan.stage_rho(MEANS)) / class_counts[:, None]
+    plan.record(MEANS, plan.stage_rho(MEANS))
+    upper = np.triu_indices(len(second))
+    noisy = np.zeros_like(second)
+    noisy[upper] = gaussian_counts(second[upper], sensitivity=sensitivities[COVARIANCE],
+                                   rho=plan.stage_rho(COVARIANCE))
+    plan.record(COVARIANCE, plan.stage_rho(COVARIANCE))
+    factor, precision = shared_covariance(noisy + np.triu(noisy, 1).T, means, class_counts)
+
+    logits = np.zeros(module.attribute_logits.shape)
+    for i, s in enumerate(blocks):
+        logits[:, s] = np.log(np.maximum(np.stack([simplex(row) for row in tables[i]]), LOG_FLOOR))
+    module.attribute_logits.copy_(torch.from_numpy(logits))
+    module.centre.copy_(torch.from_numpy(centre))
+    module.means.copy_(torch.from_numpy(means))
+    module.factor.copy_(torch.from_numpy(factor))
+    module.precision.copy_(torch.from_numpy(precision))
+    return MomentsLog(seconds=time.perf_counter() - start, n_hat=n_hat, clip=bound,
+                      noise_sd={stage: gaussian_scale(value, plan.stage_rho(stage))
+                                for stage, value in sensitivities.items()})
+
+
+class MomentsFamily:
+    """The family's part of a generator (mixed in before the modality's `DPGenerator` subclass):
+    its plan, module and private stage. The modality part gives the layout (`_moments_layout`)."""
+
+    family_params = MomentsParams
+    training_mechanism = MECHANISM
+
+    def _moments_layout(self, codec: Any) -> MomentsLayout:
+        """The attribute blocks, the values' slice and the public basis of ``codec``'s encoding."""
+        raise NotImplementedError
+
+    def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
+        warn_unused_settings(self, "components, clip_quantile, condition_share")
+        return plan_marginals(epsilon=epsilon, delta=delta, shares=SHARES, label="noisy moments")
+
+    def _pretrain(self, module: nn.Module, codec: Any, *, seed: int, progress: bool) -> None:
+        """No network, nothing to pretrain."""
+        return None
+
+    def _build_module(self, codec: Any) -> nn.Module:
+        layout = self._moments_layout(codec)
+        first = next(iter(codec.condition_domains.values()))  # the target comes first
+        return GaussianMoments(layout.basis, width=codec.width, values=layout.values, n_targets=len(first))
+
+    def _train(self, module: nn.Module, tensors: Any, plan: MarginalPlan, *, progress: bool) -> MomentsLog:
+        layout = self._moments_layout(self.codec_)
+        with torch.no_grad():
+            return measure_moments(module, tensors, plan, blocks=layout.blocks, target=layout.target,
+                                   clip_quantile=self.clip_quantile, progress=progress)

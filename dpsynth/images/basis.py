@@ -1,0 +1,28 @@
+"""A public basis for images: the orthonormal 2-D DCT-II, lowest spatial frequencies first.
+
+Fixed by the image shape alone (no data), so a generator may measure images' coefficients in
+it at no privacy cost for the basis itself. Channels-last like the codec's pixel rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def dct_matrix(n: int) -> np.ndarray:
+    """The orthonormal DCT-II [n frequencies, n samples]."""
+    u, x = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    matrix = np.cos(np.pi * (2 * x + 1) * u / (2 * n)) * np.sqrt(2.0 / n)
+    matrix[0] /= np.sqrt(2.0)
+    return matrix
+
+
+def dct_basis(height: int, width: int, channels: int, components: int) -> np.ndarray:
+    """The first ``components`` (at most H·W·C) basis images [components, H·W·C], ordered by
+    spatial frequency (row + column index), then row, then channel; rows are orthonormal."""
+    rows, cols = dct_matrix(height), dct_matrix(width)
+    order = sorted((i + j, i, j, ch) for i in range(height) for j in range(width) for ch in range(channels))
+    basis = np.zeros((min(components, len(order)), height, width, channels))
+    for n, (_, i, j, ch) in enumerate(order[:len(basis)]):
+        basis[n, :, :, ch] = np.outer(rows[i], cols[j])
+    return basis.reshape(len(basis), -1)

@@ -1,0 +1,46 @@
+"""DP moments for medical images: class means and a shared covariance of public DCT
+coefficients, measured with Gaussian noise (zCDP, OpenDP), no network.
+
+The moments family (`dpsynth.families.moments`) does the measuring and sampling; the image
+codec gives the row layout ([attribute one-hots | pixels in [-1, 1]]); the public basis is
+`dpsynth.images.basis.dct_basis`. What is left here is that layout and refusing public
+pretraining, which has no network to act on.
+"""
+
+from __future__ import annotations
+
+from dpsynth.errors import ParameterError
+from dpsynth.families.moments import MomentsFamily, MomentsLayout
+from dpsynth.images.basis import dct_basis
+from dpsynth.images.codec import ImageCodec
+from dpsynth.images.generator import ImageGenerator
+from dpsynth.privacy.marginals import MarginalPlan
+from dpsynth.registry import register
+
+NO_PRETRAINING = ("dp-image-moments trains no network, so public pretraining does not apply "
+                  "(pretrain_images={count}, pretrain_source={source!r}): leave both unset")
+
+
+@register("dp-image-moments", family="moments", modality="image",
+          description="Class means and a shared covariance of public DCT coefficients (Gaussian, zCDP, OpenDP), "
+                      "no network: varied images from small cohorts")
+class DPImageMoments(MomentsFamily, ImageGenerator):
+    """Images drawn from a Gaussian per class in a public DCT basis (no DP-SGD).
+
+    ``components`` and ``clip`` are the family's parameters; the DP-SGD settings (``epochs``,
+    ``batch_size``, ``lr``, ...) do not apply. The sensitive groups share their class's image
+    distribution. Measurements: docs/benchmarks.md.
+    """
+
+    def _moments_layout(self, codec: ImageCodec) -> MomentsLayout:
+        blocks = [b for b in codec.static_codec.blocks if b.role != "fine"]
+        target = next(i for i, b in enumerate(blocks) if b.column == codec.schema.static.target)
+        height, width, channels = codec.schema.shape
+        return MomentsLayout(blocks=[slice(b.start, b.stop) for b in blocks], target=target,
+                             values=slice(codec.static_width, codec.width),
+                             basis=dct_basis(height, width, channels, self.components))
+
+    def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
+        if self.pretrain_images or self.pretrain_source is not None:
+            raise ParameterError(NO_PRETRAINING.format(count=self.pretrain_images, source=self.pretrain_source))
+        return super()._plan_training(n_units=n_units, epsilon=epsilon, delta=delta)
