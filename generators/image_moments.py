@@ -27,7 +27,7 @@ NO_PRETRAINING = ("dp-image-moments trains no network, so public pretraining doe
 class DPImageMoments(MomentsFamily, ImageGenerator):
     """Images drawn from a Gaussian per class in a public DCT basis (no DP-SGD).
 
-    ``components`` and ``clip`` are the family's parameters; the DP-SGD settings (``epochs``,
+    ``components`` and ``clip_quantile`` are the family's parameters; the DP-SGD settings (``epochs``,
     ``batch_size``, ``lr``, ...) do not apply. The sensitive groups share their class's image
     distribution. Measurements: docs/benchmarks.md.
     """

@@ -404,7 +404,7 @@ def _now() -> str:
 # ---------------------------------------------------------------------- words
 MECHANISM_WORDS = {
     "dp-sgd": "DP-SGD training",
-    "marginal-measurements": "noisy marginals (Gaussian, zCDP)",
+    "marginal-measurements": "noisy measurements (zCDP, OpenDP)",
     "laplace-histogram": "noisy counts",
     "dp-bounds": "learned bounds",
     "laplace-partition-selection": "learned categories",

@@ -18,6 +18,9 @@ def test_is_registered_with_its_family_and_one_training_entry():
     entries = [e for e in model.ledger_.entries if e.mechanism == "marginal-measurements"]
     assert len(entries) == 1 and "noisy moments" in entries[0].purpose
     assert set(entries[0].params["stages"]) == {"counts", "reference clip", "centre", "clip", "class means", "covariance"}
+    text = model.privacy_card().describe()  # what the steward reads
+    assert "train dp-image-moments (noisy moments)" in text and "reference clip" in text
+    assert "DP-SGD training" not in text  # no DP-SGD line among the covered mechanisms
 
 
 @pytest.mark.parametrize("setting", [{"pretrain_images": 100}, {"pretrain_source": "public.npz"}])

@@ -35,7 +35,7 @@ def test_is_registered_with_its_family_and_parameters():
 def test_the_card_lists_the_noisy_marginals_and_their_rho(fitted):
     card = fitted.privacy_card()
     text = card.describe()
-    assert "noisy marginals (Gaussian, zCDP) (marginal-measurements)" in text and card.dp_sgd == ()
+    assert "noisy measurements (zCDP, OpenDP) (marginal-measurements)" in text and card.dp_sgd == ()
     assert "ρ = " in text and "target pairs" in text
     (entry,) = [e for e in card.ledger if e.mechanism == "marginal-measurements"]
     assert set(entry.params["stages"]) == {"one-way", "selection", "target pairs"}
