@@ -145,7 +145,7 @@ def run_one(generator: str, epsilon: float, seed: int, params: dict, train, hold
                           config=AuditConfig(n_bootstrap=50, random_state=seed), progress=False)
     record = {"dataset": DATASETS[dataset].label, "generator": generator, "epsilon_budget": epsilon,
               "epsilon_spent": round(model.privacy_spent()[0], 4), "seed": seed,
-              "steps": getattr(model.plan_, "steps", 0),  # a measuring family runs no DP-SGD steps
+              "steps": model.log_.steps,  # 0 for a family that measures instead of running DP-SGD
               "noise_multiplier": (round(model.plan_.noise_multiplier, 4) if hasattr(model.plan_, "noise_multiplier")
                                    else None),
               "fit_seconds": round(fit_seconds, 1)} | image_summary(report, DATASETS[dataset].fairness_attributes)
@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         if registry.get(generator).family == "gan":
             step_cost[generator] = "n/a: the family runs its own multi-network loop"
             continue
-        if registry.get(generator).family == "moments":
-            step_cost[generator] = "n/a: the family measures moments and runs no DP-SGD"
+        if registry.get(generator).cls.training_mechanism != "dp-sgd":
+            step_cost[generator] = "n/a: the family measures instead of running DP-SGD"
             continue
         model = registry.create(generator, schema, **(params | args.generator_params.get(generator, {})
                                                       | {"epochs": 1.0}))

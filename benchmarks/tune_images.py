@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             precision, recall = precision_recall(valid_features, embed(features, arrays(schema, synthetic)[0]))
             scores.setdefault((generator, json.dumps(setting, sort_keys=True)), []).append(tstr)
             print(json.dumps({"generator": generator, "setting": setting, "seed": seed, "epsilon": args.epsilon,
-                              "steps": getattr(model.plan_, "steps", 0), "fit_seconds": round(seconds, 1),
+                              "steps": model.log_.steps, "fit_seconds": round(seconds, 1),
                               "tstr_class_accuracy": round(tstr, 4), "trtr_class_accuracy": round(trtr, 4),
                               "precision": round(precision, 4), "recall": round(recall, 4)}),
                   flush=True)

@@ -46,6 +46,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dpsynth.errors import ParameterError
+from dpsynth.families.training import unit_mean
 from dpsynth.params import number, param
 from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.marginals import MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals
@@ -120,8 +121,7 @@ class TargetMarginals(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
         """Per-unit loss: the negative log-likelihood of each unit's rows, averaged over its rows."""
         nll = -(x * self.log_probs[self._targets(c)]).sum(-1)
-        mask = row_mask.to(nll.dtype)
-        return (nll * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+        return unit_mean(nll, row_mask.to(nll.dtype))
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dpsynth.families.marginal import LOG_FLOOR, simplex, unit_batches, warn_unused_settings
+from dpsynth.families.training import unit_mean
 from dpsynth.params import number, param, whole
 from dpsynth.privacy.marginals import (MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, plan_marginals,
                                        private_quantile)
@@ -110,7 +111,7 @@ class GaussianMoments(nn.Module):
 
     def reference(self) -> torch.Tensor:
         """z₀: the coefficients of the mid-range image (every value 0.5), public [k] (float64)."""
-        return (0.5 * self.basis.double().sum(1))
+        return 0.5 * self.basis.double().sum(1)
 
     def coefficients(self, x: torch.Tensor) -> torch.Tensor:
         """z = B·v for the rows of ``x`` (values scaled from [-1, 1] to [0, 1])."""
@@ -133,8 +134,7 @@ class GaussianMoments(nn.Module):
         constant; the membership score is its negative)."""
         d = self.coefficients(x) - self.centre - self.means[self._targets(c)]
         nll = 0.5 * ((d @ self.precision) * d).sum(-1)
-        mask = row_mask.to(nll.dtype)
-        return (nll * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+        return unit_mean(nll, row_mask.to(nll.dtype))
 
 
 def clip_rows(d: torch.Tensor, bound: float) -> torch.Tensor:
