@@ -44,3 +44,10 @@ def test_rgb_images_round_trip_within_the_pixel_range():
     out = model.sample(5, random_state=0)
     assert out.images.shape == (5, 12, 12, 3) and out.images.min() >= 0 and out.images.max() <= 255
     assert model.module_.basis.shape == (20, 12 * 12 * 3)
+
+
+@pytest.mark.parametrize("setting, words", [({"clip_quantile": 1.0}, r"'clip_quantile' .* in \(0, 1\)"),
+                                            ({"components": 0}, r"'components' .* whole number >= 1")])
+def test_a_bad_family_setting_is_refused_by_name(setting, words):
+    with pytest.raises(ParameterError, match=words):
+        registry.create("dp-image-moments", make_toy_image_schema(), **setting)
