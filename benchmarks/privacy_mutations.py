@@ -155,6 +155,10 @@ MUTATIONS = [
              "    bound = private_quantile(unit_distances(",
              "    bound = (lambda v, candidates, alpha, rho: float(np.quantile(v, alpha)))(unit_distances(",
              ("tests/unit/families/test_moments.py", "-k", "rho")),
+    Mutation("1 every read is charged", "each class's covariance noised as if a unit's C² were split among the classes",
+             "dpsynth/families/moments.py", "sensitivity=sensitivity,\n",
+             "sensitivity=sensitivity / len(measured),\n",
+             ("tests/unit/families/test_moments.py", "-k", "sensitivity")),
 ]
 
 

@@ -36,9 +36,9 @@ class DPImageMoments(MomentsFamily, ImageGenerator):
         blocks = [b for b in codec.static_codec.blocks if b.role != "fine"]
         target = next(i for i, b in enumerate(blocks) if b.column == codec.schema.static.target)
         height, width, channels = codec.schema.shape
-        return MomentsLayout(blocks=[slice(b.start, b.stop) for b in blocks], target=target,
-                             values=slice(codec.static_width, codec.width),
-                             basis=dct_basis(height, width, channels, self.components))
+        return MomentsLayout.scaled(blocks=[slice(b.start, b.stop) for b in blocks], target=target,
+                                    values=slice(codec.static_width, codec.width),
+                                    basis=dct_basis(height, width, channels, self.components))
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
         if self.pretrain_images or self.pretrain_source is not None:

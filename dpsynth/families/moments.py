@@ -1,12 +1,12 @@
-"""The moments family: class means and one shared covariance in a public basis, measured with
-Gaussian noise, instead of DP-SGD.
+"""The moments family: class means and covariances in a public basis, measured with Gaussian
+noise, instead of DP-SGD.
 
 At a few thousand images DP-SGD's noise drowns what a network must learn in its 60–90
 steps, and the models that survive it draw one template per class. This family measures,
 in four passes over the encoded units (ρ-zCDP, OpenDP, `dpsynth.privacy.marginals`), the
 first and second moments of each value row's coefficients z = B·v in a public orthonormal
-basis B (the modality's: low frequencies of a DCT for images), v being the row's values
-scaled to [0, 1]:
+basis B (the modality's: low frequencies of a DCT), v being the row's values scaled to
+[0, 1]:
 
 1. *counts*: the target × block histogram of every attribute block (categories, a numeric
    column's coarse bins and missing flag), Gaussian, L2 sensitivity √blocks; the target's
@@ -16,18 +16,23 @@ scaled to [0, 1]:
 3. *centre*: z₀ + Σ clip(z − z₀, C₀) / n, Gaussian, sensitivity C₀;
 4. *clip*: the same quantile of the distances from that centre: the clip C;
 5. *class means*: per target value, Σ clip(z − centre, C), Gaussian, sensitivity C;
-6. *covariance*: the upper triangle of Σ clip(z − centre, C) clip(·)ᵀ, Gaussian,
-   sensitivity C².
+6. *covariance*: the upper triangle of Σ clip(z − centre, C) clip(·)ᵀ — over all rows, or
+   per target value when ``covariance`` is ``per-class``; only its diagonal, per target
+   value, when it is ``diagonal`` — Gaussian, sensitivity C² (a unit's rows add at most C²
+   in Frobenius norm, across the targets together).
 
 A unit's distance is the mean over its rows (one value per unit for each quantile).
 
 A unit's rows share its weight 1 (1/k each), so each sum moves by at most its sensitivity
-when one unit is added or removed. The model is post-processing: class mean μ_y, one
-covariance Σ shared by the classes (the second moment less the classes' spread, projected
-onto the positive semi-definite matrices); a sample of class y is centre + μ_y + Σ^½ ε,
-mapped back through Bᵀ; its attributes are drawn from p(block | y). The sensitive groups
-share their class's image distribution: group differences beyond the class are not
-modelled. Sampling draws ε from the public sampling generator.
+when one unit is added or removed. The model is post-processing: class mean μ_y and
+covariance Σ_y — one Σ shared by the classes (the second moment less the classes' spread)
+or each class's own (for classes that differ in texture or rhythm, e.g. a heart rate at a
+random phase, not in their mean), full or diagonal — projected onto the positive
+semi-definite matrices; a
+sample of class y is centre + μ_y + Σ_y^½ ε, mapped back through Bᵀ; its attributes are
+drawn from p(block | y). The sensitive groups share their class's distribution: group
+differences beyond the class are not modelled. Sampling draws ε from the public sampling
+generator.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from tqdm.auto import tqdm
 
 from dpsynth.families.marginal import LOG_FLOOR, simplex, unit_batches, warn_unused_settings
 from dpsynth.families.training import unit_mean
-from dpsynth.params import number, param, whole
+from dpsynth.params import choice, number, param, whole
 from dpsynth.privacy.marginals import (MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, plan_marginals,
                                        private_quantile)
 
@@ -52,7 +57,10 @@ COUNTS, REFERENCE_CLIP, CENTRE, CLIP, MEANS, COVARIANCE = (
     "counts", "reference clip", "centre", "clip", "class means", "covariance")
 #: Shares of ρ by stage, fixed a priori (docs/benchmarks.md, settings studies).
 SHARES = {COUNTS: 0.05, REFERENCE_CLIP: 0.05, CENTRE: 0.1, CLIP: 0.05, MEANS: 0.3, COVARIANCE: 0.45}
-CLIP_GRID = np.geomspace(1e-3, 1.0, 120)  # candidate clips, as shares of √D (public)
+# Candidate clips, as shares of √D (public), 0.7 % apart: the exponential mechanism scores a
+# candidate by the units below it, so a cohort whose distances all fall between two
+# candidates would score every candidate alike and get a clip drawn at random.
+CLIP_GRID = np.geomspace(1e-3, 1.0, 1000)
 EIGEN_FLOOR = 1e-6  # relative: the precision used for membership scores stays finite
 
 
@@ -64,19 +72,36 @@ class MomentsParams:
                                 "detail and add noise to the covariance", whole(1))
     clip_quantile: float = param(0.5, "the clip of each row's centred coefficients: this quantile of the units' "
                                       "distances from the centre, chosen privately", number(above=0, below=1))
+    covariance: str = param("shared", "one covariance for all classes; one per class (classes that differ in "
+                                      "texture or rhythm rather than in their mean; each measured on its own units); "
+                                      "or per class its variances only ('diagonal': no correlations, far less noise)",
+                            choice("shared", "per-class", "diagonal"))
 
 
 @dataclass(frozen=True)
 class MomentsLayout:
     """Where a modality's encoding keeps what this family measures: the attribute blocks to count
-    (``blocks``; ``blocks[target]`` is the target's own; the attributes fill the encoding
-    before ``values``), the slice of values scaled to [-1, 1] (``values``) and the public
-    basis [components, values] with orthonormal rows."""
+    (``blocks``; ``blocks[target]`` is the target's own), which fill the first ``attributes``
+    columns of both the input and the output; the input columns of the values (``values``),
+    each in [``floor``, 1] (-1 for a value scaled to [-1, 1], 0 for a 0/1 flag); the output
+    columns they are written to in [-1, 1] (``output``, same order); the public basis
+    [components, values] with orthonormal rows."""
 
     blocks: list[slice]
     target: int
-    values: slice
+    attributes: int
+    values: np.ndarray
+    floor: np.ndarray
+    output: np.ndarray
     basis: np.ndarray
+
+    @classmethod
+    def scaled(cls, *, blocks: list[slice], target: int, values: slice, basis: np.ndarray) -> MomentsLayout:
+        """The layout of an encoding whose values are one slice in [-1, 1], in the same place in
+        the input and the output, after the attributes."""
+        columns = np.arange(values.start, values.stop)
+        return cls(blocks=blocks, target=target, attributes=values.start, values=columns,
+                   floor=np.full(len(columns), -1.0), output=columns, basis=basis)
 
 
 @dataclass(frozen=True)
@@ -92,18 +117,22 @@ class MomentsLog:
 
 
 class GaussianMoments(nn.Module):
-    """Per target value: attribute log-probabilities and a Gaussian over basis coefficients."""
+    """Per target value: attribute log-probabilities and a Gaussian over basis coefficients
+    (one covariance per target value; equal when the covariance is shared)."""
 
-    def __init__(self, basis: np.ndarray, *, width: int, values: slice, n_targets: int):
+    def __init__(self, layout: MomentsLayout, *, width: int, n_targets: int):
         super().__init__()
-        self.values = values
-        k = basis.shape[0]
-        self.register_buffer("basis", torch.as_tensor(basis, dtype=torch.float32))
-        self.register_buffer("attribute_logits", torch.zeros(n_targets, values.start))
+        k = layout.basis.shape[0]
+        self.attributes = layout.attributes
+        self.register_buffer("values", torch.as_tensor(layout.values, dtype=torch.long))
+        self.register_buffer("floor", torch.as_tensor(layout.floor, dtype=torch.float32))
+        self.register_buffer("output", torch.as_tensor(layout.output, dtype=torch.long))
+        self.register_buffer("basis", torch.as_tensor(layout.basis, dtype=torch.float32))
+        self.register_buffer("attribute_logits", torch.zeros(n_targets, layout.attributes))
         self.register_buffer("centre", torch.zeros(k))
         self.register_buffer("means", torch.zeros(n_targets, k))
-        self.register_buffer("factor", torch.zeros(k, k))  # Σ = factor · factorᵀ
-        self.register_buffer("precision", torch.eye(k))
+        self.register_buffer("factor", torch.zeros(n_targets, k, k))  # Σ_y = factor_y · factor_yᵀ
+        self.register_buffer("precision", torch.eye(k).repeat(n_targets, 1, 1))
         self.width = width
 
     def _targets(self, c: torch.Tensor) -> torch.Tensor:
@@ -114,26 +143,26 @@ class GaussianMoments(nn.Module):
         return 0.5 * self.basis.double().sum(1)
 
     def coefficients(self, x: torch.Tensor) -> torch.Tensor:
-        """z = B·v for the rows of ``x`` (values scaled from [-1, 1] to [0, 1])."""
-        return ((x[..., self.values] + 1.0) / 2.0) @ self.basis.T
+        """z = B·v for the rows of ``x`` (values scaled from [floor, 1] to [0, 1])."""
+        return ((x[..., self.values] - self.floor) / (1.0 - self.floor)) @ self.basis.T
 
     def generate(self, c: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decoder outputs [n, width]: attribute logits of each row's class, then its values."""
+        """Decoder outputs [n, width]: attribute logits of each row's class, then its values in [-1, 1]."""
         y = self._targets(c)
-        noise = torch.randn(len(c), self.factor.shape[0], generator=generator, device=c.device)
-        z = self.centre + self.means[y] + noise @ self.factor.T
-        values = 2.0 * (z @ self.basis) - 1.0
+        noise = torch.randn(len(c), self.means.shape[1], generator=generator, device=c.device)
+        z = self.centre + self.means[y] + torch.einsum("nij,nj->ni", self.factor[y], noise)
         out = torch.zeros(len(c), self.width, device=c.device)
-        out[:, :self.values.start] = self.attribute_logits[y]
-        out[:, self.values] = values
+        out[:, :self.attributes] = self.attribute_logits[y]
+        out[:, self.output] = 2.0 * (z @ self.basis) - 1.0
         return out
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
         """Per-unit loss: half the squared Mahalanobis distance of its rows' coefficients from
         their class mean, averaged over its rows (a Gaussian negative log-likelihood up to a
         constant; the membership score is its negative)."""
-        d = self.coefficients(x) - self.centre - self.means[self._targets(c)]
-        nll = 0.5 * ((d @ self.precision) * d).sum(-1)
+        y = self._targets(c)
+        d = self.coefficients(x) - self.centre - self.means[y]
+        nll = 0.5 * (torch.einsum("...ij,...j->...i", self.precision[y], d) * d).sum(-1)
         return unit_mean(nll, row_mask.to(nll.dtype))
 
 
@@ -150,12 +179,12 @@ def _row_weights(row_mask: torch.Tensor) -> torch.Tensor:
 
 def exact_counts(module: GaussianMoments, tensors: Any, *, progress: bool) -> np.ndarray:
     """Private and exact: the target × attribute table [targets, attribute width]."""
-    joint = torch.zeros(module.means.shape[0], module.values.start, dtype=torch.float64)
+    joint = torch.zeros(module.means.shape[0], module.attributes, dtype=torch.float64)
     for x, c, row_mask in tqdm(list(unit_batches(tensors)), desc="moments: counts", unit="chunk",
                                disable=not progress, leave=False):
         w = _row_weights(row_mask).reshape(-1)
         rows = x.reshape(-1, x.shape[-1])
-        joint.index_add_(0, module._targets(c).reshape(-1), rows[:, :module.values.start].double() * w[:, None])
+        joint.index_add_(0, module._targets(c).reshape(-1), rows[:, :module.attributes].double() * w[:, None])
     return joint.numpy()
 
 
@@ -183,38 +212,64 @@ def unit_distances(module: GaussianMoments, tensors: Any, centre: torch.Tensor, 
 
 def exact_second_pass(module: GaussianMoments, tensors: Any, centre: torch.Tensor, bound: float, *,
                       progress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Private and exact: per target Σ clip(z − centre) [targets, k] and Σ clip(·) clip(·)ᵀ [k, k]."""
+    """Private and exact: per target Σ clip(z − centre) [targets, k] and Σ clip(·) clip(·)ᵀ [targets, k, k]."""
     n_targets, k = module.means.shape
     sums = torch.zeros(n_targets, k, dtype=torch.float64)
-    second = torch.zeros(k, k, dtype=torch.float64)
+    second = torch.zeros(n_targets, k, k, dtype=torch.float64)
     for x, c, row_mask in tqdm(list(unit_batches(tensors)), desc="moments: class means", unit="chunk",
                                disable=not progress, leave=False):
         w = _row_weights(row_mask).reshape(-1)
         d = clip_rows(module.coefficients(x.reshape(-1, x.shape[-1])).double() - centre, bound)
-        sums.index_add_(0, module._targets(c).reshape(-1), d * w[:, None])
-        second += (d * w[:, None]).T @ d
+        y = module._targets(c).reshape(-1)
+        sums.index_add_(0, y, d * w[:, None])
+        for target in range(n_targets):
+            rows = y == target
+            second[target] += (d[rows] * w[rows, None]).T @ d[rows]
     return sums.numpy(), second.numpy()
 
 
-def shared_covariance(second: np.ndarray, means: np.ndarray, class_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Post-processing: the within-class covariance Σ from the noisy second moment (less the
-    classes' spread), projected onto the positive semi-definite matrices; returns (Σ^½, a
-    floored inverse of Σ)."""
-    n = class_counts.sum()
-    shares = class_counts / n
-    covariance = second / n - np.einsum("y,yi,yj->ij", shares, means, means)
-    eigenvalues, vectors = np.linalg.eigh(covariance)
+def noisy_second_moments(second: np.ndarray, *, per_class: bool, diagonal: bool = False, sensitivity: float,
+                         rho: float) -> np.ndarray:
+    """The second moments [targets, k, k] with Gaussian noise on each measured upper triangle (or
+    diagonal): one per target (a unit's rows add at most its sensitivity across them all) or
+    one of their total, repeated for each target."""
+    measured = second if per_class else second.sum(0, keepdims=True)
+    upper = np.diag_indices(second.shape[1]) if diagonal else np.triu_indices(second.shape[1])
+    noisy = np.zeros_like(measured)
+    noisy[:, upper[0], upper[1]] = gaussian_counts(measured[:, upper[0], upper[1]], sensitivity=sensitivity,
+                                                   rho=rho).reshape(len(measured), -1)
+    noisy = noisy + np.triu(noisy, 1).transpose(0, 2, 1)
+    return noisy if per_class else np.repeat(noisy, len(second), axis=0)
+
+
+def within_covariances(second: np.ndarray, means: np.ndarray, class_counts: np.ndarray, *,
+                       per_class: bool, diagonal: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Post-processing: each target's covariance Σ_y from the noisy second moments (less the
+    mean's outer product; shared: the total less the classes' spread), projected onto the
+    positive semi-definite matrices; returns (Σ_y^½, a floored inverse of Σ_y), [targets, k, k] each."""
+    if per_class:
+        covariances = second / class_counts[:, None, None] - np.einsum("yi,yj->yij", means, means)
+    else:
+        n = class_counts.sum()
+        shared = second[0] / n - np.einsum("y,yi,yj->ij", class_counts / n, means, means)
+        covariances = np.repeat(shared[None], len(means), axis=0)
+    if diagonal:
+        covariances = covariances * np.eye(covariances.shape[-1])
+    eigenvalues, vectors = np.linalg.eigh(covariances)
     eigenvalues = np.clip(eigenvalues, 0.0, None)
-    floor = EIGEN_FLOOR * max(float(eigenvalues.mean()), EIGEN_FLOOR)
-    return vectors * np.sqrt(eigenvalues), (vectors / (eigenvalues + floor)) @ vectors.T
+    floor = EIGEN_FLOOR * np.maximum(eigenvalues.mean(-1, keepdims=True), EIGEN_FLOOR)
+    factors = vectors * np.sqrt(eigenvalues)[:, None, :]
+    precisions = np.einsum("yik,yk,yjk->yij", vectors, 1.0 / (eigenvalues + floor), vectors)
+    return factors, precisions
 
 
 def measure_moments(module: GaussianMoments, tensors: Any, plan: MarginalPlan, *, blocks: list[slice],
-                    target: int, clip_quantile: float, progress: bool) -> MomentsLog:
-    """Run the five measurements of the module docstring and fill ``module``'s buffers.
-    Every draw is OpenDP's."""
+                    target: int, clip_quantile: float, covariance: str = "shared", progress: bool) -> MomentsLog:
+    """Run the six measurements of the module docstring and fill ``module``'s buffers
+    (``covariance`` as `MomentsParams` says). Every draw is OpenDP's."""
+    per_class = covariance != "shared"
     start = time.perf_counter()
-    grid = CLIP_GRID * math.sqrt(module.values.stop - module.values.start)
+    grid = CLIP_GRID * math.sqrt(len(module.values))
     joint = exact_counts(module, tensors, progress=progress)
     sensitivities = {COUNTS: math.sqrt(len(blocks))}
     noisy_joint = gaussian_counts(np.concatenate([joint[:, s].ravel() for s in blocks]),
@@ -241,12 +296,11 @@ def measure_moments(module: GaussianMoments, tensors: Any, plan: MarginalPlan, *
     sums, second = exact_second_pass(module, tensors, torch.from_numpy(centre), bound, progress=progress)
     means = gaussian_counts(sums, sensitivity=sensitivities[MEANS], rho=plan.stage_rho(MEANS)) / class_counts[:, None]
     plan.record(MEANS, plan.stage_rho(MEANS))
-    upper = np.triu_indices(len(second))
-    noisy = np.zeros_like(second)
-    noisy[upper] = gaussian_counts(second[upper], sensitivity=sensitivities[COVARIANCE],
-                                   rho=plan.stage_rho(COVARIANCE))
+    noisy = noisy_second_moments(second, per_class=per_class, diagonal=covariance == "diagonal",
+                                 sensitivity=sensitivities[COVARIANCE], rho=plan.stage_rho(COVARIANCE))
     plan.record(COVARIANCE, plan.stage_rho(COVARIANCE))
-    factor, precision = shared_covariance(noisy + np.triu(noisy, 1).T, means, class_counts)
+    factor, precision = within_covariances(noisy, means, class_counts, per_class=per_class,
+                                           diagonal=covariance == "diagonal")
 
     logits = np.zeros(module.attribute_logits.shape)
     for i, s in enumerate(blocks):
@@ -269,11 +323,11 @@ class MomentsFamily:
     training_mechanism = MECHANISM
 
     def _moments_layout(self, codec: Any) -> MomentsLayout:
-        """The attribute blocks, the values' slice and the public basis of ``codec``'s encoding."""
+        """Where ``codec``'s encoding keeps the attributes and values, and the public basis."""
         raise NotImplementedError
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
-        warn_unused_settings(self, "components, clip_quantile, condition_share")
+        warn_unused_settings(self, "components, clip_quantile, covariance, condition_share")
         return plan_marginals(epsilon=epsilon, delta=delta, shares=SHARES, label="noisy moments")
 
     def _pretrain(self, module: nn.Module, codec: Any, *, seed: int, progress: bool) -> None:
@@ -283,10 +337,10 @@ class MomentsFamily:
     def _build_module(self, codec: Any) -> nn.Module:
         layout = self._moments_layout(codec)
         first = next(iter(codec.condition_domains.values()))  # the target comes first
-        return GaussianMoments(layout.basis, width=codec.width, values=layout.values, n_targets=len(first))
+        return GaussianMoments(layout, width=codec.width, n_targets=len(first))
 
     def _train(self, module: nn.Module, tensors: Any, plan: MarginalPlan, *, progress: bool) -> MomentsLog:
         layout = self._moments_layout(self.codec_)
         with torch.no_grad():
             return measure_moments(module, tensors, plan, blocks=layout.blocks, target=layout.target,
-                                   clip_quantile=self.clip_quantile, progress=progress)
+                                   clip_quantile=self.clip_quantile, covariance=self.covariance, progress=progress)

@@ -1,20 +1,13 @@
 """A public basis for images: the orthonormal 2-D DCT-II, lowest spatial frequencies first.
 
-Fixed by the image shape alone (no data), so a generator may measure images' coefficients in
-it at no privacy cost for the basis itself. Channels-last like the codec's pixel rows.
+Fixed by the image shape alone (no data). Channels-last like the codec's pixel rows.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def dct_matrix(n: int) -> np.ndarray:
-    """The orthonormal DCT-II [n frequencies, n samples]."""
-    u, x = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    matrix = np.cos(np.pi * (2 * x + 1) * u / (2 * n)) * np.sqrt(2.0 / n)
-    matrix[0] /= np.sqrt(2.0)
-    return matrix
+from dpsynth.basis import dct_matrix
 
 
 def dct_basis(height: int, width: int, channels: int, components: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from tests.conftest import make_toy_image_schema, make_toy_schema, make_toy_seri
 SCHEMAS = {"tabular": make_toy_schema, "series": make_toy_series_schema, "image": make_toy_image_schema}
 FAMILY = {"vae": VAEParams, "gan": GANParams, "diffusion": DiffusionParams}  # DP-SGD, for every modality
 TABLE_ONLY = {"marginal": MarginalParams}  # families that need a table's blocks
-IMAGE_ONLY = {"moments": MomentsParams}  # families with a public basis for images only
+SIGNAL_ONLY = {"moments": MomentsParams}  # families with a public basis (images, series), none for a table
 DP_GENERATORS = [info for info in registry.available() if issubclass(info.cls, DPGenerator)]
 
 
@@ -34,13 +34,13 @@ def family_defaults(info):
 def test_every_family_by_modality_generator_is_covered():
     assert sorted((i.family, i.modality) for i in DP_GENERATORS) == sorted(
         [(f, m) for f in FAMILY for m in SCHEMAS] + [(f, "tabular") for f in TABLE_ONLY]
-        + [(f, "image") for f in IMAGE_ONLY])
+        + [(f, m) for f in SIGNAL_ONLY for m in ("image", "series")])
 
 
 @pytest.mark.parametrize("info", DP_GENERATORS, ids=lambda i: i.name)
 def test_family_parameters_come_from_the_family_and_reach_the_bundle(info):
     defaults = family_defaults(info)
-    assert {f.name for f in fields((FAMILY | TABLE_ONLY | IMAGE_ONLY)[info.family])} <= set(defaults)  # every family parameter
+    assert {f.name for f in fields((FAMILY | TABLE_ONLY | SIGNAL_ONLY)[info.family])} <= set(defaults)  # every family parameter
     model = create(info)
     params = model.get_params()
     for name, default in defaults.items():
