@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> None:
         if registry.get(generator).family == "gan":
             step_cost[generator] = "n/a: the family runs its own multi-network loop"
             continue
+        if registry.get(generator).cls.training_mechanism != "dp-sgd":
+            step_cost[generator] = "n/a: the family measures instead of running DP-SGD"
+            continue
         # one epoch: the step cost needs only the fitted schema and codec, not a trained model
         model.training.epochs = 1.0
         model.fit(train, budget=PrivacyBudget(10.0, DELTA), random_state=0, progress=False)
