@@ -22,8 +22,8 @@ from dpsynth.series.generator import SeriesGenerator
 
 
 @register("dp-series-moments", family="moments", modality="series",
-          description="Per class, the mean and covariance of public DCT coefficients of the windows (Gaussian, "
-                      "zCDP, OpenDP), no network; the subject is the privacy unit")
+          description="Per class, the mean and variances of public DCT coefficients of the windows (a noisy "
+                      "spectrum; Gaussian, zCDP, OpenDP), no network; the subject is the privacy unit")
 class DPSeriesMoments(MomentsFamily, SeriesGenerator):
     """Windows drawn from a Gaussian per class in a public DCT basis along time (no DP-SGD).
 
