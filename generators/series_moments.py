@@ -1,8 +1,9 @@
-"""DP moments for physiological series: per class, the mean and covariance of each window's
-public DCT coefficients along time, measured with Gaussian noise (zCDP, OpenDP), no network.
+"""DP moments for physiological series: per class, the mean and variances (or covariance) of
+each window's public DCT coefficients along time, measured with Gaussian noise (zCDP,
+OpenDP), no network.
 
 The moments family (`dpsynth.families.moments`) does the measuring and sampling; the series
-codec gives the row layout (static record, values in [-1, 1], observation flags); the
+codec gives the row layout (`SeriesCodec.sample_columns`: values in [-1, 1], observation flags); the
 public basis is `dpsynth.series.basis.dct_series_basis`. Each class gets its own variances
 by default (``covariance="diagonal"``): a label carried by a rhythm at a random phase (a
 heart rate) lives in the spectrum, which a covariance shared by the classes would pool away,
@@ -39,18 +40,8 @@ class DPSeriesMoments(MomentsFamily, SeriesGenerator):
     def _moments_layout(self, codec: SeriesCodec) -> MomentsLayout:
         blocks = [b for b in codec.static_codec.blocks if b.role != "fine"]
         target = next(i for i, b in enumerate(blocks) if b.column == codec.schema.static.target)
-        window, channels, start = codec.window, codec.n_channels, codec.static_width
-        flagged = np.flatnonzero(codec.missing)
-        time = np.repeat(np.arange(window), [channels])
-        channel = np.tile(np.arange(channels), window)
-        flag_time = np.repeat(np.arange(window), len(flagged))
-        flag_channel = np.tile(flagged, window)
-        # position by position in the basis's layout: values [L·C], then flags [L·M], time-major
-        inputs = np.concatenate([start + time * channels + channel,
-                                 start + window * channels + flag_time * channels + flag_channel])
-        outputs = np.concatenate([start + time * 2 * channels + channel,
-                                  start + flag_time * 2 * channels + channels + flag_channel])
-        floor = np.concatenate([np.full(len(time), -1.0), np.zeros(len(flag_time))])
-        return MomentsLayout(blocks=[slice(b.start, b.stop) for b in blocks], target=target, attributes=start,
-                             values=inputs, floor=floor, output=outputs,
-                             basis=dct_series_basis(window, channels, flagged.tolist(), self.components))
+        inputs, floor, outputs = codec.sample_columns()  # the basis's layout, position by position
+        flagged = np.flatnonzero(codec.missing).tolist()
+        return MomentsLayout(blocks=[slice(b.start, b.stop) for b in blocks], target=target,
+                             attributes=codec.static_width, values=inputs, floor=floor, output=outputs,
+                             basis=dct_series_basis(codec.window, codec.n_channels, flagged, self.components))

@@ -28,9 +28,8 @@ when one unit is added or removed. The model is post-processing: class mean μ_y
 covariance Σ_y — one Σ shared by the classes (the second moment less the classes' spread)
 or each class's own (for classes that differ in texture or rhythm, e.g. a heart rate at a
 random phase, not in their mean), full or diagonal — projected onto the positive
-semi-definite matrices; a
-sample of class y is centre + μ_y + Σ_y^½ ε, mapped back through Bᵀ; its attributes are
-drawn from p(block | y). The sensitive groups share their class's distribution: group
+semi-definite matrices; a sample of class y is centre + μ_y + Σ_y^½ ε, mapped back through
+Bᵀ; its attributes are drawn from p(block | y). The sensitive groups share their class's distribution: group
 differences beyond the class are not modelled. Sampling draws ε from the public sampling
 generator.
 """

@@ -85,6 +85,20 @@ class SeriesCodec:
     def encode_conditions(self, groups: pd.DataFrame) -> np.ndarray:
         return self.static_codec.encode_conditions(groups)
 
+    def sample_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each modelled sample lives, values time-major [L·C] then the observation flags
+        of the ``missing`` channels time-major [L·M]: its input column (`encode_signal`, after
+        the static part), the input's lower end (-1 for a scaled value, 0 for a 0/1 flag) and
+        its output column (`split_output`'s layout, the flag's being its observation score)."""
+        c, s = self.n_channels, self.static_width
+        flagged = np.flatnonzero(self.missing)
+        time, channel = np.repeat(np.arange(self.window), c), np.tile(np.arange(c), self.window)
+        flag_time, flag_channel = np.repeat(np.arange(self.window), len(flagged)), np.tile(flagged, self.window)
+        inputs = np.concatenate([s + time * c + channel, s + self.signal_width + flag_time * c + flag_channel])
+        outputs = np.concatenate([s + time * 2 * c + channel, s + flag_time * 2 * c + c + flag_channel])
+        floor = np.concatenate([np.full(len(time), -1.0), np.zeros(len(flag_time))])
+        return inputs, floor, outputs
+
     # -------------------------------------------------------------------- loss
     def split_output(self, output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A decoder output -> (static logits, values [..., L·C], observation scores [..., L·C])."""

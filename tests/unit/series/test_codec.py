@@ -254,3 +254,22 @@ def test_the_missing_flag_round_trips_and_must_be_a_boolean():
     spec["channels"][0]["missing"] = "yes"
     with pytest.raises(SchemaError, match="missing"):
         SeriesSchema.from_dict(spec)
+
+
+def test_sample_columns_read_each_value_and_flag_and_write_it_where_split_output_finds_it():
+    spec = make_toy_series_schema(window=4).to_dict()
+    spec["channels"][1]["missing"] = True
+    codec = SeriesCodec(SeriesSchema.from_dict(spec))
+    window = np.array([[10.0, 0.5], [20.0, np.nan], [30.0, -0.5], [5.0, np.nan]])
+    row = np.zeros(codec.input_width, np.float32)
+    row[codec.static_width:] = codec.encode_signal(window[None])[0]
+    inputs, floor, outputs = codec.sample_columns()
+    assert len(inputs) == 4 * 2 + 4 * 1 and (floor[:8] == -1).all() and (floor[8:] == 0).all()
+    unit = (row[inputs] - floor) / (1 - floor)  # every sample in [0, 1]
+    assert np.allclose(unit[8:], [1, 0, 1, 0])  # the flags of the missing channel, time-major
+    output = torch.zeros(1, codec.width)
+    output[0, outputs] = torch.as_tensor(2 * unit - 1, dtype=torch.float32)
+    _, values, scores = codec.split_output(output)
+    observed = ~np.isnan(window.ravel())
+    assert np.allclose(values[0].numpy()[observed], row[codec.static_width:codec.static_width + 8][observed])
+    assert np.allclose(scores[0].numpy().reshape(4, 2)[:, 1], [1, -1, 1, -1])
