@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from dpsynth import registry
+from dpsynth.errors import ParameterError
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.series.schema import SeriesData
 from tests.conftest import make_toy_series, make_toy_series_schema
@@ -74,3 +75,8 @@ def test_a_rhythm_at_a_random_phase_keeps_its_label_only_with_a_covariance_per_c
         crossings[label] = (np.diff(np.sign(pressure), axis=1) != 0).sum(1).mean()
     gap = crossings["abnormal"] - crossings["normal"]  # real: 3 Hz · 1.28 s · 2 ≈ 7.7 against ≈ 2.6
     assert gap > 3.0 if covariance != "shared" else abs(gap) < 1.5
+
+
+def test_an_unknown_covariance_is_refused_naming_the_setting_and_its_choices():
+    with pytest.raises(ParameterError, match=r"'covariance' .* one of 'shared', 'per-class', 'diagonal' \(got 'full'\)"):
+        registry.create("dp-series-moments", make_toy_series_schema(), covariance="full")
