@@ -148,6 +148,7 @@ def run_one(generator: str, epsilon: float, seed: int, params: dict, train, hold
               "steps": model.log_.steps,  # 0 for a family that measures instead of running DP-SGD
               "noise_multiplier": (round(model.plan_.noise_multiplier, 4) if hasattr(model.plan_, "noise_multiplier")
                                    else None),
+              "covariance": getattr(model.log_, "covariance", None),  # what the moments family measured
               "fit_seconds": round(fit_seconds, 1)} | image_summary(report, DATASETS[dataset].fairness_attributes)
     return record, synthetic
 

@@ -159,6 +159,10 @@ MUTATIONS = [
              "dpsynth/families/moments.py", "sensitivity=sensitivity,\n",
              "sensitivity=sensitivity / len(measured),\n",
              ("tests/unit/families/test_moments.py", "-k", "sensitivity")),
+    Mutation("1 every read is charged", "the covariance chosen ('auto') on the exact class counts, not the noisy ones",
+             "dpsynth/families/moments.py", "covariance = resolve_covariance(covariance, class_counts,",
+             "covariance = resolve_covariance(covariance, np.diag(joint[:, blocks[target]]),",
+             ("tests/unit/families/test_moments.py", "-k", "noisy")),
 ]
 
 

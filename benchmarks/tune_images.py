@@ -26,6 +26,7 @@ import sys
 import time
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from dpsynth import registry
 from dpsynth.data import image_sets
@@ -65,12 +66,17 @@ def arrays(schema, data) -> tuple[np.ndarray, np.ndarray]:
     return x, np.array([classes.index(str(v)) for v in data.static[schema.target]])
 
 
-def class_accuracy(schema, train, valid, seed: int, device: str) -> float:
-    """Accuracy on ``valid`` of the audit CNN trained on ``train``."""
+def class_scores(schema, train, valid, seed: int, device: str) -> tuple[float, float]:
+    """Accuracy and AUROC (one class against the rest, macro-averaged) on ``valid`` of the audit
+    CNN trained on ``train``: accuracy alone cannot tell a rare class's signal from always
+    predicting the common one."""
     (x_train, y_train), (x_valid, y_valid) = arrays(schema, train), arrays(schema, valid)
     n_classes = len(schema.static.column(schema.target).categories)
     net = fit_cnn(x_train, y_train, n_classes=n_classes, seed=seed, device=device)
-    return float((predict_proba(net, x_valid).argmax(1) == y_valid).mean())
+    proba = predict_proba(net, x_valid)
+    auroc = roc_auc_score(y_valid, proba[:, 1]) if n_classes == 2 else roc_auc_score(
+        y_valid, proba, multi_class="ovr", labels=list(range(n_classes)))
+    return float((proba.argmax(1) == y_valid).mean()), float(auroc)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     device = str(resolve_device(args.device))
     (train, valid), schema = INNER[args.dataset]()
-    trtr = class_accuracy(schema, train, valid, 0, device)
+    trtr, trtr_auroc = class_scores(schema, train, valid, 0, device)
     x_train, y_train = arrays(schema, train)
     features = feature_network(x_train, y_train, seed=0, n_classes=len(schema.static.column(schema.target).categories),
                                device=device)
@@ -97,12 +103,14 @@ def main(argv: list[str] | None = None) -> None:
             model.fit(train, budget=PrivacyBudget(args.epsilon, DELTA), random_state=seed, progress=False)
             seconds = time.perf_counter() - start
             synthetic = model.sample(len(train), random_state=seed + 1)
-            tstr = class_accuracy(schema, synthetic, valid, seed, device)
+            tstr, tstr_auroc = class_scores(schema, synthetic, valid, seed, device)
             precision, recall = precision_recall(valid_features, embed(features, arrays(schema, synthetic)[0]))
             scores.setdefault((generator, json.dumps(setting, sort_keys=True)), []).append(tstr)
             print(json.dumps({"generator": generator, "setting": setting, "seed": seed, "epsilon": args.epsilon,
-                              "steps": model.log_.steps, "fit_seconds": round(seconds, 1),
+                              "steps": model.log_.steps,
+                              "measured": getattr(model.log_, "covariance", None), "fit_seconds": round(seconds, 1),
                               "tstr_class_accuracy": round(tstr, 4), "trtr_class_accuracy": round(trtr, 4),
+                              "tstr_auroc": round(tstr_auroc, 4), "trtr_auroc": round(trtr_auroc, 4),
                               "precision": round(precision, 4), "recall": round(recall, 4)}),
                   flush=True)
     best: dict[str, dict] = {}

@@ -1,4 +1,5 @@
-"""DP moments for medical images: class means and a shared covariance of public DCT
+"""DP moments for medical images: class means and covariances (one per class when every class
+is large enough for the budget, else one shared: ``covariance="auto"``) of public DCT
 coefficients, measured with Gaussian noise (zCDP, OpenDP), no network.
 
 The moments family (`dpsynth.families.moments`) does the measuring and sampling; the image
@@ -22,7 +23,7 @@ NO_PRETRAINING = ("dp-image-moments trains no network, so public pretraining doe
 
 
 @register("dp-image-moments", family="moments", modality="image",
-          description="Class means and a shared covariance of public DCT coefficients (Gaussian, zCDP, OpenDP), "
+          description="Class means and covariances of public DCT coefficients (Gaussian, zCDP, OpenDP), "
                       "no network: varied images from small cohorts")
 class DPImageMoments(MomentsFamily, ImageGenerator):
     """Images drawn from a Gaussian per class in a public DCT basis (no DP-SGD).

@@ -19,7 +19,8 @@ basis B (the modality's: low frequencies of a DCT), v being the row's values sca
 6. *covariance*: the upper triangle of Σ clip(z − centre, C) clip(·)ᵀ — over all rows, or
    per target value when ``covariance`` is ``per-class``; only its diagonal, per target
    value, when it is ``diagonal`` — Gaussian, sensitivity C² (a unit's rows add at most C²
-   in Frobenius norm, across the targets together).
+   in Frobenius norm, across the targets together). ``auto`` picks per-class or shared
+   from stage 1's noisy class counts (post-processing), see `resolve_covariance`.
 
 A unit's distance is the mean over its rows (one value per unit for each quantile).
 
@@ -60,6 +61,9 @@ SHARES = {COUNTS: 0.05, REFERENCE_CLIP: 0.05, CENTRE: 0.1, CLIP: 0.05, MEANS: 0.
 # candidate by the units below it, so a cohort whose distances all fall between two
 # candidates would score every candidate alike and get a clip drawn at random.
 CLIP_GRID = np.geomspace(1e-3, 1.0, 1000)
+#: ``auto`` measures one covariance per class when every class's noisy count n_y satisfies
+#: n_y·√(2ρ)/k ≥ this (ρ: the covariance stage's, k: components), fixed a priori: docs/benchmarks.md.
+AUTO_PER_CLASS_SIGNAL = 1.0
 EIGEN_FLOOR = 1e-6  # relative: the precision used for membership scores stays finite
 
 
@@ -71,10 +75,12 @@ class MomentsParams:
                                 "detail and add noise to the covariance", whole(1))
     clip_quantile: float = param(0.5, "the clip of each row's centred coefficients: this quantile of the units' "
                                       "distances from the centre, chosen privately", number(above=0, below=1))
-    covariance: str = param("shared", "one covariance for all classes; one per class (classes that differ in "
-                                      "texture or rhythm rather than in their mean; each measured on its own units); "
-                                      "or per class its variances only ('diagonal': no correlations, far less noise)",
-                            choice("shared", "per-class", "diagonal"))
+    covariance: str = param("auto", "one covariance for all classes ('shared'); one per class ('per-class': "
+                                    "classes that differ in texture or rhythm rather than in their mean; each "
+                                    "measured on its own units); per class its variances only ('diagonal': no "
+                                    "correlations, far less noise); or 'auto': per-class when every class has "
+                                    "enough units for its own at this budget, else shared",
+                            choice("auto", "shared", "per-class", "diagonal"))
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ class MomentsLog:
     n_hat: float
     clip: float
     noise_sd: dict[str, float]
+    covariance: str = "shared"  # the covariance measured (``auto`` resolved)
     steps: int = 0  # no DP-SGD steps
 
 
@@ -262,11 +269,24 @@ def within_covariances(second: np.ndarray, means: np.ndarray, class_counts: np.n
     return factors, precisions
 
 
+def resolve_covariance(covariance: str, class_counts: np.ndarray, *, rho: float, components: int) -> str:
+    """The covariance to measure: ``covariance`` itself unless it is ``auto``.
+
+    A class's own covariance divides its second moment, whose entries carry noise of s.d.
+    C²/√(2ρ), by its n_y units; a variance it should show is at most about C²/k (the clip
+    spread over k coefficients). So n_y·√(2ρ)/k is that class's signal over noise: ``auto``
+    measures per class when it reaches `AUTO_PER_CLASS_SIGNAL` for every class (counts noisy,
+    so this is post-processing), and one shared covariance, with noise over all n units, otherwise."""
+    if covariance != "auto":
+        return covariance
+    signal = float(np.min(class_counts)) * math.sqrt(2.0 * rho) / components
+    return "per-class" if signal >= AUTO_PER_CLASS_SIGNAL else "shared"
+
+
 def measure_moments(module: GaussianMoments, tensors: Any, plan: MarginalPlan, *, blocks: list[slice],
                     target: int, clip_quantile: float, covariance: str = "shared", progress: bool) -> MomentsLog:
     """Run the six measurements of the module docstring and fill ``module``'s buffers
     (``covariance`` as `MomentsParams` says). Every draw is OpenDP's."""
-    per_class = covariance != "shared"
     start = time.perf_counter()
     grid = CLIP_GRID * math.sqrt(len(module.values))
     joint = exact_counts(module, tensors, progress=progress)
@@ -278,6 +298,9 @@ def measure_moments(module: GaussianMoments, tensors: Any, plan: MarginalPlan, *
               for part in np.split(noisy_joint, np.cumsum([joint[:, s].size for s in blocks])[:-1])]
     class_counts = np.clip(np.diag(tables[target]), 1.0, None)
     n_hat = float(class_counts.sum())
+    covariance = resolve_covariance(covariance, class_counts, rho=plan.stage_rho(COVARIANCE),
+                                    components=module.basis.shape[0])
+    per_class = covariance != "shared"
     reference = module.reference()
     reference_bound = private_quantile(unit_distances(module, tensors, reference, progress=progress),
                                        candidates=grid, alpha=clip_quantile, rho=plan.stage_rho(REFERENCE_CLIP))
@@ -309,7 +332,7 @@ def measure_moments(module: GaussianMoments, tensors: Any, plan: MarginalPlan, *
     module.means.copy_(torch.from_numpy(means))
     module.factor.copy_(torch.from_numpy(factor))
     module.precision.copy_(torch.from_numpy(precision))
-    return MomentsLog(seconds=time.perf_counter() - start, n_hat=n_hat, clip=bound,
+    return MomentsLog(seconds=time.perf_counter() - start, n_hat=n_hat, clip=bound, covariance=covariance,
                       noise_sd={stage: gaussian_scale(value, plan.stage_rho(stage))
                                 for stage, value in sensitivities.items()})
 

@@ -53,7 +53,7 @@ PINNED = {
     "dp-image-diffusion": SHARED | DIFFUSION | IMAGE | {"hidden": [128], "ema_decay": 0.999, "guidance": 1.0,
                                                         "base_channels": 32, "signal_scale": 1.0},
     "dp-image-moments": SHARED | IMAGE | {"hidden": [256], "components": 64, "clip_quantile": 0.5,
-                                          "covariance": "shared"},
+                                          "covariance": "auto"},
     "dp-series-moments": SHARED | SERIES | {"components": 128, "clip_quantile": 0.5, "covariance": "diagonal"},
     "sdv-ctgan": SDV_NEURAL,
     "sdv-tvae": SDV_NEURAL,

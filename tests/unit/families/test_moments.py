@@ -9,7 +9,7 @@ import torch
 
 from dpsynth.families import moments
 from dpsynth.families.moments import (CENTRE, CLIP, COUNTS, COVARIANCE, MEANS, REFERENCE_CLIP, SHARES, GaussianMoments,
-                                     MomentsLayout, measure_moments)
+                                     MomentsLayout, measure_moments, resolve_covariance)
 from dpsynth.images.basis import dct_basis
 from dpsynth.privacy.marginals import plan_marginals
 
@@ -132,6 +132,49 @@ def test_a_per_class_covariance_keeps_each_class_spread_and_a_shared_one_pools_t
     for own in ("per-class", "diagonal"):
         assert spreads[own][0] == pytest.approx(0.1, abs=0.03) and spreads[own][1] == pytest.approx(0.3, abs=0.05)
     assert abs(spreads["shared"][0] - spreads["shared"][1]) < 0.03  # one covariance for both classes
+
+
+@pytest.mark.parametrize("covariance", ["shared", "per-class", "diagonal"])
+def test_a_named_covariance_is_measured_whatever_the_counts(covariance):
+    assert resolve_covariance(covariance, np.array([1.0, 1e6]), rho=1.0, components=64) == covariance
+
+
+def test_auto_measures_per_class_only_when_every_class_has_enough_units_for_the_budget():
+    """n_y·√(2ρ)/k ≥ 1 for every class: 64 components, ρ = 0.5 -> 64 units per class."""
+    assert resolve_covariance("auto", np.array([64.0, 500.0]), rho=0.5, components=64) == "per-class"
+    assert resolve_covariance("auto", np.array([63.0, 500.0]), rho=0.5, components=64) == "shared"
+    assert resolve_covariance("auto", np.array([64.0, 500.0]), rho=0.1, components=64) == "shared"
+    assert resolve_covariance("auto", np.array([64.0, 500.0]), rho=0.5, components=128) == "shared"
+
+
+def test_auto_decides_on_the_noisy_class_counts_not_the_exact_ones(monkeypatch):
+    """The choice is post-processing of stage 1's DP counts: it must read those, never the
+    exact class counts (which would make the covariance's shape itself leak them)."""
+    counts = []
+
+    def spy(covariance, class_counts, *, rho, components):
+        counts.append(np.asarray(class_counts, float).copy())
+        return resolve_covariance(covariance, class_counts, rho=rho, components=components)
+
+    monkeypatch.setattr(moments, "resolve_covariance", spy)
+    data = units(400, np.random.default_rng(3))
+    exact = data[1][:, 0].sum(0).numpy()
+    log = measure_moments(module(), data, plan(epsilon=1.0), blocks=BLOCKS, target=0, clip_quantile=0.5,
+                          covariance="auto", progress=False)
+    assert len(counts) == 1 and not np.allclose(counts[0], exact)
+    assert np.abs(counts[0] - exact).max() < 100  # the noisy counts, near the exact ones
+    assert log.covariance in {"shared", "per-class"}
+
+
+def test_auto_at_a_large_budget_keeps_each_class_spread():
+    fitted = module()
+    log = measure_moments(fitted, units(4000, np.random.default_rng(5), spreads=(0.1, 0.3)), plan(epsilon=200.0),
+                          blocks=BLOCKS, target=0, clip_quantile=0.95, covariance="auto", progress=False)
+    assert log.covariance == "per-class"
+    c = torch.zeros(400, 2)
+    c[:200, 0], c[200:, 1] = 1.0, 1.0
+    pixels = fitted.generate(c, generator=torch.Generator().manual_seed(0))[:, 2:]
+    assert pixels[:200].std(0).mean().item() == pytest.approx(0.1, abs=0.03)
 
 
 def test_units_at_nearly_one_distance_still_get_a_clip_at_that_distance():

@@ -78,5 +78,5 @@ def test_a_rhythm_at_a_random_phase_keeps_its_label_only_with_a_covariance_per_c
 
 
 def test_an_unknown_covariance_is_refused_naming_the_setting_and_its_choices():
-    with pytest.raises(ParameterError, match=r"'covariance' .* one of 'shared', 'per-class', 'diagonal' \(got 'full'\)"):
+    with pytest.raises(ParameterError, match=r"'covariance' .* one of 'auto', 'shared', 'per-class', 'diagonal' \(got 'full'\)"):
         registry.create("dp-series-moments", make_toy_series_schema(), covariance="full")
