@@ -42,6 +42,8 @@ INNER = {  # benchmark train part -> (inner train, inner validation), and the sc
     "fundus_cohort": lambda: (image_sets.split_fundus_cohort(
         image_sets.split_fundus_cohort(image_sets.load_fundus_cohort(seed=0), seed=0)[0], seed=1),
         image_sets.fundus_cohort_schema()),
+    "retina_tiles": lambda: (image_sets.split_tiles(image_sets.split_tiles(image_sets.load_retina_tiles(), seed=0)[0],
+                                                    seed=1), image_sets.retina_tiles_schema()),
 }
 
 
