@@ -28,7 +28,8 @@ NO_PRETRAINING = ("dp-image-moments trains no network, so public pretraining doe
 class DPImageMoments(MomentsFamily, ImageGenerator):
     """Images drawn from a Gaussian per class in a public DCT basis (no DP-SGD).
 
-    ``components`` and ``clip_quantile`` are the family's parameters; the DP-SGD settings (``epochs``,
+    ``components``, ``clip_quantile`` and ``covariance`` (``auto``: per class when the classes are
+    large enough for the budget) are the family's parameters; the DP-SGD settings (``epochs``,
     ``batch_size``, ``lr``, ...) do not apply. The sensitive groups share their class's image
     distribution. Measurements: docs/benchmarks.md.
     """
