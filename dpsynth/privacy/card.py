@@ -92,22 +92,16 @@ NO_DP_SGD = "none (no DP-SGD in this fit)"
 def randomness_note(seed: int | None, *, secure_mode: bool, dp_sgd: bool = True) -> RandomnessNote:
     """The card's randomness note for a fit with public ``seed``; ``dp_sgd``: whether the fit
     ran DP-SGD (a family that only measures, e.g. noisy marginals, has no network to train)."""
-    if not dp_sgd:
-        return RandomnessNote(
-            public_seed=seed, seed_drives="sampling from the fitted model (public randomness)",
-            private_randomness=("the row subsample of each privacy unit and the noise of every DP mechanism "
-                                "come from OS entropy at fit time; they are not derived from the seed, not "
-                                "stored and not printed"),
-            mechanism_sampler="OpenDP (OS CSPRNG, floating-point-safe)", dp_sgd_sampler=NO_DP_SGD)
+    trained = ("DP-SGD noise and Poisson sampling, the row subsample of each privacy unit, the random "
+               "draws of the training loss" if dp_sgd else "the row subsample of each privacy unit")
     return RandomnessNote(
         public_seed=seed,
-        seed_drives="the initial weights and sampling from the trained model (public randomness)",
-        private_randomness=(
-            "DP-SGD noise and Poisson sampling, the row subsample of each privacy unit, the random "
-            "draws of the training loss and the noise of every DP mechanism come from OS entropy at "
-            "fit time; they are not derived from the seed, not stored and not printed"),
+        seed_drives=("the initial weights and sampling from the trained model" if dp_sgd
+                     else "sampling from the fitted model") + " (public randomness)",
+        private_randomness=(f"{trained} and the noise of every DP mechanism come from OS entropy at fit time; "
+                            "they are not derived from the seed, not stored and not printed"),
         mechanism_sampler="OpenDP (OS CSPRNG, floating-point-safe)",
-        dp_sgd_sampler=("opacus secure_mode (CSPRNG)" if secure_mode
+        dp_sgd_sampler=(NO_DP_SGD if not dp_sgd else "opacus secure_mode (CSPRNG)" if secure_mode
                         else "torch generators seeded with 64 bits of OS entropy"),
     )
 
@@ -517,8 +511,8 @@ def _randomness_line(card: PrivacyCard) -> str:
     note = card.randomness
     if note is None:
         return f"The seed ({card.seed}) drives only public randomness; the private noise is not derived from it."
-    samplers = (f"Mechanisms' sampler: {note.mechanism_sampler}." if note.dp_sgd_sampler == NO_DP_SGD else
-                f"DP-SGD sampler: {note.dp_sgd_sampler}; mechanisms: {note.mechanism_sampler}.")
+    samplers = (f"DP-SGD sampler: {note.dp_sgd_sampler}; mechanisms: {note.mechanism_sampler}." if card.dp_sgd
+                else f"Mechanisms' sampler: {note.mechanism_sampler}.")
     return f"The seed ({card.seed}) drives only {note.seed_drives}; {note.private_randomness}. {samplers}"
 
 
