@@ -163,6 +163,10 @@ MUTATIONS = [
              "dpsynth/families/moments.py", "covariance = resolve_covariance(covariance, class_counts,",
              "covariance = resolve_covariance(covariance, np.diag(joint[:, blocks[target]]),",
              ("tests/unit/families/test_moments.py", "-k", "noisy")),
+    Mutation("1 every read is charged", "a target pair's cells merged by the exact one-way counts, not the noisy ones",
+             "dpsynth/families/marginal.py", "cell_groups(p, pair_groups, merge=merge) for p, merge in zip(probs, merges)",
+             "cell_groups(simplex(v), pair_groups, merge=merge) for v, merge in zip(one_way_exact, merges)",
+             ("tests/unit/families/test_marginal.py", "-k", "noisy")),
 ]
 
 

@@ -23,7 +23,7 @@ from dpsynth.tabular.generator import TabularGenerator
 class DPTabularMarginal(MarginalFamily, TabularGenerator):
     """Tabular generator from noisy marginals (no DP-SGD).
 
-    ``one_way_share``, ``selection_share`` and ``cell_signal`` are the family's parameters;
+    ``one_way_share``, ``selection_share``, ``cell_signal`` and ``pair_groups`` are the family's parameters;
     ``n_bins`` sets the numeric bins; the condition mix comes from the measurements (a
     group's outcome rate from its column's target pair, where one was measured;
     ``condition_share`` stays 0). The DP-SGD settings (``epochs``, ``batch_size``, ``lr``, ...) do not apply to this family.
@@ -33,6 +33,9 @@ class DPTabularMarginal(MarginalFamily, TabularGenerator):
         blocks = [b for b in codec.blocks if b.role != "fine"]
         target = next(i for i, b in enumerate(blocks) if b.column == codec.schema.target)
         return [slice(b.start, b.stop) for b in blocks], target
+
+    def _pair_merges(self, codec: TabularCodec) -> list[str]:
+        return ["ordered" if b.role == "bin" else "categories" for b in codec.blocks if b.role != "fine"]
 
     def _condition_choices(self, codec: TabularCodec, cells: pd.DataFrame) -> dict[int, np.ndarray]:
         masks = codec.condition_masks(cells)

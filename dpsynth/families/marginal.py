@@ -11,8 +11,16 @@ in one pass over the encoded units (privacy stage of `dpsynth.privacy.marginals`
    add to a table of that size, as AIM scores), then OpenDP's noisy top-k of those scores;
 3. *target pairs*: the k chosen target × block histograms, Gaussian noise, sensitivity √k.
 
-k is set from the noisy total of stage 1 (a DP output): as many pairs as keep the expected
-count per cell at least ``cell_signal`` noise standard deviations, at most every block.
+In stages 2 and 3 a block of more than ``pair_groups`` cells is counted on merged cells:
+ordered bins in adjacent runs of about equal mass, categories as the most frequent ones and
+the rest together (`cell_groups`), both read from stage 1's noisy histogram. Each group's
+p(group | y) is shared among its cells as the one-way histogram shares it, so merged cells
+share one outcome rate (a sensitive column's too: an age band can share its neighbour's). At small
+n·ε a pair's full table has fewer rows per cell than its noise s.d.; merged cells carry the
+direction of the association above the noise. k is set from the noisy total of stage 1 (a
+DP output) and the blocks' full sizes: as many pairs as keep the expected count per cell at
+least ``cell_signal`` noise standard deviations, at most every block.
+
 Every noisy histogram is projected onto the nearest non-negative one with the same total
 (least squares on the simplex) and normalised. The module is a table of log-probabilities:
 row y holds, for each block, log p(block | target = y) where the pair was measured and
@@ -47,7 +55,7 @@ from tqdm.auto import tqdm
 
 from dpsynth.errors import ParameterError
 from dpsynth.families.training import unit_mean
-from dpsynth.params import number, param
+from dpsynth.params import number, param, whole
 from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.marginals import MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals
 
@@ -74,6 +82,9 @@ class MarginalParams:
                                    number(above=0, below=1))
     cell_signal: float = param(2.0, "measure as many target pairs as keep the expected count per cell at least "
                                     "this many noise s.d.", number(above=0))
+    pair_groups: int = param(3, "cells per block in a target pair: a larger block's cells are merged into this many "
+                                "groups (ordered bins in runs of equal noisy mass; categories as the most frequent "
+                                "ones and the rest)", whole(2))
 
     @staticmethod
     def combined(values: dict[str, Any]) -> str | None:
@@ -178,6 +189,29 @@ def simplex(counts: np.ndarray) -> np.ndarray:
     return projected / projected.sum()
 
 
+def cell_groups(probs: np.ndarray, groups: int, *, merge: str) -> np.ndarray:
+    """The group of each of a block's cells, from its noisy histogram ``probs`` (post-processing).
+    ``merge``: ``"ordered"`` bins in ``groups`` adjacent runs of about equal mass, ``"categories"``
+    as the ``groups - 1`` most probable alone and the rest together, ``"none"`` (or a block of at
+    most ``groups`` cells) every cell its own group."""
+    if merge == "none" or probs.size <= groups:
+        return np.arange(probs.size)
+    if merge == "ordered":
+        labels = np.minimum(((np.cumsum(probs) - probs / 2) * groups).astype(int), groups - 1)
+    else:
+        labels = np.full(probs.size, groups - 1)
+        labels[np.argsort(-probs, kind="stable")[:groups - 1]] = np.arange(groups - 1)
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def spread(group_probs: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """p(cell | y) [targets, cells] from p(group | y) [targets, groups]: each group's probability
+    shared among its cells as the one-way ``probs`` share it (evenly where they give it none)."""
+    mass = np.bincount(labels, weights=probs)[labels]
+    within = np.where(mass > 0, probs / np.where(mass > 0, mass, 1.0), 1.0 / np.bincount(labels)[labels])
+    return group_probs[:, labels] * within[None, :]
+
+
 def pairs_to_measure(n_hat: float, cells: float, rho: float, candidates: int, cell_signal: float) -> int:
     """k: the most target pairs whose Gaussian noise s.d. (√k / √(2ρ)) stays below the expected
     count per cell (``n_hat / cells``) over ``cell_signal``; at least 1, at most every candidate."""
@@ -187,11 +221,13 @@ def pairs_to_measure(n_hat: float, cells: float, rho: float, candidates: int, ce
 
 def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way: list[np.ndarray],
                  candidates: list[int], plan: MarginalPlan, *, n_hat: float, target_probs: np.ndarray,
-                 cell_signal: float) -> tuple[dict[int, np.ndarray], float]:
+                 cell_signal: float, block_sizes: Sequence[int]) -> tuple[dict[int, np.ndarray], float]:
     """Stages 2 and 3: choose k of the ``candidates`` by noisy top-k and measure their target ×
-    block histograms. Returns {block index: noisy [targets, cells] counts} and the noise s.d."""
+    block histograms (``joint_exact`` and ``probs`` per group of cells). k follows the blocks'
+    own ``block_sizes``: merging cells makes each measured pair's cells larger, it does not
+    measure more pairs. Returns {block index: noisy [targets, groups] counts} and the noise s.d."""
     n_targets = len(target_probs)
-    cells = float(np.median([n_targets * probs[i].size for i in candidates]))
+    cells = float(np.median([n_targets * block_sizes[i] for i in candidates]))
     k = pairs_to_measure(n_hat, cells, plan.stage_rho(PAIRS), len(candidates), cell_signal)
     pair_sd = gaussian_scale(math.sqrt(k), plan.stage_rho(PAIRS))
     scores = []
@@ -209,11 +245,14 @@ def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way
 
 
 def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measured: Sequence[slice],
-            target_block: int, cell_signal: float, progress: bool) -> MarginalLog:
+            target_block: int, cell_signal: float, pair_groups: int, merges: Sequence[str],
+            progress: bool) -> MarginalLog:
     """Run the three measurements of the module docstring and fill ``module``'s tables.
 
     ``measured`` are the encoding's slices to count (``measured[target_block]`` is the target's
-    own block: measured once for its total, never paired). Every draw is OpenDP's."""
+    own block: measured once for its total, never paired); in a target pair a block has at most
+    ``pair_groups`` cells, merged as ``merges`` says for each block (`cell_groups`).
+    Every draw is OpenDP's."""
     start = time.perf_counter()
     one_way_exact, joint_exact = exact_counts(tensors, measured, module, progress=progress)
 
@@ -227,14 +266,19 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
     probs = [simplex(v) for v in one_way]
 
     candidates = [i for i in range(len(measured)) if i != target_block]
-    pairs, pair_sd = target_pairs(joint_exact, probs, one_way, candidates, plan, n_hat=n_hat,
-                                  target_probs=target_probs, cell_signal=cell_signal) if candidates else ({}, math.nan)
+    labels = [cell_groups(p, pair_groups, merge=merge) for p, merge in zip(probs, merges)]  # from noisy counts
+    grouped_joint = [joint @ np.eye(group.max() + 1)[group] for joint, group in zip(joint_exact, labels)]
+    grouped_probs = [np.bincount(group, weights=p) for p, group in zip(probs, labels)]
+    pairs, pair_sd = target_pairs(grouped_joint, grouped_probs, one_way, candidates, plan, n_hat=n_hat,
+                                  target_probs=target_probs, cell_signal=cell_signal,
+                                  block_sizes=[p.size for p in probs]) if candidates else ({}, math.nan)
 
     table = np.zeros(tuple(module.log_probs.shape))
     for i, s in enumerate(measured):
         table[:, s] = np.log(np.maximum(probs[i], LOG_FLOOR))[None, :]
     for i, pair in pairs.items():
-        table[:, measured[i]] = np.log(np.maximum(np.stack([simplex(row) for row in pair]), LOG_FLOOR))
+        conditional = spread(np.stack([simplex(row) for row in pair]), labels[i], probs[i])
+        table[:, measured[i]] = np.log(np.maximum(conditional, LOG_FLOOR))
         module.measured_pairs[measured[i]] = True
     module.log_probs.copy_(torch.from_numpy(table).to(module.log_probs.dtype))
     return MarginalLog(seconds=time.perf_counter() - start, chosen=tuple(pairs),
@@ -256,13 +300,18 @@ class MarginalFamily:
         """(slices of the encoding to count, index of the target's own slice among them)."""
         raise NotImplementedError
 
+    def _pair_merges(self, codec: Any) -> list[str]:
+        """For each measured block, how `cell_groups` may merge its cells in a target pair:
+        ``"ordered"``, ``"categories"`` or ``"none"``."""
+        raise NotImplementedError
+
     def _condition_choices(self, codec: Any, cells: Any) -> dict[int, np.ndarray]:
         """For each measured block that a condition cell restricts (the target's, the sensitive
         groups' columns): which of its choices each of ``cells`` allows, [cells, block size]."""
         raise NotImplementedError
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
-        warn_unused_settings(self, "one_way_share, selection_share, cell_signal, n_bins")
+        warn_unused_settings(self, "one_way_share, selection_share, cell_signal, pair_groups, n_bins")
         if self.training.condition_share != 0:
             raise ParameterError(OWN_MIX_ERROR.format(share=self.training.condition_share))
         return marginal_plan(self, epsilon=epsilon, delta=delta)  # k follows the noisy total, not n_units
@@ -275,7 +324,8 @@ class MarginalFamily:
         measured, target_block = self._measured_blocks(self.codec_)
         with torch.no_grad():
             return measure(module, tensors, plan, measured=measured, target_block=target_block,
-                           cell_signal=self.cell_signal, progress=progress)
+                           cell_signal=self.cell_signal, pair_groups=self.pair_groups,
+                           merges=self._pair_merges(self.codec_), progress=progress)
 
     def _fitted_condition_table(self, module: nn.Module, log: MarginalLog, table: Any) -> Any:
         """The condition mix from the measurements (post-processing): expected counts

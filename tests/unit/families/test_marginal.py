@@ -54,7 +54,8 @@ def test_the_associated_block_is_chosen_and_its_table_follows_the_target():
     x, c, mask = units(4000, np.random.default_rng(0))
     module = TargetMarginals(6, 2)
     plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
-    log = measure(module, (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e6, progress=False)
+    log = measure(module, (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e6, pair_groups=3,
+                  merges=['none'] * 3, progress=False)
     assert log.chosen == (0,)  # one pair affordable at this cell_signal: the informative block
     probs = module.log_probs.exp()
     assert probs[0, 0] > 0.8 and probs[1, 1] > 0.8  # p(A = y | y) ≈ 0.9
@@ -89,7 +90,7 @@ def test_one_unit_moves_each_measurement_by_at_most_its_sensitivity(rows, monkey
     for data in ((x, c, mask), (x[1:], c[1:], mask[1:])):
         plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
         measure(TargetMarginals(6, 2), data, plan, measured=BLOCKS, target_block=2, cell_signal=1e-6,
-                progress=False)
+                pair_groups=3, merges=["none"] * 3, progress=False)
     (full_one, s1), (full_pairs, s2), (less_one, _), (less_pairs, _) = seen
     assert s1 == pytest.approx(math.sqrt(3)) and s2 == pytest.approx(math.sqrt(2))
     assert np.linalg.norm(full_one - less_one) <= s1 + 1e-9
@@ -146,3 +147,86 @@ def test_the_condition_mix_reads_only_the_measurements():
     race = mix.groupby("race")[WEIGHT].sum() / total
     assert race.to_dict() == pytest.approx({"white": 0.25, "black": 0.25, "other": 0.5})
     assert mix[NOISY].sum() == pytest.approx(model.log_.n_hat)
+
+
+def test_cell_groups_merge_ordered_bins_by_mass_and_keep_the_frequent_categories():
+    uniform = marginal.cell_groups(np.full(16, 1 / 16), 4, merge="ordered")
+    assert uniform.tolist() == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4
+    peaked = marginal.cell_groups(np.array([0.05, 0.05, 0.4, 0.4, 0.05, 0.05]), 3, merge="ordered")
+    assert (np.diff(peaked) >= 0).all() and peaked.max() < 3  # adjacent runs, at most 3
+    categories = marginal.cell_groups(np.array([0.1, 0.5, 0.05, 0.3, 0.05]), 3, merge="categories")
+    assert categories.tolist() == [2, 0, 2, 1, 2]  # the two most probable alone, the rest together
+    assert marginal.cell_groups(np.array([0.3, 0.7]), 3, merge="ordered").tolist() == [0, 1]
+    assert marginal.cell_groups(np.full(5, 0.2), 3, merge="none").tolist() == [0, 1, 2, 3, 4]  # a sensitive column
+
+
+def test_spread_shares_a_group_among_its_cells_as_the_one_way_histogram_does():
+    conditional = marginal.spread(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([0, 0, 1]), np.array([0.2, 0.6, 0.2]))
+    assert conditional[0] == pytest.approx([0.125, 0.375, 0.5])
+    assert conditional[1] == pytest.approx([0.225, 0.675, 0.1])
+    empty = marginal.spread(np.array([[0.4, 0.6]]), np.array([0, 0, 1]), np.array([0.0, 0.0, 1.0]))
+    assert empty[0] == pytest.approx([0.2, 0.2, 0.6])  # a group the one-way counts emptied: even
+
+
+def wide_units(n: int, rng: np.random.Generator):
+    """x [n, 1, 10]: block A (6 ordered bins, shifted up by the target), block B (2 cells, noise),
+    the target's own block (2 cells)."""
+    y = rng.integers(0, 2, n)
+    a = np.clip(rng.integers(0, 4, n) + 2 * y, 0, 5)
+    b = rng.integers(0, 2, n)
+    x = np.zeros((n, 1, 10), np.float32)
+    for col, offset in ((a, 0), (b, 6), (y, 8)):
+        x[np.arange(n), 0, offset + col] = 1.0
+    c = np.zeros((n, 1, 2), np.float32)
+    c[np.arange(n), 0, y] = 1.0
+    return torch.from_numpy(x), torch.from_numpy(c), torch.ones(n, 1)
+
+
+WIDE_BLOCKS = [slice(0, 6), slice(6, 8), slice(8, 10)]
+
+
+def test_merged_pairs_move_by_at_most_their_sensitivity(monkeypatch):
+    """A block merged into groups for its target pair: one unit removed still moves the pair
+    vector by at most √k in L2 (each unit adds weight 1 to one group of each block)."""
+    x, c, mask = wide_units(400, np.random.default_rng(5))
+    seen = []
+
+    def capture(counts, *, sensitivity, rho):
+        seen.append((np.asarray(counts, float).copy(), sensitivity))
+        return seen[0][0] if len(seen) in (1, 3) else np.asarray(counts, float)
+
+    monkeypatch.setattr(marginal, "gaussian_counts", capture)
+    monkeypatch.setattr(marginal, "noisy_top_k", lambda values, *, k, rho: list(range(k)))
+    for data in ((x, c, mask), (x[1:], c[1:], mask[1:])):
+        plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
+        measure(TargetMarginals(10, 2), data, plan, measured=WIDE_BLOCKS, target_block=2, cell_signal=1e-6,
+                pair_groups=2, merges=["ordered", "categories", "none"], progress=False)
+    (_, _), (full_pairs, sensitivity), (_, _), (less_pairs, _) = seen
+    assert full_pairs.size == 2 * 2 + 2 * 2  # block A in 2 groups, block B's 2 cells, per target
+    assert np.linalg.norm(full_pairs - less_pairs) <= sensitivity + 1e-9
+
+
+def test_the_groups_follow_the_noisy_one_way_counts_not_the_exact_ones(monkeypatch):
+    """Which cells a target pair merges is post-processing of stage 1's noisy histogram: a
+    grouping read from the exact counts would let the pair's shape leak them."""
+    x, c, mask = wide_units(600, np.random.default_rng(6))
+    real_counts, released, grouped = marginal.gaussian_counts, [], []
+
+    def skewed(counts, *, sensitivity, rho):
+        noisy = real_counts(counts, sensitivity=sensitivity, rho=rho)
+        if not released:  # stage 1: block A's noisy mass all in its last bin
+            noisy[:6] = [0, 0, 0, 0, 0, 600]
+            released.append(noisy.copy())
+        return noisy
+
+    def spy(probs, groups, *, merge):
+        grouped.append(np.asarray(probs, float).copy())
+        return real_groups(probs, groups, merge=merge)
+
+    real_groups = marginal.cell_groups
+    monkeypatch.setattr(marginal, "gaussian_counts", skewed)
+    monkeypatch.setattr(marginal, "cell_groups", spy)
+    measure(TargetMarginals(10, 2), (x, c, mask), plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES),
+            measured=WIDE_BLOCKS, target_block=2, cell_signal=1e-6, pair_groups=3,
+            merges=["ordered", "categories", "none"], progress=False)
+    assert grouped[0] == pytest.approx([0, 0, 0, 0, 0, 1])

@@ -27,7 +27,7 @@ def test_is_registered_with_its_family_and_parameters():
     info = registry.get("dp-marginal")
     assert (info.family, info.modality, info.private) == ("marginal", "tabular", True)
     names = {p.name for p in registry.parameters("dp-marginal")}
-    assert {"one_way_share", "selection_share", "cell_signal", "n_bins", "condition_share"} <= names
+    assert {"one_way_share", "selection_share", "cell_signal", "pair_groups", "n_bins", "condition_share"} <= names
     with pytest.raises(ParameterError, match="must be below 1"):
         registry.create("dp-marginal", make_toy_schema(), one_way_share=0.6, selection_share=0.5)
 
@@ -48,6 +48,13 @@ def test_it_keeps_the_outcome_association_it_measured(fitted):
     yes = out["outcome"] == "yes"
     assert out.loc[yes, "age"].mean() > out.loc[~yes, "age"].mean() + 3
     assert set(out["outcome"]) == {"yes", "no"} and 0.1 < out["lab"].isna().mean() < 0.35
+
+
+def test_target_pairs_merge_numeric_bins_in_order_and_categories_by_frequency(fitted):
+    blocks = [(b.column, b.role) for b in fitted.codec_.blocks if b.role != "fine"]
+    merges = dict(zip(blocks, fitted._pair_merges(fitted.codec_)))
+    assert merges[("age", "bin")] == merges[("heart_rate", "bin")] == merges[("lab", "bin")] == "ordered"
+    assert merges[("race", "category")] == merges[("lab", "missing")] == "categories"
 
 
 @pytest.mark.parametrize("change, match", [
