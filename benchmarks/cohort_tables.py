@@ -42,7 +42,7 @@ def pair(row: dict | None, prefix: str = "tstr_auroc", *, seeds: bool = False) -
     if row is None:
         return "not run"
     text = f"{row[f'{prefix}_logreg']:.3f} / {row[f'{prefix}_gboost']:.3f}"
-    return text + (f" ({row['seeds']} seeds)" if seeds and row["seeds"] < 3 else "")
+    return text + (f" ({row['seeds']} seed{'s' if row['seeds'] > 1 else ''})" if seeds and row["seeds"] < 3 else "")
 
 
 def signed(value: float | None) -> str:
