@@ -14,7 +14,7 @@ import pandas as pd
 
 from dpsynth.families.marginal import MarginalFamily
 from dpsynth.registry import register
-from dpsynth.tabular.codec import TabularCodec
+from dpsynth.tabular.codec import Block, TabularCodec
 from dpsynth.tabular.generator import TabularGenerator
 
 
@@ -29,15 +29,20 @@ class DPTabularMarginal(MarginalFamily, TabularGenerator):
     ``condition_share`` stays 0). The DP-SGD settings (``epochs``, ``batch_size``, ``lr``, ...) do not apply to this family.
     """
 
+    @staticmethod
+    def _counted(codec: TabularCodec) -> list[Block]:
+        """The blocks the family counts, in order: every block but the numeric columns' fine bins."""
+        return [b for b in codec.blocks if b.role != "fine"]
+
     def _measured_blocks(self, codec: TabularCodec) -> tuple[list[slice], int]:
-        blocks = [b for b in codec.blocks if b.role != "fine"]
+        blocks = self._counted(codec)
         target = next(i for i, b in enumerate(blocks) if b.column == codec.schema.target)
         return [slice(b.start, b.stop) for b in blocks], target
 
     def _pair_merges(self, codec: TabularCodec) -> list[str]:
-        return ["ordered" if b.role == "bin" else "categories" for b in codec.blocks if b.role != "fine"]
+        return ["ordered" if b.role == "bin" else "categories" for b in self._counted(codec)]
 
     def _condition_choices(self, codec: TabularCodec, cells: pd.DataFrame) -> dict[int, np.ndarray]:
         masks = codec.condition_masks(cells)
-        blocks = [b for b in codec.blocks if b.role != "fine"]
-        return {i: masks[(b.column, b.role)].astype(float) for i, b in enumerate(blocks) if (b.column, b.role) in masks}
+        return {i: masks[(b.column, b.role)].astype(float) for i, b in enumerate(self._counted(codec))
+                if (b.column, b.role) in masks}

@@ -192,9 +192,9 @@ def simplex(counts: np.ndarray) -> np.ndarray:
 def cell_groups(probs: np.ndarray, groups: int, *, merge: str) -> np.ndarray:
     """The group of each of a block's cells, from its noisy histogram ``probs`` (post-processing).
     ``merge``: ``"ordered"`` bins in ``groups`` adjacent runs of about equal mass, ``"categories"``
-    as the ``groups - 1`` most probable alone and the rest together, ``"none"`` (or a block of at
-    most ``groups`` cells) every cell its own group."""
-    if merge == "none" or probs.size <= groups:
+    as the ``groups - 1`` most probable alone and the rest together. A block of at most ``groups``
+    cells keeps every cell its own group."""
+    if probs.size <= groups:
         return np.arange(probs.size)
     if merge == "ordered":
         labels = np.minimum(((np.cumsum(probs) - probs / 2) * groups).astype(int), groups - 1)
@@ -301,8 +301,8 @@ class MarginalFamily:
         raise NotImplementedError
 
     def _pair_merges(self, codec: Any) -> list[str]:
-        """For each measured block, how `cell_groups` may merge its cells in a target pair:
-        ``"ordered"``, ``"categories"`` or ``"none"``."""
+        """For each measured block, how `cell_groups` merges its cells in a target pair:
+        ``"ordered"`` or ``"categories"``."""
         raise NotImplementedError
 
     def _condition_choices(self, codec: Any, cells: Any) -> dict[int, np.ndarray]:

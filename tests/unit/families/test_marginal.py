@@ -55,7 +55,7 @@ def test_the_associated_block_is_chosen_and_its_table_follows_the_target():
     module = TargetMarginals(6, 2)
     plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
     log = measure(module, (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e6, pair_groups=3,
-                  merges=['none'] * 3, progress=False)
+                  merges=['categories'] * 3, progress=False)
     assert log.chosen == (0,)  # one pair affordable at this cell_signal: the informative block
     probs = module.log_probs.exp()
     assert probs[0, 0] > 0.8 and probs[1, 1] > 0.8  # p(A = y | y) ≈ 0.9
@@ -90,7 +90,7 @@ def test_one_unit_moves_each_measurement_by_at_most_its_sensitivity(rows, monkey
     for data in ((x, c, mask), (x[1:], c[1:], mask[1:])):
         plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
         measure(TargetMarginals(6, 2), data, plan, measured=BLOCKS, target_block=2, cell_signal=1e-6,
-                pair_groups=3, merges=["none"] * 3, progress=False)
+                pair_groups=3, merges=["categories"] * 3, progress=False)
     (full_one, s1), (full_pairs, s2), (less_one, _), (less_pairs, _) = seen
     assert s1 == pytest.approx(math.sqrt(3)) and s2 == pytest.approx(math.sqrt(2))
     assert np.linalg.norm(full_one - less_one) <= s1 + 1e-9
@@ -157,7 +157,7 @@ def test_cell_groups_merge_ordered_bins_by_mass_and_keep_the_frequent_categories
     categories = marginal.cell_groups(np.array([0.1, 0.5, 0.05, 0.3, 0.05]), 3, merge="categories")
     assert categories.tolist() == [2, 0, 2, 1, 2]  # the two most probable alone, the rest together
     assert marginal.cell_groups(np.array([0.3, 0.7]), 3, merge="ordered").tolist() == [0, 1]
-    assert marginal.cell_groups(np.full(5, 0.2), 3, merge="none").tolist() == [0, 1, 2, 3, 4]  # a sensitive column
+    assert marginal.cell_groups(np.array([0.2, 0.5, 0.3]), 3, merge="categories").tolist() == [0, 1, 2]
 
 
 def test_spread_shares_a_group_among_its_cells_as_the_one_way_histogram_does():
@@ -200,7 +200,7 @@ def test_merged_pairs_move_by_at_most_their_sensitivity(monkeypatch):
     for data in ((x, c, mask), (x[1:], c[1:], mask[1:])):
         plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
         measure(TargetMarginals(10, 2), data, plan, measured=WIDE_BLOCKS, target_block=2, cell_signal=1e-6,
-                pair_groups=2, merges=["ordered", "categories", "none"], progress=False)
+                pair_groups=2, merges=["ordered", "categories", "categories"], progress=False)
     (_, _), (full_pairs, sensitivity), (_, _), (less_pairs, _) = seen
     assert full_pairs.size == 2 * 2 + 2 * 2  # block A in 2 groups, block B's 2 cells, per target
     assert np.linalg.norm(full_pairs - less_pairs) <= sensitivity + 1e-9
@@ -228,5 +228,5 @@ def test_the_groups_follow_the_noisy_one_way_counts_not_the_exact_ones(monkeypat
     monkeypatch.setattr(marginal, "cell_groups", spy)
     measure(TargetMarginals(10, 2), (x, c, mask), plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES),
             measured=WIDE_BLOCKS, target_block=2, cell_signal=1e-6, pair_groups=3,
-            merges=["ordered", "categories", "none"], progress=False)
+            merges=["ordered", "categories", "categories"], progress=False)
     assert grouped[0] == pytest.approx([0, 0, 0, 0, 0, 1])
