@@ -10,6 +10,9 @@ detection AUC) plus fit seconds. dpsynth generators run in this venv; ``aim`` an
 smartnoise-synth's venv (`benchmarks/peers/smartnoise_peer.py`, made by
 `benchmarks/peers/setup_smartnoise.sh`) on a binning of the public schema.
 
+``--param name=value`` sets a parameter of dpsynth's generators (recorded in each cell; a run
+with other settings belongs in its own ``--out``).
+
 Each finished cell is appended to ``OUT/cells.jsonl`` and skipped when the command runs again
 (a failed cell is recorded with its error and retried), so the grid can be run in pieces:
 
@@ -107,8 +110,20 @@ def cohort(dataset, n: str, seed: int):
     return train, holdout
 
 
-def run_cell(cell: dict, timeout: int) -> dict:
-    """Fit, sample len(train) rows, audit: the cell's record."""
+def parse_param(text: str) -> tuple[str, object]:
+    """``"name=value"`` -> (name, the value as JSON where it parses, else the text)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"--param {text!r}: write name=value, e.g. unpaired='[\"sex\", \"race\"]'")
+    try:
+        return name.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return name.strip(), value.strip()
+
+
+def run_cell(cell: dict, timeout: int, params: dict | None = None) -> dict:
+    """Fit, sample len(train) rows, audit: the cell's record. ``params`` go to dpsynth's
+    generators (the peers run with their own settings) and are recorded in the cell."""
     from dpsynth import registry
     from dpsynth.data import get_dataset
     from dpsynth.privacy.budget import PrivacyBudget
@@ -124,7 +139,8 @@ def run_cell(cell: dict, timeout: int) -> dict:
                                                      delta=DELTA, seed=cell["seed"], rows=len(train), timeout=timeout)
         out |= {"fit_seconds": info["fit_seconds"], "peer": info}
     else:
-        model = registry.create(cell["generator"], schema)
+        model = registry.create(cell["generator"], schema, **(params or {}))
+        out["params"] = params or {}
         start = time.perf_counter()
         model.fit(train, budget=PrivacyBudget(cell["epsilon"], DELTA), random_state=cell["seed"], progress=False)
         out["fit_seconds"] = round(time.perf_counter() - start, 1)
@@ -220,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--generators", nargs="+", default=list(GENERATORS))
     parser.add_argument("--timeout", type=int, default=7200, help="seconds per peer fit")
+    parser.add_argument("--param", type=parse_param, action="append", default=[],
+                        help="name=value for dpsynth's generators (repeatable; give such a run its own --out)")
     parser.add_argument("--report-only", action="store_true", help="summarise cells.jsonl, run nothing")
     parser.add_argument("--report", type=Path, default=None, help="write the JSON summary here (else stdout)")
     parser.add_argument("--plot", type=Path, default=None, help="draw TSTR/TRTR ratio against n to this file")
@@ -240,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{len(todo)} cell(s) to run", file=sys.stderr)
         for cell in todo:
             try:
-                record = run_cell(cell, args.timeout)
+                record = run_cell(cell, args.timeout, dict(args.param))
             except (RuntimeError, ValueError) as error:
                 record = dict(cell) | {"error": str(error)}
             append_cell(cells_path, record)

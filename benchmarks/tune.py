@@ -6,7 +6,9 @@ estimate, so this script splits the benchmark's *train* part once more (seed 1, 
 scores each setting on that inner validation part: fit on the inner train rows, sample as
 many rows, train logistic regression and gradient boosting on the synthetic rows, report
 their AUROC on the inner validation rows (TSTR) next to the same models trained on the
-inner train rows (TRTR). The benchmark holdout is never loaded into a model or a metric.
+inner train rows (TRTR), and how far each widens the equalized-odds gap of each sensitive
+attribute beyond the TRTR model's (``eod_change_*``, as the audit reads it). The benchmark
+holdout is never loaded into a model or a metric.
 
     python benchmarks/tune.py --generator dp-gan --epsilon 1 --seeds 0 \
         --param generator_steps=1 --param generator_steps=4
@@ -27,6 +29,7 @@ import re
 import time
 
 import numpy as np
+from fairlearn.metrics import equalized_odds_difference
 from sklearn.metrics import roc_auc_score
 
 from dpsynth import registry
@@ -36,6 +39,8 @@ from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.validators.tabular_models import make_pipeline
 
 DELTA = 1e-5
+THRESHOLD = 0.5  # a score at or above it predicts the positive class, as in the audit
+MIN_GROUP = 30  # the audit's default smallest group for between-group metrics
 
 
 def parse_setting(text: str) -> dict:
@@ -62,13 +67,25 @@ def inner_split(dataset_name: str, rows: int | None = None):
     return train, valid
 
 
-def auroc(schema, train_frame, valid_frame, model: str, seed: int) -> float:
+def scores(schema, train_frame, valid_frame, model: str, seed: int) -> dict[str, float]:
+    """AUROC on the validation rows of ``model`` trained on ``train_frame``, and its equalized-odds
+    difference per sensitive attribute (the audit's: prediction at score 0.5, groups of at least
+    `MIN_GROUP` validation rows); NaN when the training rows hold one class."""
     labels = lambda f: (f[schema.target].astype(str) == str(schema.positive)).to_numpy()  # noqa: E731
-    y = labels(train_frame)
+    y, y_valid = labels(train_frame), labels(valid_frame)
+    attributes = [a.name for a in schema.sensitive]
     if len(np.unique(y)) < 2:
-        return float("nan")
-    pipe = make_pipeline(schema, model, random_state=seed).fit(train_frame, y)
-    return float(roc_auc_score(labels(valid_frame), pipe.predict_proba(valid_frame)[:, 1]))
+        return {"auroc": float("nan"), **{f"eod_{a}": float("nan") for a in attributes}}
+    score = make_pipeline(schema, model, random_state=seed).fit(train_frame, y).predict_proba(valid_frame)[:, 1]
+    out = {"auroc": float(roc_auc_score(y_valid, score))}
+    groups = schema.group_labels(valid_frame)
+    for attribute in attributes:
+        group = groups[attribute].astype(str).to_numpy()
+        sizes = dict(zip(*np.unique(group, return_counts=True)))
+        kept = np.array([sizes[g] >= MIN_GROUP for g in group])
+        out[f"eod_{attribute}"] = float(equalized_odds_difference(
+            y_valid[kept], score[kept] >= THRESHOLD, sensitive_features=group[kept]))
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     schema = get_dataset(args.dataset).schema()
     train, valid = inner_split(args.dataset, args.rows)
     conformed_valid = schema.conform(valid)[0]
-    trtr = {m: auroc(schema, schema.conform(train)[0], conformed_valid, m, 0) for m in ("logreg", "gboost")}
+    trtr = {m: scores(schema, schema.conform(train)[0], conformed_valid, m, 0) for m in ("logreg", "gboost")}
     for setting in [parse_setting(p) for p in args.param] or [{}]:
         for seed in args.seeds:
             model = registry.create(args.generator, schema, **setting)
@@ -101,8 +118,10 @@ def main(argv: list[str] | None = None) -> None:
                        "setting": setting | ({attribute: value} if args.sweep else {}), "seed": seed,
                        "fit_seconds": round(seconds, 1)}
                 for m in ("logreg", "gboost"):
-                    row[f"tstr_{m}"] = round(auroc(schema, synthetic, conformed_valid, m, seed), 4)
-                    row[f"trtr_{m}"] = round(trtr[m], 4)
+                    tstr = scores(schema, synthetic, conformed_valid, m, seed)
+                    row[f"tstr_{m}"], row[f"trtr_{m}"] = round(tstr["auroc"], 4), round(trtr[m]["auroc"], 4)
+                    row |= {f"eod_change_{key[4:]}_{m}": round(value - trtr[m][key], 4)
+                            for key, value in tstr.items() if key.startswith("eod_")}
                 print(json.dumps(row), flush=True)
 
 

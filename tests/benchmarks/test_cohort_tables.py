@@ -38,3 +38,24 @@ def test_the_bar_compares_each_model_with_its_better_peer_and_counts_wider_gaps(
     assert bar["attribute_cells"] == 6
     assert [(w["cell"], w["attribute"], w["peer"]) for w in bar["eod_wider_than_better_peer"]] == [
         ("support2 n=full eps=1", "sex", "mst")]
+
+
+def seed_cell(generator, seed, *, gboost, eod):
+    return {"dataset": "support2", "n": "full", "epsilon": 1.0, "generator": generator, "seed": seed,
+            "tstr_auroc_gboost": gboost, "eod_change_sex_gboost": eod}
+
+
+def test_a_miss_says_whether_it_lies_beyond_the_spread_of_seeds():
+    tables = load_script("cohort_tables.py")
+    ours = [seed_cell("dp-marginal", s, gboost=0.78, eod=e) for s, e in enumerate((0.04, 0.05, 0.06))]
+    apart = {**SUMMARY, "cells": ours + [seed_cell("mst", s, gboost=0.52, eod=e)
+                                         for s, e in enumerate((0.0, 0.01, 0.02))]}
+    overlapping = {**SUMMARY, "cells": ours + [seed_cell("mst", s, gboost=0.52, eod=e)
+                                               for s, e in enumerate((0.0, 0.01, 0.3))]}
+    bar, mixed = tables.bar(apart), tables.bar(overlapping)
+    assert [w["beyond_seed_spread"] for w in bar["eod_wider_than_better_peer"]] == [True]
+    assert bar["eod_wider_beyond_seed_spread"] == 1
+    assert [w["beyond_seed_spread"] for w in mixed["eod_wider_than_better_peer"]] == [False]
+    assert mixed["eod_wider_beyond_seed_spread"] == 0
+    assert tables.bar(SUMMARY)["eod_wider_than_better_peer"][0]["beyond_seed_spread"] is None
+    assert tables.beyond_spread([0.55, 0.56], [0.57, 0.6]) and not tables.beyond_spread([0.55, 0.58], [0.57, 0.6])

@@ -37,7 +37,7 @@ def test_a_rerun_of_the_same_grid_fits_nothing(tmp_path, monkeypatch):
     cohorts = load_cohorts()
     fitted = []
 
-    def fake_run(cell, timeout):
+    def fake_run(cell, timeout, params):
         fitted.append(cell["seed"])
         return dict(cell) | fake_cell(cell["seed"], generator=cell["generator"])
 
@@ -51,10 +51,22 @@ def test_a_rerun_of_the_same_grid_fits_nothing(tmp_path, monkeypatch):
     assert len(cohorts.read_cells(tmp_path / "cells.jsonl")) == 3
 
 
+def test_params_reach_dpsynths_generators_as_json_values(tmp_path, monkeypatch):
+    cohorts = load_cohorts()
+    seen = []
+    monkeypatch.setattr(cohorts, "run_cell", lambda cell, timeout, params: seen.append(params) or fake_cell(0))
+    cohorts.main(["--out", str(tmp_path), "--datasets", "support2", "--sizes", "500", "--epsilons", "1",
+                  "--seeds", "0", "--generators", "dp-marginal", "--param", 'unpaired=["sex", "race"]',
+                  "--param", "pair_groups=4", "--report", str(tmp_path / "r.json")])
+    assert seen == [{"unpaired": ["sex", "race"], "pair_groups": 4}]
+    with pytest.raises(SystemExit):
+        cohorts.main(["--out", str(tmp_path), "--param", "unpaired"])
+
+
 def test_a_failed_cell_is_recorded_with_its_error(tmp_path, monkeypatch):
     cohorts = load_cohorts()
 
-    def failing(cell, timeout):
+    def failing(cell, timeout, params):
         raise RuntimeError("smartnoise mst: no result within 5 s")
 
     monkeypatch.setattr(cohorts, "run_cell", failing)

@@ -1,0 +1,42 @@
+"""The settings-study script (benchmarks/tune.py) scores a model as the audit reads it: AUROC on
+the validation rows and the equalized-odds difference per sensitive attribute, with groups too
+small for a between-group metric left out."""
+
+import numpy as np
+from fairlearn.metrics import equalized_odds_difference
+
+from tests.benchmarks.scripts import load_script
+from tests.conftest import make_toy_frame, make_toy_schema
+
+
+def test_scores_give_auroc_and_the_equalized_odds_gap_of_each_sensitive_attribute():
+    tune = load_script("tune.py")
+    schema = make_toy_schema()
+    train, valid = schema.conform(make_toy_frame(600, seed=1))[0], schema.conform(make_toy_frame(400, seed=2))[0]
+    scores = tune.scores(schema, train, valid, "logreg", 0)
+    assert scores["auroc"] > 0.6
+    assert set(scores) == {"auroc", *(f"eod_{a.name}" for a in schema.sensitive)}
+    assert all(0.0 <= scores[f"eod_{a.name}"] <= 1.0 for a in schema.sensitive)
+
+
+def test_groups_below_the_audits_minimum_are_left_out_of_the_gap():
+    tune = load_script("tune.py")
+    schema = make_toy_schema()
+    train, valid = schema.conform(make_toy_frame(600, seed=1))[0], schema.conform(make_toy_frame(150, seed=2))[0]
+    race = schema.group_labels(valid)["race"].astype(str)
+    small = race.value_counts()[race.value_counts() < tune.MIN_GROUP].index
+    assert len(small) > 0  # "other" (asian and other) is about 15 % of 150 rows
+    pipe = tune.make_pipeline(schema, "logreg", random_state=0)
+    y = lambda f: (f[schema.target].astype(str) == schema.positive).to_numpy()  # noqa: E731
+    predicted = pipe.fit(train, y(train)).predict_proba(valid)[:, 1] >= tune.THRESHOLD
+    kept = ~race.isin(small).to_numpy()
+    expected = equalized_odds_difference(y(valid)[kept], predicted[kept], sensitive_features=race.to_numpy()[kept])
+    assert np.isclose(tune.scores(schema, train, valid, "logreg", 0)["eod_race"], expected)
+
+
+def test_a_training_table_with_one_class_scores_nan():
+    tune = load_script("tune.py")
+    schema = make_toy_schema()
+    frame = schema.conform(make_toy_frame(400, seed=1))[0]
+    scores = tune.scores(schema, frame[frame["outcome"] == "yes"], frame, "logreg", 0)
+    assert all(np.isnan(value) for value in scores.values())
