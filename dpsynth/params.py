@@ -86,6 +86,14 @@ def widths(*, empty: bool = True) -> Rule:
                 lambda v: tuple(int(w) for w in v))
 
 
+def names() -> Rule:
+    """A sequence of names (e.g. columns), stored as a tuple."""
+    return Rule("a list of names, e.g. ['sex', 'race']",
+                lambda v: (isinstance(v, Sequence) and not isinstance(v, str)
+                           and all(isinstance(name, str) and name for name in v)),
+                lambda v: tuple(v))
+
+
 def optional(rule: Rule, none_means: str) -> Rule:
     return Rule(f"None ({none_means}) or {rule.allowed}", lambda v: v is None or rule.test(v),
                 lambda v: None if v is None else rule.convert(v))

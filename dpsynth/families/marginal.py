@@ -21,6 +21,12 @@ direction of the association above the noise. k is set from the noisy total of s
 DP output) and the blocks' full sizes: as many pairs as keep the expected count per cell at
 least ``cell_signal`` noise standard deviations, at most every block.
 
+A block named in ``unpaired`` (a public choice, e.g. sex and race) is never a candidate: its
+rows are drawn from its one-way histogram, so each group keeps its share but takes the
+overall outcome rate. Rows that are independent given the outcome carry a paired attribute's
+whole (unadjusted) association with the outcome and none of its links to the other
+predictors, so a model trained on them leans on the attribute itself; unpaired, it cannot.
+
 Every noisy histogram is projected onto the nearest non-negative one with the same total
 (least squares on the simplex) and normalised. The module is a table of log-probabilities:
 row y holds, for each block, log p(block | target = y) where the pair was measured and
@@ -44,7 +50,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +61,7 @@ from tqdm.auto import tqdm
 
 from dpsynth.errors import ParameterError
 from dpsynth.families.training import unit_mean
-from dpsynth.params import number, param, whole
+from dpsynth.params import names, number, param, whole
 from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.marginals import MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals
 
@@ -85,6 +91,11 @@ class MarginalParams:
     pair_groups: int = param(3, "cells per block in a target pair: a larger block's cells are merged into this many "
                                 "groups (ordered bins in runs of equal noisy mass; categories as the most frequent "
                                 "ones and the rest)", whole(2))
+    unpaired: tuple[str, ...] = param((), "columns (or sensitive attributes, by name) never measured in a target "
+                                          "pair (e.g. sex, race): drawn from "
+                                          "their own histogram, so each group keeps its share but not its own "
+                                          "outcome rate, and a model trained on the rows cannot lean on the "
+                                          "attribute itself", names())
 
     @staticmethod
     def combined(values: dict[str, Any]) -> str | None:
@@ -246,13 +257,13 @@ def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way
 
 def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measured: Sequence[slice],
             target_block: int, cell_signal: float, pair_groups: int, merges: Sequence[str],
-            progress: bool) -> MarginalLog:
+            progress: bool, unpaired: Collection[int] = ()) -> MarginalLog:
     """Run the three measurements of the module docstring and fill ``module``'s tables.
 
     ``measured`` are the encoding's slices to count (``measured[target_block]`` is the target's
-    own block: measured once for its total, never paired); in a target pair a block has at most
-    ``pair_groups`` cells, merged as ``merges`` says for each block (`cell_groups`).
-    Every draw is OpenDP's."""
+    own block: measured once for its total, never paired; so is each block in ``unpaired``, a
+    public choice); in a target pair a block has at most ``pair_groups`` cells, merged as
+    ``merges`` says for each block (`cell_groups`). Every draw is OpenDP's."""
     start = time.perf_counter()
     one_way_exact, joint_exact = exact_counts(tensors, measured, module, progress=progress)
 
@@ -265,7 +276,7 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
     target_probs = simplex(one_way[target_block])
     probs = [simplex(v) for v in one_way]
 
-    candidates = [i for i in range(len(measured)) if i != target_block]
+    candidates = [i for i in range(len(measured)) if i != target_block and i not in unpaired]
     labels = [cell_groups(p, pair_groups, merge=merge) for p, merge in zip(probs, merges)]  # from noisy counts
     grouped_joint = [joint @ np.eye(group.max() + 1)[group] for joint, group in zip(joint_exact, labels)]
     grouped_probs = [np.bincount(group, weights=p) for p, group in zip(probs, labels)]
@@ -305,15 +316,24 @@ class MarginalFamily:
         ``"ordered"`` or ``"categories"``."""
         raise NotImplementedError
 
+    def _check_unpaired(self) -> None:
+        """Raise a `ParameterError` for an ``unpaired`` name the schema cannot keep out of the pairs."""
+        raise NotImplementedError
+
+    def _unpaired_blocks(self, codec: Any) -> set[int]:
+        """The indices, among the measured blocks, of the ``unpaired`` names' blocks."""
+        raise NotImplementedError
+
     def _condition_choices(self, codec: Any, cells: Any) -> dict[int, np.ndarray]:
         """For each measured block that a condition cell restricts (the target's, the sensitive
         groups' columns): which of its choices each of ``cells`` allows, [cells, block size]."""
         raise NotImplementedError
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
-        warn_unused_settings(self, "one_way_share, selection_share, cell_signal, pair_groups, n_bins")
+        warn_unused_settings(self, "one_way_share, selection_share, cell_signal, pair_groups, unpaired, n_bins")
         if self.training.condition_share != 0:
             raise ParameterError(OWN_MIX_ERROR.format(share=self.training.condition_share))
+        self._check_unpaired()  # before any mechanism reads the data
         return marginal_plan(self, epsilon=epsilon, delta=delta)  # k follows the noisy total, not n_units
 
     def _build_module(self, codec: Any) -> nn.Module:
@@ -325,7 +345,8 @@ class MarginalFamily:
         with torch.no_grad():
             return measure(module, tensors, plan, measured=measured, target_block=target_block,
                            cell_signal=self.cell_signal, pair_groups=self.pair_groups,
-                           merges=self._pair_merges(self.codec_), progress=progress)
+                           merges=self._pair_merges(self.codec_), progress=progress,
+                           unpaired=self._unpaired_blocks(self.codec_))
 
     def _fitted_condition_table(self, module: nn.Module, log: MarginalLog, table: Any) -> Any:
         """The condition mix from the measurements (post-processing): expected counts

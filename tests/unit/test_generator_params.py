@@ -44,7 +44,7 @@ PINNED = {
     "dp-gan": SHARED | GAN | {"lr": 0.001, "generator_lr": 0.001, "aux_weight": 3.0},
     "dp-diffusion": SHARED | DIFFUSION,
     "dp-marginal": SHARED | {"one_way_share": 0.3, "selection_share": 0.1, "cell_signal": 2.0, "pair_groups": 3,
-                             "condition_share": 0.0},
+                             "unpaired": (), "condition_share": 0.0},
     "dp-series-vae": SHARED | SERIES | VAE | {"conv_channels": [32, 64]},
     "dp-series-gan": SHARED | SERIES | GAN | {"conv_channels": [8, 16, 16, 16], "disc_hidden": [64]},
     "dp-series-diffusion": SHARED | SERIES | DIFFUSION | {
@@ -161,6 +161,8 @@ def test_set_params_refuses_unknown_names_too():
     ("dp-diffusion", {"time_dim": 7}, "parameter 'time_dim' of dp-diffusion must be an even whole number >= 2"),
     ("dp-diffusion", {"sampling_steps": 2000}, "parameters of dp-diffusion: sampling_steps must be at most timesteps"),
     ("dp-diffusion", {"condition_dropout": 0.0}, "guidance > 0 needs an unconditional model"),
+    ("dp-marginal", {"unpaired": "sex"}, "parameter 'unpaired' of dp-marginal must be a list of names"),
+    ("dp-marginal", {"unpaired": ["sex", ""]}, "parameter 'unpaired' of dp-marginal must be a list of names"),
 ])
 def test_a_bad_value_is_one_line_naming_the_parameter_the_value_and_what_is_allowed(name, params, message):
     with pytest.raises(ParameterError) as raised:

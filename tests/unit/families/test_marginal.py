@@ -66,6 +66,18 @@ def test_the_associated_block_is_chosen_and_its_table_follows_the_target():
     assert torch.equal(out, module.log_probs[c[:5, 0].argmax(-1)])
 
 
+def test_an_unpaired_block_is_never_a_candidate_and_keeps_its_one_way_row():
+    x, c, mask = units(4000, np.random.default_rng(0))
+    module = TargetMarginals(6, 2)
+    plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
+    log = measure(module, (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e-6, pair_groups=3,
+                  merges=["categories"] * 3, progress=False, unpaired={0})
+    assert log.chosen == (1,)  # every candidate affordable: only the noise block is left
+    probs = module.log_probs.exp()
+    assert torch.allclose(probs[0, 0:2], probs[1, 0:2])  # the associated block, unpaired: one row for every target
+    assert not module.measured_pairs[0:2].any() and module.measured_pairs[2:4].all()
+
+
 @pytest.mark.parametrize("rows", [1, 3])
 def test_one_unit_moves_each_measurement_by_at_most_its_sensitivity(rows, monkeypatch):
     """Adjacent data (one unit removed): the counted vectors differ by at most the sensitivity

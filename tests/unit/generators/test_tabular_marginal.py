@@ -27,7 +27,8 @@ def test_is_registered_with_its_family_and_parameters():
     info = registry.get("dp-marginal")
     assert (info.family, info.modality, info.private) == ("marginal", "tabular", True)
     names = {p.name for p in registry.parameters("dp-marginal")}
-    assert {"one_way_share", "selection_share", "cell_signal", "pair_groups", "n_bins", "condition_share"} <= names
+    assert {"one_way_share", "selection_share", "cell_signal", "pair_groups", "unpaired", "n_bins",
+            "condition_share"} <= names
     with pytest.raises(ParameterError, match="must be below 1"):
         registry.create("dp-marginal", make_toy_schema(), one_way_share=0.6, selection_share=0.5)
 
@@ -79,3 +80,36 @@ def test_settings_it_does_not_use_are_named_in_a_warning():
     model = registry.create("dp-marginal", make_toy_schema(), n_bins=8, epochs=5, lr=0.1)
     with pytest.warns(UserWarning, match="epochs, lr set but not used"):
         model.fit(make_toy_frame(), budget=BUDGET, progress=False)
+
+
+def test_unpaired_columns_are_drawn_without_their_outcome_rate():
+    """Sex moves the toy outcome; kept out of the target pairs, every sex gets the overall rate."""
+    model = registry.create("dp-marginal", make_toy_schema(), n_bins=8, unpaired=["sex", "race"], cell_signal=1e-3)
+    model.fit(make_toy_frame(2000), budget=PrivacyBudget(8.0, 1e-5), random_state=0, progress=False)
+    paired = {b.column for b in model.codec_.blocks if model.module_.measured_pairs[b.start:b.stop].all()}
+    assert "sex" not in paired and "race" not in paired and "age" in paired
+    out = model.sample(6000, random_state=1)
+    rates = (out["outcome"] == "yes").groupby(out["sex"]).mean()
+    assert abs(rates["male"] - rates["female"]) < 0.05  # the real rates differ by about 0.1
+    assert out["sex"].value_counts(normalize=True).min() > 0.4  # each group keeps its share
+
+
+def test_a_sensitive_attribute_is_unpaired_by_its_name():
+    model = registry.create("dp-marginal", make_toy_schema(), n_bins=8, unpaired=["age_band"], cell_signal=1e-3)
+    model.fit(make_toy_frame(2000), budget=PrivacyBudget(8.0, 1e-5), random_state=0, progress=False)
+    paired = {b.column for b in model.codec_.blocks if model.module_.measured_pairs[b.start:b.stop].all()}
+    assert "age" not in paired and "heart_rate" in paired
+
+
+@pytest.mark.parametrize("unpaired, match", [
+    (["sex", "ethnicity"], r"unpaired names \['ethnicity'\] that are neither.*its columns: age, sex.*"
+                           r"its sensitive attributes: sex, race, age_band"),
+    (["outcome"], "cannot hold the target 'outcome'"),
+])
+def test_unpaired_names_are_checked_before_the_data_is_read(unpaired, match, monkeypatch):
+    model = registry.create("dp-marginal", make_toy_schema(), unpaired=unpaired)
+    monkeypatch.setattr(type(model), "_train", lambda *a, **k: pytest.fail("measured before the check"))
+    with pytest.raises(ParameterError, match=match):
+        model.fit(make_toy_frame(), budget=BUDGET, progress=False)
+    with pytest.raises(ParameterError, match="a list of names"):
+        registry.create("dp-marginal", make_toy_schema(), unpaired="sex")
