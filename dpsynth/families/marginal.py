@@ -92,8 +92,7 @@ class MarginalParams:
                                 "groups (ordered bins in runs of equal noisy mass; categories as the most frequent "
                                 "ones and the rest)", whole(2))
     unpaired: tuple[str, ...] = param((), "columns (or sensitive attributes, by name) never measured in a target "
-                                          "pair (e.g. sex, race): drawn from "
-                                          "their own histogram, so each group keeps its share but not its own "
+                                          "pair (e.g. sex, race): each group keeps its share but takes the overall "
                                           "outcome rate, and a model trained on the rows cannot lean on the "
                                           "attribute itself", names())
 
