@@ -36,11 +36,12 @@ from dpsynth import registry
 from dpsynth.data import get_dataset
 from dpsynth.data.survset import split_stratified
 from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.validators.bootstrap import THRESHOLD
+from dpsynth.validators.context import AuditConfig
 from dpsynth.validators.tabular_models import make_pipeline
 
 DELTA = 1e-5
-THRESHOLD = 0.5  # a score at or above it predicts the positive class, as in the audit
-MIN_GROUP = 30  # the audit's default smallest group for between-group metrics
+MIN_GROUP = AuditConfig.min_group_size  # the audit's smallest group for between-group metrics
 
 
 def parse_setting(text: str) -> dict:
@@ -69,8 +70,8 @@ def inner_split(dataset_name: str, rows: int | None = None):
 
 def scores(schema, train_frame, valid_frame, model: str, seed: int) -> dict[str, float]:
     """AUROC on the validation rows of ``model`` trained on ``train_frame``, and its equalized-odds
-    difference per sensitive attribute (the audit's: prediction at score 0.5, groups of at least
-    `MIN_GROUP` validation rows); NaN when the training rows hold one class."""
+    difference per sensitive attribute (the audit's: prediction at its `THRESHOLD`, groups of at
+    least `MIN_GROUP` validation rows); NaN when the training rows hold one class."""
     labels = lambda f: (f[schema.target].astype(str) == str(schema.positive)).to_numpy()  # noqa: E731
     y, y_valid = labels(train_frame), labels(valid_frame)
     attributes = [a.name for a in schema.sensitive]
