@@ -57,6 +57,14 @@ def audit_and_summarise(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic
     return audit_summary(report)
 
 
+def median(values: list[Any]) -> int | float:
+    """The median, rounded to 4 places; an integer where every value is one and the median is whole
+    (a count such as the train rows stays a count over an even number of seeds)."""
+    middle = statistics.median(values)
+    whole = all(isinstance(v, int) for v in values) and float(middle).is_integer()
+    return int(middle) if whole else round(middle, 4)
+
+
 def medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """Median of every numeric field over the runs that share ``keys`` (seeds pooled)."""
     out = []
@@ -65,5 +73,5 @@ def medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str,
         fields = [k for k, v in group[0].items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in keys + ("seed",)]
         out.append(dict(zip(keys, labels)) | {"seeds": len(group)}
-                   | {k: round(statistics.median(r[k] for r in group if k in r), 4) for k in fields})
+                   | {k: median([r[k] for r in group if k in r]) for k in fields})
     return out
