@@ -272,7 +272,8 @@ class DPGenerator(Generator):
         """The private training's plan for its share of the budget, made before any data is read
         (an infeasible budget fails here). The default plans DP-SGD (`plan_dpsgd`, settings from
         `TrainingSettings`); a family that measures instead (`dpsynth.families.marginal`) plans its
-        measurements. A plan gives ``label``, ``ledger_entry(purpose)`` and ``check_spent(log)``."""
+        measurements. A plan gives ``parts`` (itself, after any plan that runs first), and each part
+        ``label``, ``ledger_entry(purpose)`` and ``check_spent(log)``."""
         settings = self.training
         return plan_dpsgd(n_units=n_units, epsilon=epsilon, delta=delta, batch_size=settings.batch_size,
                           epochs=settings.epochs, max_grad_norm=settings.max_grad_norm, accountant=settings.accountant)
@@ -360,7 +361,8 @@ class DPGenerator(Generator):
         else:
             table = uniform_condition_table(codec.condition_domains)
 
-        ledger.charge(plan.ledger_entry(f"train {self.registered_name} ({plan.label})"))
+        for part in plan.parts:  # one entry per part: an anchored decoder's measurements, then DP-SGD
+            ledger.charge(part.ledger_entry(f"train {self.registered_name} ({part.label})"))
 
         tensors = prepared.units
         with public_torch_rng(seed, device):  # the initial weights are public: the seed sets them

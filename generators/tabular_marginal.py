@@ -15,7 +15,7 @@ import pandas as pd
 from dpsynth.errors import ParameterError
 from dpsynth.families.marginal import MarginalFamily
 from dpsynth.registry import register
-from dpsynth.tabular.codec import Block, TabularCodec
+from dpsynth.tabular.codec import TabularCodec
 from dpsynth.tabular.generator import TabularGenerator
 
 UNKNOWN_UNPAIRED = ("unpaired names {names} that are neither columns nor sensitive attributes of the schema; "
@@ -36,18 +36,11 @@ class DPTabularMarginal(MarginalFamily, TabularGenerator):
     ``condition_share`` stays 0). The DP-SGD settings (``epochs``, ``batch_size``, ``lr``, ...) do not apply to this family.
     """
 
-    @staticmethod
-    def _counted(codec: TabularCodec) -> list[Block]:
-        """The blocks the family counts, in order: every block but the numeric columns' fine bins."""
-        return [b for b in codec.blocks if b.role != "fine"]
-
     def _measured_blocks(self, codec: TabularCodec) -> tuple[list[slice], int]:
-        blocks = self._counted(codec)
-        target = next(i for i, b in enumerate(blocks) if b.column == codec.schema.target)
-        return [slice(b.start, b.stop) for b in blocks], target
+        return codec.measured_slices()
 
     def _pair_merges(self, codec: TabularCodec) -> list[str]:
-        return ["ordered" if b.role == "bin" else "categories" for b in self._counted(codec)]
+        return codec.pair_merges()
 
     def _unpaired_columns(self) -> set[str]:
         """The columns ``unpaired`` names: a column, or a sensitive attribute by its name (its column)."""
@@ -65,9 +58,9 @@ class DPTabularMarginal(MarginalFamily, TabularGenerator):
 
     def _unpaired_blocks(self, codec: TabularCodec) -> set[int]:
         columns = self._unpaired_columns()
-        return {i for i, b in enumerate(self._counted(codec)) if b.column in columns}
+        return {i for i, b in enumerate(codec.counted_blocks()) if b.column in columns}
 
     def _condition_choices(self, codec: TabularCodec, cells: pd.DataFrame) -> dict[int, np.ndarray]:
         masks = codec.condition_masks(cells)
-        return {i: masks[(b.column, b.role)].astype(float) for i, b in enumerate(self._counted(codec))
+        return {i: masks[(b.column, b.role)].astype(float) for i, b in enumerate(codec.counted_blocks())
                 if (b.column, b.role) in masks}

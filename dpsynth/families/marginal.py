@@ -114,10 +114,11 @@ def warn_unused_settings(model: Any, own: str) -> None:
                       UserWarning, stacklevel=4)
 
 
-def marginal_plan(model: Any, *, epsilon: float, delta: float) -> MarginalPlan:
-    """The plan of a marginal generator ``model`` (its family parameters split ρ into stages)."""
+def marginal_plan(model: Any, *, epsilon: float, delta: float, label: str = "noisy marginals") -> MarginalPlan:
+    """The plan of a marginal generator ``model`` (its family parameters split ρ into stages);
+    ``label`` names the measurements on the ledger."""
     pairs = 1.0 - model.one_way_share - model.selection_share
-    return plan_marginals(epsilon=epsilon, delta=delta,
+    return plan_marginals(epsilon=epsilon, delta=delta, label=label,
                           shares={ONE_WAY: model.one_way_share, SELECTION: model.selection_share, PAIRS: pairs})
 
 

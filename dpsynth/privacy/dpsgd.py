@@ -64,6 +64,9 @@ class DPSGDPlan:
     epsilon: float  # ε of the history below, by `accountant` (≤ the share it was planned for)
     batch_size: int  # nominal loader batch size; the Poisson batch has mean q·n
     n_units: int  # kept in memory for the loader; never written to the ledger or the card
+    first_stage: Any = None
+    """A plan that runs on the same data before DP-SGD (an anchored decoder's `MarginalPlan`),
+    with its own share of the budget and its own ledger entry; None for DP-SGD alone."""
 
     label = "DP-SGD"  # names the training on the ledger
 
@@ -71,9 +74,16 @@ class DPSGDPlan:
     def history(self) -> list[tuple[float, float, int]]:
         return [(self.noise_multiplier, self.sample_rate, self.steps)]
 
+    @property
+    def parts(self) -> tuple[Any, ...]:
+        """The plans of the training in the order they run, each charged as its own ledger entry."""
+        return (self,) if self.first_stage is None else (*self.first_stage.parts, self)
+
     def check_spent(self, log: Any) -> None:
-        """The accountant's history and ε after training (a `TrainingLog`) must equal the plan's
-        (a bug otherwise)."""
+        """The accountant's history and ε after training (a `TrainingLog`) must equal the plan's,
+        and a first stage must have run within its own plan (a bug otherwise)."""
+        if self.first_stage is not None:
+            self.first_stage.check_spent()
         if [tuple(map(float, h)) for h in log.history] != [tuple(map(float, h)) for h in self.history]:
             raise RuntimeError(f"DP-SGD ran {log.history} but the ledger charged {self.history}")
         if log.epsilon > self.epsilon * (1 + 1e-6) + 1e-9:
@@ -81,7 +91,7 @@ class DPSGDPlan:
 
     def ledger_entry(self, purpose: str) -> LedgerEntry:
         params: dict[str, Any] = asdict(self)
-        for private_or_redundant in ("epsilon", "delta", "n_units"):  # the exact n is not released
+        for private_or_redundant in ("epsilon", "delta", "n_units", "first_stage"):  # n is not released
             params.pop(private_or_redundant)
         params["history"] = [list(h) for h in self.history]
         params["sampling"] = "poisson"

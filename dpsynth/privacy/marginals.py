@@ -127,6 +127,11 @@ class MarginalPlan:
         return LedgerEntry(mechanism=MECHANISM, purpose=purpose, epsilon=self.epsilon, delta=self.delta,
                            params=params)
 
+    @property
+    def parts(self) -> tuple[MarginalPlan]:
+        """The plans of the training in the order they run (this one alone), as `DPSGDPlan.parts`."""
+        return (self,)
+
     def stage_rho(self, stage: str) -> float:
         return self.stages[stage]
 

@@ -19,7 +19,7 @@ from dpsynth.privacy.marginals import MECHANISM as MARGINALS
 from dpsynth.privacy.marginals import recheck_epsilon as marginals_epsilon
 from dpsynth.privacy.mechanisms import partition_threshold
 
-TRAINING = ("dp-sgd", MARGINALS)  # a DP generator's training: exactly one of these entries
+TRAINING = ("dp-sgd", MARGINALS)  # a DP generator's training: one of these entries, or one of each
 
 RELATIVE = 1e-6  # recomputed ε may differ from the stored one by float rounding only
 
@@ -62,8 +62,8 @@ def _recomputed(entry: LedgerEntry) -> float | None:
 def recheck_ledger(ledger: PrivacyLedger | dict[str, Any], *, require_dpsgd: bool = True) -> list[str]:
     """Problems with ``ledger`` (a ledger or its ``to_dict``), each one line; [] when it holds.
 
-    ``require_dpsgd``: a DP generator's ledger must record its training (one DP-SGD or one
-    marginal-measurements entry)."""
+    ``require_dpsgd``: a DP generator's ledger must record its training (one DP-SGD entry, one
+    marginal-measurements entry, or one of each: an anchored decoder's measurements, then DP-SGD)."""
     if isinstance(ledger, dict):
         try:
             ledger = PrivacyLedger.from_dict(ledger)
@@ -79,8 +79,9 @@ def recheck_ledger(ledger: PrivacyLedger | dict[str, Any], *, require_dpsgd: boo
         if epsilon is not None and not _close(epsilon, entry.epsilon):
             problems.append(f"ledger entry {number} ({entry.purpose!r}) records ε = {entry.epsilon:.6g}, but its "
                             f"parameters give ε = {epsilon:.6g}")
-    n_training = sum(e.mechanism in TRAINING for e in ledger.entries)
-    if require_dpsgd and n_training != 1:
-        problems.append(f"the ledger has {n_training} training entries (DP-SGD or noisy marginals); a DP generator's "
-                        "training is exactly one")
+    training = [e.mechanism for e in ledger.entries if e.mechanism in TRAINING]
+    if require_dpsgd and (not training or len(set(training)) != len(training)):
+        problems.append(f"the ledger has {len(training)} training entries ({', '.join(training) or 'none'}); a DP "
+                        "generator's training is one DP-SGD entry, one noisy-marginals entry, or one of each "
+                        "(an anchored decoder)")
     return problems

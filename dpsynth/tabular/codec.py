@@ -92,6 +92,22 @@ class TabularCodec:
     def blocks_of(self, column: str) -> dict[BlockRole, Block]:
         return {b.role: b for b in self.blocks if b.column == column}
 
+    def counted_blocks(self) -> list[Block]:
+        """The blocks a marginal measurement counts, in order: every block but the numeric
+        columns' fine bins (they stay uniform within their coarse bin)."""
+        return [b for b in self.blocks if b.role != "fine"]
+
+    def measured_slices(self) -> tuple[list[slice], int]:
+        """(the counted blocks' slices of the encoding, the index of the target's block among them)."""
+        blocks = self.counted_blocks()
+        target = next(i for i, b in enumerate(blocks) if b.column == self.schema.target)
+        return [slice(b.start, b.stop) for b in blocks], target
+
+    def pair_merges(self) -> list[str]:
+        """How each counted block's cells merge in a target pair (`dpsynth.families.marginal.cell_groups`):
+        a numeric column's bins as ordered runs, any other block's cells as categories."""
+        return ["ordered" if b.role == "bin" else "categories" for b in self.counted_blocks()]
+
     # ------------------------------------------------------------------ encode
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Encode a *conformed* frame (see `TabularSchema.conform`) to float32 [n, width];

@@ -12,6 +12,7 @@ import pytest
 
 from dpsynth import registry
 from dpsynth.errors import DpsynthError, ParameterError
+from dpsynth.families.anchor import AnchoredVAEParams
 from dpsynth.families.diffusion import DiffusionParams
 from dpsynth.families.gan import GANParams
 from dpsynth.families.marginal import MarginalParams
@@ -40,7 +41,8 @@ DIFFUSION = {"timesteps": 1000, "sampling_steps": 50, "multiplicity": 4, "time_d
 IMAGE = {"sigma": 0.1, "pretrain_images": 0, "pretrain_steps": 1000, "pretrain_source": None}
 SDV_NEURAL = {"epochs": 300, "batch_size": None, "hidden": None, "enable_gpu": False, "enforce_min_max_values": True}
 PINNED = {
-    "dp-vae": SHARED | VAE | {"epochs": None, "batch_size": None},  # its schedule follows the cohort size
+    "dp-vae": SHARED | VAE | {"epochs": None, "batch_size": None,  # its schedule follows the cohort size
+               "anchor_share": 0.0},
     "dp-gan": SHARED | GAN | {"lr": 0.001, "generator_lr": 0.001, "aux_weight": 3.0},
     "dp-diffusion": SHARED | DIFFUSION,
     "dp-marginal": SHARED | {"one_way_share": 0.3, "selection_share": 0.1, "cell_signal": 2.0, "pair_groups": 3,
@@ -89,8 +91,8 @@ def test_a_bundle_config_saved_before_the_change_builds_the_same_generator(name)
 
 
 def test_each_family_declares_its_parameters_once_with_a_default_and_help():
-    for declared in (VAEParams, GANParams, DiffusionParams, MarginalParams, MomentsParams, TrainingSettings,
-                     ModelParams):
+    for declared in (VAEParams, AnchoredVAEParams, GANParams, DiffusionParams, MarginalParams, MomentsParams,
+                     TrainingSettings, ModelParams):
         for f in fields(declared):
             help_line = f.metadata["help"]
             assert help_line and "\n" not in help_line, f.name

@@ -65,6 +65,9 @@ FORGED = {
     "clip norm changed": (lambda c: c["params"].update(max_grad_norm=100.0), "records max_grad_norm"),
     "batch by cohort size, off its ladder": (lambda c: c["params"].update(batch_size=None), "records batch_size = 64"),
     "not Poisson": (lambda c: dpsgd_entry(c)["params"].update(sampling="shuffle"), "not 'poisson'"),
+    "a second DP-SGD run": (lambda c: (c["ledger"]["budget"].update(epsilon=10.0, delta=1e-4),
+                                       c["ledger"]["entries"].append(dict(dpsgd_entry(c)))),
+                            r"2 training entries \(dp-sgd, dp-sgd\)"),
     "counts' noise lowered": (
         lambda c: next(e for e in c["ledger"]["entries"] if e["mechanism"] == "laplace-histogram")["params"]
         .update(noise_scale=0.001), "but its parameters give"),

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from dpsynth import registry
-from dpsynth.errors import BudgetError, DpsynthError, NotFittedError, SchemaError
+from dpsynth.errors import BudgetError, DpsynthError, NotFittedError, ParameterError, SchemaError
 from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
+from dpsynth.privacy.recheck import recheck_ledger
 from tests.conftest import TINY, make_toy_frame, make_toy_schema
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
@@ -253,3 +254,40 @@ def test_declared_rules_hold_in_every_sampled_row():
     for rule in schema.rules:
         assert rule.holds(out).all(), rule.label
     schema.conform(out)
+
+
+@pytest.fixture(scope="module")
+def anchored():
+    return fit_tiny(anchor_share=0.6)
+
+
+def test_an_anchor_share_puts_the_measurements_and_dp_sgd_on_the_ledger_within_budget(anchored):
+    """Rule 1: the anchor's measurements are their own entry, charged before training; the two
+    training entries split the training budget as ``anchor_share`` says and δ evenly."""
+    entries = anchored.ledger_.entries
+    assert [e.mechanism for e in entries] == ["laplace-histogram", "marginal-measurements", "dp-sgd"]
+    measured, dpsgd = entries[1:]
+    training = BUDGET.epsilon * (1 - anchored.training.condition_share)
+    assert measured.epsilon <= 0.6 * training + 1e-9 and dpsgd.epsilon <= 0.4 * training + 1e-9
+    assert measured.epsilon > 0.55 * training and measured.delta == dpsgd.delta == BUDGET.delta / 2
+    eps, delta = anchored.privacy_spent()
+    assert eps <= BUDGET.epsilon + 1e-9 and delta <= BUDGET.delta
+    assert recheck_ledger(anchored.ledger_) == []
+    assert anchored.module_.decoder.anchor.measured_pairs.any()
+
+
+def test_an_anchored_fit_measures_with_secret_noise_and_its_bundle_samples_as_it_did(anchored, tmp_path):
+    """Rule 9: the same data and seed give another anchor (OpenDP's noise is not the seed's);
+    the bundle keeps the measured table, and its ledger passes the load-time recheck."""
+    again = fit_tiny(anchor_share=0.6)
+    assert not torch.equal(anchored.module_.decoder.anchor.log_probs, again.module_.decoder.anchor.log_probs)
+    loaded = TabularGenerator.load(anchored.save(tmp_path / "model"))
+    assert torch.equal(loaded.module_.decoder.anchor.log_probs, anchored.module_.decoder.anchor.log_probs)
+    pd.testing.assert_frame_equal(anchored.sample(200, random_state=3), loaded.sample(200, random_state=3))
+    assert loaded.privacy_spent() == anchored.privacy_spent()
+
+
+def test_an_anchor_share_outside_zero_to_one_is_a_parameter_error():
+    for share in (1.0, -0.1, "half"):
+        with pytest.raises(ParameterError, match="anchor_share"):
+            registry.create("dp-vae", make_toy_schema(), anchor_share=share)

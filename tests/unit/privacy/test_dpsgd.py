@@ -1,9 +1,13 @@
+import dataclasses
+from types import SimpleNamespace
+
 import pytest
 from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
 
 from dpsynth.errors import BudgetError
 from dpsynth.privacy.dpsgd import cohort_batch_size, epsilon_for_history, plan_dpsgd
+from dpsynth.privacy.marginals import plan_marginals
 
 
 @pytest.mark.parametrize("accountant", ["prv", "rdp"])
@@ -70,3 +74,16 @@ def test_the_cohort_schedule_runs_30_passes_or_400_steps_whichever_is_more(n_uni
 def test_explicit_epochs_are_kept_even_under_400_steps():
     plan = plan_dpsgd(n_units=500, epsilon=1.0, delta=1e-5, batch_size=None, epochs=2, max_grad_norm=1.0)
     assert (plan.sample_rate, plan.steps) == (1 / 4, 8)
+
+
+def test_a_first_stage_is_its_own_part_checked_with_the_plan_and_kept_off_the_dp_sgd_entry():
+    first = plan_marginals(epsilon=0.5, delta=5e-6, shares={"one-way": 0.3, "selection": 0.1, "target pairs": 0.6})
+    plan = dataclasses.replace(plan_dpsgd(n_units=1000, epsilon=0.5, delta=5e-6, batch_size=100, epochs=2,
+                                          max_grad_norm=1.0, accountant="rdp"), first_stage=first)
+    assert plan.parts == (first, plan)
+    assert "first_stage" not in plan.ledger_entry("train").params
+    log = SimpleNamespace(history=plan.history, epsilon=plan.epsilon)
+    plan.check_spent(log)
+    first.record("one-way", 2 * first.stages["one-way"])  # the first stage ran over its ρ
+    with pytest.raises(RuntimeError, match="one-way"):
+        plan.check_spent(log)

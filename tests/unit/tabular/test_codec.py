@@ -24,6 +24,18 @@ def test_layout_comes_from_the_schema_only():
                                        "race": ["white", "black", "other"], "age_band": ["18-49", "50-69", "70+"]}
 
 
+def test_the_counted_blocks_are_all_but_the_fine_bins_with_the_target_found_and_bins_merged_in_order():
+    schema, _ = conformed()
+    codec = TabularCodec(schema, n_bins=8)
+    counted = codec.counted_blocks()
+    assert [b for b in codec.blocks if b not in counted] == [b for b in codec.blocks if b.role == "fine"]
+    slices, target = codec.measured_slices()
+    assert [(s.start, s.stop) for s in slices] == [(b.start, b.stop) for b in counted]
+    assert counted[target].column == schema.target
+    assert codec.pair_merges() == ["ordered" if b.role == "bin" else "categories" for b in counted]
+    assert "ordered" in codec.pair_merges() and "categories" in codec.pair_merges()
+
+
 def test_encode_is_one_hot_per_block():
     schema, frame = conformed()
     codec = TabularCodec(schema)
