@@ -152,6 +152,10 @@ class DPGenerator(Generator):
     down the class hierarchy (a modality's, then a generator's). The only place a default is
     refined: the signature, ``get_params`` and ``dpsynth generators --params`` follow it."""
     param_specs: ClassVar[dict[str, ParamSpec]] = {}  # every parameter of the class (`__init_subclass__`)
+    params_before_added: ClassVar[Mapping[str, Any]] = {}
+    """For a parameter added after bundles were saved, the value those bundles were trained with
+    (e.g. dp-vae's ``anchor_share`` 0): `load` reads a config that lacks it with this value, not
+    with today's default."""
     pretrainable: ClassVar[bool] = True
     """False for a family whose training loop `_pretrain`'s single-loss loop cannot stand in for (a GAN)."""
     own_condition_mix: ClassVar[bool] = False
@@ -572,7 +576,7 @@ class DPGenerator(Generator):
         config = cls.check_saved(path)
         target_cls = registry.get(config["generator"]).cls
         schema = target_cls.schema_type.from_dict(config["schema"])
-        params = dict(config["params"])
+        params = dict(target_cls.params_before_added) | dict(config["params"])
         if device is not None:
             params["device"] = device
         model = target_cls(schema, **params)

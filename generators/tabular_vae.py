@@ -39,13 +39,17 @@ class DPTabularVAE(TabularGenerator):
     512 gives a cohort of a few hundred patients 30 full-batch steps, too few to learn from
     at any ε; the settings study in docs/benchmarks.md chose this schedule on inner splits.
 
-    With ``anchor_share`` s > 0, s of the training budget (after the condition counts) measures
-    the marginal family's one-way and outcome-pair tables and the decoder's logits start from
-    them; DP-SGD trains with the rest (`dpsynth.families.anchor`).
+    With ``anchor_share`` s > 0 (default 0.7), s of the training budget (after the condition
+    counts) measures the marginal family's one-way and outcome-pair tables and the decoder's
+    logits start from them; DP-SGD trains the rest at ``lr`` 1e-3 (`dpsynth.families.anchor`).
+    Without the anchor (0) a decoder learns from DP-SGD alone, and in cohorts of a few hundred
+    patients its samples can carry less about the outcome than chance; ``lr`` 5e-3 suits it
+    better. The settings study in docs/benchmarks.md chose both on inner splits.
     """
 
     family_params = AnchoredVAEParams
-    param_defaults = {"batch_size": None, "epochs": None}
+    param_defaults = {"batch_size": None, "epochs": None, "anchor_share": 0.7, "lr": 1e-3}
+    params_before_added = {"anchor_share": 0.0}  # a bundle saved before the anchor trained DP-SGD alone
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> DPSGDPlan:
         if not self.anchor_share:

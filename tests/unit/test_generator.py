@@ -79,7 +79,7 @@ def test_an_unknown_parameter_is_refused_with_the_known_ones_named(info):
 def test_a_generator_own_training_and_width_defaults_and_explicit_values_win():
     tabular_gan, image_diffusion = registry.get("dp-gan"), registry.get("dp-image-diffusion")
     assert create(tabular_gan).training.lr == 1e-3 and create(tabular_gan, lr=0.01).training.lr == 0.01
-    assert create(registry.get("dp-vae")).training.lr == TrainingSettings().lr
+    assert create(registry.get("dp-vae")).training.lr == 1e-3 != TrainingSettings().lr  # with its anchor
     assert create(image_diffusion).training.ema_decay == 0.999
     assert create(image_diffusion, ema_decay=None).training.ema_decay is None
     assert create(image_diffusion).hidden == (128,) and create(registry.get("dp-image-vae")).hidden == (256,)

@@ -67,7 +67,7 @@ FORGED = {
     "not Poisson": (lambda c: dpsgd_entry(c)["params"].update(sampling="shuffle"), "not 'poisson'"),
     "a second DP-SGD run": (lambda c: (c["ledger"]["budget"].update(epsilon=10.0, delta=1e-4),
                                        c["ledger"]["entries"].append(dict(dpsgd_entry(c)))),
-                            r"2 training entries \(dp-sgd, dp-sgd\)"),
+                            r"3 training entries \(marginal-measurements, dp-sgd, dp-sgd\)"),
     "counts' noise lowered": (
         lambda c: next(e for e in c["ledger"]["entries"] if e["mechanism"] == "laplace-histogram")["params"]
         .update(noise_scale=0.001), "but its parameters give"),

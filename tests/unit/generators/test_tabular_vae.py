@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dpsynth import registry
+from dpsynth.bundle import write_manifest
 from dpsynth.errors import BudgetError, DpsynthError, NotFittedError, ParameterError, SchemaError
 from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
@@ -45,9 +46,11 @@ def test_samples_have_schema_columns_within_public_bounds(fitted):
 
 
 def test_ledger_holds_every_read_and_stays_within_budget(fitted):
-    """Rule 1: condition counts and DP-SGD are both on the ledger; nothing else ran."""
+    """Rule 1: condition counts, the decoder anchor's measurements and DP-SGD are on the ledger
+    (without the anchor, counts and DP-SGD); nothing else ran."""
     mechanisms = [e.mechanism for e in fitted.ledger_.entries]
-    assert mechanisms == ["laplace-histogram", "dp-sgd"]
+    assert mechanisms == ["laplace-histogram", "marginal-measurements", "dp-sgd"]
+    assert [e.mechanism for e in fit_tiny(anchor_share=0.0).ledger_.entries] == ["laplace-histogram", "dp-sgd"]
     eps, delta = fitted.privacy_spent()
     assert eps <= BUDGET.epsilon + 1e-9 and delta <= BUDGET.delta
 
@@ -64,7 +67,7 @@ def test_condition_mix_comes_from_noisy_counts_not_raw_frequencies(fitted):
 
 def test_uniform_condition_mix_costs_nothing():
     model = fit_tiny(condition_share=0.0)
-    assert [e.mechanism for e in model.ledger_.entries] == ["dp-sgd"]
+    assert [e.mechanism for e in model.ledger_.entries] == ["marginal-measurements", "dp-sgd"]
     assert model.condition_table_["_weight"].nunique() == 1
 
 
@@ -291,3 +294,17 @@ def test_an_anchor_share_outside_zero_to_one_is_a_parameter_error():
     for share in (1.0, -0.1, "half"):
         with pytest.raises(ParameterError, match="anchor_share"):
             registry.create("dp-vae", make_toy_schema(), anchor_share=share)
+
+
+def test_a_bundle_saved_before_anchor_share_existed_loads_without_an_anchor(tmp_path):
+    """Its config lacks ``anchor_share``: it was trained by DP-SGD alone, so it loads as 0, not
+    as today's default (which would build a decoder its weights do not fit)."""
+    old = fit_tiny(anchor_share=0.0)
+    folder = old.save(tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    del config["params"]["anchor_share"]
+    (folder / "config.json").write_text(json.dumps(config))
+    write_manifest(folder, kind="model")
+    loaded = TabularGenerator.load(folder)
+    assert loaded.anchor_share == 0.0
+    pd.testing.assert_frame_equal(old.sample(100, random_state=2), loaded.sample(100, random_state=2))

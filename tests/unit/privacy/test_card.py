@@ -80,7 +80,7 @@ def test_typed_fields_of_a_released_card(release):
     card = release[0].card
     (run,) = card.dp_sgd
     assert card.private and card.epsilon == pytest.approx(sum(e.epsilon for e in card.ledger)) and card.epsilon <= 2
-    assert card.accountant == (run.accountant,) and run.steps > 0 and run.history[0][0] == run.noise_multiplier
+    assert card.accountant == (run.accountant, "zcdp") and run.steps > 0 and run.history[0][0] == run.noise_multiplier
     assert card.budget == PrivacyBudget(2.0, card.delta) and card.generator == "dp-vae" and card.seed == 3
     assert card.rows_released == 40 == len(release[0].synthetic) and card.synthetic_file == "synthetic.csv"
     assert card.sampling == SamplingNote(rebalance={"race": "equal"}) and card.randomness.public_seed == 3
