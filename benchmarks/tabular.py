@@ -32,7 +32,6 @@ from dpsynth import registry
 from dpsynth.data import DATASETS, get_dataset
 from dpsynth.devices import module_device
 from dpsynth.families.training import PerUnitLoss, keep_rows, train_dpsgd
-from dpsynth.tabular.generator import TabularGenerator
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.dpsgd import DPSGDPlan
 from dpsynth.privacy.rebalance import describe, parse_rebalance
@@ -145,8 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     for generator in ([] if args.no_step_cost else args.generators):
         dataset = get_dataset(args.datasets[0])
         cost_model = registry.create(generator, dataset.schema(), **params)
-        if not registry.get(generator).private or type(cost_model)._train is not TabularGenerator._train:
-            step_cost[generator] = "n/a: not private, or the family runs its own multi-network loop"
+        info = registry.get(generator)
+        if not info.private or info.family == "gan" or info.cls.training_mechanism != "dp-sgd":
+            step_cost[generator] = "n/a: not private, the family runs its own multi-network loop, or no DP-SGD"
             continue
         train = SPLITS[dataset.name][0]
         cost_model.fit(train, budget=PrivacyBudget(1.0, DELTA), random_state=0, progress=False)

@@ -33,8 +33,8 @@ def fitted(request):
 def test_ledger_within_budget(fitted):
     eps, delta = fitted.privacy_spent()
     assert 0 < eps <= BUDGET.epsilon + 1e-9 and 0 < delta <= BUDGET.delta
-    assert [e.mechanism for e in fitted.ledger_.entries if e.mechanism in TRAINING] in (["dp-sgd"],
-                                                                                        ["marginal-measurements"])
+    assert [e.mechanism for e in fitted.ledger_.entries if e.mechanism in TRAINING] in (
+        ["dp-sgd"], ["marginal-measurements"], ["marginal-measurements", "dp-sgd"])  # the last: an anchored decoder
 
 
 def test_shapes_dtypes_and_public_bounds(fitted):
