@@ -158,9 +158,11 @@ class DPGenerator(Generator):
     with today's default."""
     pretrainable: ClassVar[bool] = True
     """False for a family whose training loop `_pretrain`'s single-loss loop cannot stand in for (a GAN)."""
-    own_condition_mix: ClassVar[bool] = False
-    """True for a family whose private stage yields the condition mix itself (`_fitted_condition_table`):
-    it spends no ``condition_share`` on the separate Laplace table."""
+    @property
+    def own_condition_mix(self) -> bool:
+        """True where this generator's private stage yields the condition mix itself
+        (`_fitted_condition_table`): it spends no ``condition_share`` on the separate Laplace table."""
+        return False
 
     def __init_subclass__(cls, **kwargs: Any):
         """Resolve the class's parameters once: specs, keyword signature, Parameters section of the docstring."""

@@ -123,7 +123,8 @@ class TrainingSettings:
     accountant: str = param("prv", "privacy accountant of DP-SGD: PRV (tighter) or RDP", choice("prv", "rdp"))
     grad_sample_mode: str = param("ghost", "opacus per-unit clipping: ghost (fast) or hooks",
                                   choice("ghost", "hooks"))
-    condition_share: float = param(0.05, "share of ε for the noisy condition counts (0: a uniform mix)",
+    condition_share: float = param(0.05, "share of ε for the noisy condition counts (0: the mix a generator "
+                                         "measures itself, as dp-marginal and an anchored dp-vae do, else uniform)",
                                    number(at_least=0, below=1))
     max_rows_per_unit: int = param(16, "rows kept per privacy unit (a secret random subsample beyond)", whole(1))
     rows_per_step: int | None = param(None, "rows of a sampled unit each private step uses (None: all)",

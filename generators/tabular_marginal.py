@@ -61,6 +61,4 @@ class DPTabularMarginal(MarginalFamily, TabularGenerator):
         return {i for i, b in enumerate(codec.counted_blocks()) if b.column in columns}
 
     def _condition_choices(self, codec: TabularCodec, cells: pd.DataFrame) -> dict[int, np.ndarray]:
-        masks = codec.condition_masks(cells)
-        return {i: masks[(b.column, b.role)].astype(float) for i, b in enumerate(codec.counted_blocks())
-                if (b.column, b.role) in masks}
+        return codec.condition_choices(cells)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pandas as pd
 from torch import nn
 
 from dpsynth.backbones import MLP
 from dpsynth.families.anchor import AnchoredDecoder, AnchoredVAEParams, measure_anchor, plan_anchor
-from dpsynth.families.marginal import TargetMarginals
+from dpsynth.families.marginal import TargetMarginals, measured_condition_mix
 from dpsynth.families.training import TrainingLog
 from dpsynth.families.vae import ConditionalVAE, vae_params
+from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.dpsgd import DPSGDPlan
 from dpsynth.registry import register
 from dpsynth.tabular.codec import TabularCodec
@@ -39,16 +41,20 @@ class DPTabularVAE(TabularGenerator):
     512 gives a cohort of a few hundred patients 30 full-batch steps, too few to learn from
     at any ε; the settings study in docs/benchmarks.md chose this schedule on inner splits.
 
-    With ``anchor_share`` s > 0 (default 0.7), s of the training budget (after the condition
-    counts) measures the marginal family's one-way and outcome-pair tables and the decoder's
-    logits start from them; DP-SGD trains the rest at ``lr`` 1e-3 (`dpsynth.families.anchor`).
+    With ``anchor_share`` s > 0 (default 0.7), s of the training budget measures the marginal
+    family's one-way and outcome-pair tables and the decoder's logits start from them; DP-SGD
+    trains the rest at ``lr`` 1e-3 (`dpsynth.families.anchor`). The condition mix then comes
+    from the same tables, as dp-marginal's does (``condition_share`` 0): a separate Laplace
+    table over the target × sensitive-group cells has more noise than count in most cells of a
+    small cohort. A ``condition_share`` > 0 spends that share on the Laplace table instead.
     Without the anchor (0) a decoder learns from DP-SGD alone, and in cohorts of a few hundred
-    patients its samples can carry less about the outcome than chance; ``lr`` 5e-3 suits it
-    better. The settings study in docs/benchmarks.md chose both on inner splits.
+    patients its samples can carry less about the outcome than chance; ``lr`` 5e-3 and
+    ``condition_share`` 0.05 suit it better. The settings study in docs/benchmarks.md chose
+    these on inner splits.
     """
 
     family_params = AnchoredVAEParams
-    param_defaults = {"batch_size": None, "epochs": None, "anchor_share": 0.7, "lr": 1e-3}
+    param_defaults = {"batch_size": None, "epochs": None, "anchor_share": 0.7, "lr": 1e-3, "condition_share": 0.0}
     params_before_added = {"anchor_share": 0.0}  # a bundle saved before the anchor trained DP-SGD alone
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> DPSGDPlan:
@@ -66,9 +72,24 @@ class DPTabularVAE(TabularGenerator):
             decoder = AnchoredDecoder(decoder, TargetMarginals(codec.width, n_targets), self.latent_dim)
         return ConditionalVAE(encoder, decoder, reconstruction_loss=codec.row_loss, **vae_params(self))
 
+    @property
+    def own_condition_mix(self) -> bool:
+        """Anchored and without a Laplace condition table: the mix comes from the anchor's tables."""
+        return bool(self.anchor_share) and self.training.condition_share == 0
+
     def _train(self, module: nn.Module, tensors: Any, plan: DPSGDPlan, *, progress: bool) -> TrainingLog:
         if plan.first_stage is not None:  # the anchor's measurements, then DP-SGD
             measured, target_block = self.codec_.measured_slices()
-            measure_anchor(module.decoder, tensors, plan.first_stage, measured=measured, target_block=target_block,
-                           merges=self.codec_.pair_merges(), progress=progress)
+            self._anchor_log = measure_anchor(module.decoder, tensors, plan.first_stage, measured=measured,
+                                              target_block=target_block, merges=self.codec_.pair_merges(),
+                                              progress=progress)
         return super()._train(module, tensors, plan, progress=progress)
+
+    def _fitted_condition_table(self, module: nn.Module, log: TrainingLog, table: pd.DataFrame) -> pd.DataFrame:
+        if not self.own_condition_mix:
+            return table
+        measured, target_block = self.codec_.measured_slices()
+        cells = table.drop(columns=[WEIGHT, NOISY], errors="ignore")
+        return measured_condition_mix(module.decoder.anchor, self._anchor_log, cells,
+                                      self.codec_.condition_choices(cells), measured=measured,
+                                      target_block=target_block, condition_names=list(self.codec_.condition_domains))

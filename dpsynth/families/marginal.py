@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -297,6 +298,33 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
                        n_hat=n_hat)
 
 
+def measured_condition_mix(marginals: TargetMarginals, log: MarginalLog, cells: pd.DataFrame,
+                           choices: dict[int, np.ndarray], *, measured: Sequence[slice], target_block: int,
+                           condition_names: Sequence[str]) -> pd.DataFrame:
+    """The condition mix from measured marginals (post-processing): for each of ``cells``
+    (one column per condition name), expected counts n̂ · Σ_y p(y) Π_blocks p(the cell's
+    choices | y), where ``choices[i]`` [cells, block size] says which of measured block i's
+    choices each cell allows. Warns for groups whose count is within 2 noise s.d. of zero."""
+    probs = marginals.log_probs.exp().cpu().double().numpy()
+    p_target = probs[0, measured[target_block]] / probs[0, measured[target_block]].sum()
+    weight = np.zeros(len(cells))
+    for y, p_y in enumerate(p_target):
+        w = p_y * choices[target_block][:, y]
+        for i, allowed in choices.items():
+            if i != target_block:
+                p = probs[y, measured[i]]
+                w = w * (allowed * (p / p.sum())[None, :]).sum(1)
+        weight += w
+    counts = log.n_hat * weight / weight.sum()
+    out = cells.assign(**{NOISY: counts, WEIGHT: counts})
+    for name in condition_names:
+        totals = out.groupby(name, sort=False)[NOISY].sum()
+        empty = [str(g) for g in totals.index[totals < 2.0 * log.pairs_sd * math.sqrt(len(p_target))]]
+        if empty:
+            warnings.warn(EMPTY_WARNING.format(name=name, empty=empty), UserWarning, stacklevel=4)
+    return out
+
+
 class MarginalFamily:
     """The family's part of a generator (mixed in before the modality's `DPGenerator` subclass):
     its plan, module, private stage and membership score. The modality part says which slices
@@ -349,27 +377,9 @@ class MarginalFamily:
                            unpaired=self._unpaired_blocks(self.codec_))
 
     def _fitted_condition_table(self, module: nn.Module, log: MarginalLog, table: Any) -> Any:
-        """The condition mix from the measurements (post-processing): expected counts
-        n̂ · Σ_y p(y) Π_blocks p(the cell's choices | y), and a warning for groups whose count
-        is within 2 noise s.d. of zero."""
+        """The condition mix from the measurements (`measured_condition_mix`)."""
         measured, target_block = self._measured_blocks(self.codec_)
         cells = table.drop(columns=[WEIGHT, NOISY], errors="ignore")
-        choices = self._condition_choices(self.codec_, cells)
-        probs = module.log_probs.exp().cpu().double().numpy()
-        p_target = probs[0, measured[target_block]] / probs[0, measured[target_block]].sum()
-        weight = np.zeros(len(cells))
-        for y, p_y in enumerate(p_target):
-            w = p_y * choices[target_block][:, y]
-            for i, allowed in choices.items():
-                if i != target_block:
-                    p = probs[y, measured[i]]
-                    w = w * (allowed * (p / p.sum())[None, :]).sum(1)
-            weight += w
-        counts = log.n_hat * weight / weight.sum()
-        out = cells.assign(**{NOISY: counts, WEIGHT: counts})
-        for name in self.codec_.condition_domains:
-            totals = out.groupby(name, sort=False)[NOISY].sum()
-            empty = [str(g) for g in totals.index[totals < 2.0 * log.pairs_sd * math.sqrt(len(p_target))]]
-            if empty:
-                warnings.warn(EMPTY_WARNING.format(name=name, empty=empty), UserWarning, stacklevel=3)
-        return out
+        return measured_condition_mix(module, log, cells, self._condition_choices(self.codec_, cells),
+                                      measured=measured, target_block=target_block,
+                                      condition_names=list(self.codec_.condition_domains))

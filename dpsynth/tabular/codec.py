@@ -103,6 +103,14 @@ class TabularCodec:
         target = next(i for i, b in enumerate(blocks) if b.column == self.schema.target)
         return [slice(b.start, b.stop) for b in blocks], target
 
+    def condition_choices(self, cells: pd.DataFrame) -> dict[int, np.ndarray]:
+        """For each counted block that a condition cell restricts (the target's, the sensitive
+        groups' columns), keyed by its index among `counted_blocks`: which of its choices each of
+        ``cells`` allows, float [cells, block size]."""
+        masks = self.condition_masks(cells)
+        return {i: masks[(b.column, b.role)].astype(float) for i, b in enumerate(self.counted_blocks())
+                if (b.column, b.role) in masks}
+
     def pair_merges(self) -> list[str]:
         """How each counted block's cells merge in a target pair (`dpsynth.families.marginal.cell_groups`):
         a numeric column's bins as ordered runs, any other block's cells as categories."""

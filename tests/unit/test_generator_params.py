@@ -42,7 +42,7 @@ IMAGE = {"sigma": 0.1, "pretrain_images": 0, "pretrain_steps": 1000, "pretrain_s
 SDV_NEURAL = {"epochs": 300, "batch_size": None, "hidden": None, "enable_gpu": False, "enforce_min_max_values": True}
 PINNED = {
     "dp-vae": SHARED | VAE | {"epochs": None, "batch_size": None,  # its schedule follows the cohort size
-               "anchor_share": 0.7, "lr": 0.001},
+               "anchor_share": 0.7, "lr": 0.001, "condition_share": 0.0},
     "dp-gan": SHARED | GAN | {"lr": 0.001, "generator_lr": 0.001, "aux_weight": 3.0},
     "dp-diffusion": SHARED | DIFFUSION,
     "dp-marginal": SHARED | {"one_way_share": 0.3, "selection_share": 0.1, "cell_signal": 2.0, "pair_groups": 3,

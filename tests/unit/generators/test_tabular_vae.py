@@ -46,28 +46,43 @@ def test_samples_have_schema_columns_within_public_bounds(fitted):
 
 
 def test_ledger_holds_every_read_and_stays_within_budget(fitted):
-    """Rule 1: condition counts, the decoder anchor's measurements and DP-SGD are on the ledger
-    (without the anchor, counts and DP-SGD); nothing else ran."""
+    """Rule 1: the decoder anchor's measurements and DP-SGD are on the ledger (with a
+    ``condition_share``, the condition counts first); nothing else ran."""
     mechanisms = [e.mechanism for e in fitted.ledger_.entries]
-    assert mechanisms == ["laplace-histogram", "marginal-measurements", "dp-sgd"]
-    assert [e.mechanism for e in fit_tiny(anchor_share=0.0).ledger_.entries] == ["laplace-histogram", "dp-sgd"]
+    assert mechanisms == ["marginal-measurements", "dp-sgd"]
+    assert [e.mechanism for e in fit_tiny(anchor_share=0.0, condition_share=0.05).ledger_.entries] == [
+        "laplace-histogram", "dp-sgd"]
     eps, delta = fitted.privacy_spent()
     assert eps <= BUDGET.epsilon + 1e-9 and delta <= BUDGET.delta
 
 
-def test_condition_mix_comes_from_noisy_counts_not_raw_frequencies(fitted):
+@pytest.mark.parametrize("params", [{}, {"condition_share": 0.05}], ids=["anchor's tables", "laplace counts"])
+def test_condition_mix_comes_from_noisy_counts_not_raw_frequencies(params):
     frame = make_toy_frame()
     schema = make_toy_schema()
     raw = schema.group_labels(schema.conform(frame)[0]).value_counts()
-    table = fitted.condition_table_.set_index(list(schema.condition_domains()))["_weight"]
+    table = fit_tiny(**params).condition_table_.set_index(list(schema.condition_domains()))["_weight"]
     aligned = table.reindex(raw.index)
     assert not np.allclose(aligned.to_numpy(), raw.to_numpy())
     assert len(table) == 2 * 2 * 3 * 3  # the full public product, empty cells included
 
 
+def test_an_anchored_fit_takes_its_condition_mix_from_the_anchor_at_no_extra_cost(fitted):
+    """Post-processing of the anchor's measurements: no Laplace table on the ledger, the mix
+    totals the measurements' noisy count, and it follows the measured group shares."""
+    assert fitted.own_condition_mix and "laplace-histogram" not in [e.mechanism for e in fitted.ledger_.entries]
+    table = fitted.condition_table_
+    assert table["_noisy"].sum() == pytest.approx(400, rel=0.2)  # the toy frame's 400 rows, noised
+    by_sex = table.groupby("sex")["_noisy"].sum()
+    assert by_sex.min() > 0.2 * by_sex.sum()  # both groups hold a real share, as in the data
+    with_counts = fit_tiny(condition_share=0.05)
+    assert not with_counts.own_condition_mix
+    assert [e.mechanism for e in with_counts.ledger_.entries][0] == "laplace-histogram"
+
+
 def test_uniform_condition_mix_costs_nothing():
-    model = fit_tiny(condition_share=0.0)
-    assert [e.mechanism for e in model.ledger_.entries] == ["marginal-measurements", "dp-sgd"]
+    model = fit_tiny(anchor_share=0.0, condition_share=0.0)
+    assert [e.mechanism for e in model.ledger_.entries] == ["dp-sgd"] and not model.own_condition_mix
     assert model.condition_table_["_weight"].nunique() == 1
 
 
@@ -221,6 +236,15 @@ def test_empty_subgroup_is_reported_from_dp_counts(monkeypatch):
     frame = make_toy_frame(n=600)
     frame = frame[~frame["race"].isin(["asian", "other"])]  # the group "other" is empty
     with pytest.warns(UserWarning, match=r"'race': group\(s\) \['other'\] look empty under the DP counts"):
+        fit_tiny(frame=frame, budget=PrivacyBudget(50.0, 1e-5), condition_share=0.05)
+
+
+def test_empty_subgroup_is_reported_from_the_anchor_measurements(monkeypatch):
+    """The anchor's mix warns as the Laplace table does (noise held at zero, as above)."""
+    monkeypatch.setattr("dpsynth.families.marginal.gaussian_counts", lambda counts, **_: counts)
+    frame = make_toy_frame(n=600)
+    frame = frame[~frame["race"].isin(["asian", "other"])]
+    with pytest.warns(UserWarning, match=r"'race': group\(s\) \['other'\] look empty under the DP counts"):
         fit_tiny(frame=frame, budget=PrivacyBudget(50.0, 1e-5))
 
 
@@ -261,7 +285,7 @@ def test_declared_rules_hold_in_every_sampled_row():
 
 @pytest.fixture(scope="module")
 def anchored():
-    return fit_tiny(anchor_share=0.6)
+    return fit_tiny(anchor_share=0.6, condition_share=0.05)
 
 
 def test_an_anchor_share_puts_the_measurements_and_dp_sgd_on_the_ledger_within_budget(anchored):
@@ -282,7 +306,7 @@ def test_an_anchor_share_puts_the_measurements_and_dp_sgd_on_the_ledger_within_b
 def test_an_anchored_fit_measures_with_secret_noise_and_its_bundle_samples_as_it_did(anchored, tmp_path):
     """Rule 9: the same data and seed give another anchor (OpenDP's noise is not the seed's);
     the bundle keeps the measured table, and its ledger passes the load-time recheck."""
-    again = fit_tiny(anchor_share=0.6)
+    again = fit_tiny(anchor_share=0.6, condition_share=0.05)
     assert not torch.equal(anchored.module_.decoder.anchor.log_probs, again.module_.decoder.anchor.log_probs)
     loaded = TabularGenerator.load(anchored.save(tmp_path / "model"))
     assert torch.equal(loaded.module_.decoder.anchor.log_probs, anchored.module_.decoder.anchor.log_probs)
