@@ -32,12 +32,24 @@ def test_the_readme_table_orders_cells_by_size_and_says_what_was_not_run():
 def test_the_bar_compares_each_model_with_its_better_peer_and_counts_wider_gaps():
     bar = load_script("cohort_tables.py").bar(SUMMARY)
     assert bar["cells_with_a_peer"] == 2 and bar["cells_at_or_above_on_both_models"] == 1
-    assert bar["behind"] == ["support2 n=500 eps=1 logreg: 0.620 vs aim 0.650",
-                             "support2 n=500 eps=1 gboost: 0.480 vs mst 0.500"]
+    assert bar["behind"] == ["support2 n=500 eps=1 logreg: dp-marginal 0.620 vs aim 0.650",
+                             "support2 n=500 eps=1 gboost: dp-marginal 0.480 vs mst 0.500"]
     assert bar["below_chance_medians"] == ["dp-marginal support2 n=500 eps=1 gboost 0.480"]
     assert bar["attribute_cells"] == 6
     assert [(w["cell"], w["attribute"], w["peer"]) for w in bar["eod_wider_than_better_peer"]] == [
         ("support2 n=full eps=1", "sex", "mst")]
+
+
+def test_the_bar_reads_each_cells_best_dpsynth_generator_or_the_one_named():
+    tables = load_script("cohort_tables.py")
+    both = {"medians": SUMMARY["medians"] + [row("dp-vae", logreg=0.66, gboost=0.55, eod=0.02)]}
+    best = tables.bar(both)
+    assert best["chosen"] == {"support2 n=500 eps=1": "dp-vae", "support2 n=full eps=1": "dp-marginal"}
+    assert best["cells_at_or_above_on_both_models"] == 2 and best["behind"] == []
+    assert [w["generator"] for w in best["eod_wider_than_better_peer"]] == ["dp-vae", "dp-marginal"]
+    alone = tables.bar(both, "dp-marginal")
+    assert alone["cells_at_or_above_on_both_models"] == 1 and set(alone["chosen"].values()) == {"dp-marginal"}
+    assert tables.bar(both, "dp-vae")["cells_with_a_peer"] == 1  # it ran in one cell
 
 
 def seed_cell(generator, seed, *, gboost, eod):
