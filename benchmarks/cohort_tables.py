@@ -103,8 +103,12 @@ def beyond_spread(lower: list[float], higher: list[float]) -> bool | None:
 
 def best_dpsynth(rows: dict[str, dict]) -> str | None:
     """The cell's best dpsynth generator: the higher mean of its two median TSTR AUROCs."""
-    ours = [g for g in (OURS, *OTHERS) if g in rows]
-    return max(ours, key=lambda g: rows[g]["tstr_auroc_logreg"] + rows[g]["tstr_auroc_gboost"], default=None)
+
+    def score(g: str) -> float:
+        total = rows[g]["tstr_auroc_logreg"] + rows[g]["tstr_auroc_gboost"]
+        return total if total == total else float("-inf")  # NaN: no usable synthetic rows
+
+    return max((g for g in (OURS, *OTHERS) if g in rows), key=score, default=None)
 
 
 def bar(summary: dict, generator: str | None = None) -> dict:
@@ -120,7 +124,7 @@ def bar(summary: dict, generator: str | None = None) -> dict:
         for name in (OURS, *OTHERS):
             row = rows.get(name)
             for model in MODELS if row else ():
-                if row[f"tstr_auroc_{model}"] < 0.5:
+                if not row[f"tstr_auroc_{model}"] >= 0.5:  # NaN too: synthetic rows of one outcome class
                     below_chance.append(f"{name} {label} {model} {row[f'tstr_auroc_{model}']:.3f}")
         peers = [rows[p] for p in PEERS if p in rows]
         name = generator or best_dpsynth(rows)

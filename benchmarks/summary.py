@@ -59,8 +59,10 @@ def audit_and_summarise(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic
 
 def median(values: list[Any]) -> int | float:
     """The median, rounded to 4 places; an integer where every value is one and the median is whole
-    (a count such as the train rows stays a count over an even number of seeds)."""
-    middle = statistics.median(values)
+    (a count such as the train rows stays a count over an even number of seeds). NaN, a metric a
+    seed could not compute (TSTR on synthetic rows of one outcome class), ranks lowest."""
+    ordered = sorted(values, key=lambda v: (v == v, v if v == v else 0))  # NaN first
+    middle = statistics.mean(ordered[(len(ordered) - 1) // 2:len(ordered) // 2 + 1])
     whole = all(isinstance(v, int) for v in values) and float(middle).is_integer()
     return int(middle) if whole else round(middle, 4)
 

@@ -52,6 +52,13 @@ def test_the_bar_reads_each_cells_best_dpsynth_generator_or_the_one_named():
     assert tables.bar(both, "dp-vae")["cells_with_a_peer"] == 1  # it ran in one cell
 
 
+def test_a_median_without_a_tstr_counts_below_chance():
+    tables = load_script("cohort_tables.py")
+    one_class = {"medians": SUMMARY["medians"] + [row("dp-vae", logreg=float("nan"), gboost=0.6)]}
+    assert "dp-vae support2 n=500 eps=1 logreg nan" in tables.bar(one_class)["below_chance_medians"]
+    assert tables.bar(one_class)["chosen"]["support2 n=500 eps=1"] == "dp-marginal"
+
+
 def seed_cell(generator, seed, *, gboost, eod):
     return {"dataset": "support2", "n": "full", "epsilon": 1.0, "generator": generator, "seed": seed,
             "tstr_auroc_gboost": gboost, "eod_change_sex_gboost": eod}
