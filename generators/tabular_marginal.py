@@ -60,5 +60,8 @@ class DPTabularMarginal(MarginalFamily, TabularGenerator):
         columns = self._unpaired_columns()
         return {i for i, b in enumerate(codec.counted_blocks()) if b.column in columns}
 
+    def _complete_blocks(self, codec: TabularCodec) -> set[int]:
+        return codec.complete_blocks()
+
     def _condition_choices(self, codec: TabularCodec, cells: pd.DataFrame) -> dict[int, np.ndarray]:
         return codec.condition_choices(cells)

@@ -82,7 +82,7 @@ class DPTabularVAE(TabularGenerator):
             measured, target_block = self.codec_.measured_slices()
             self._anchor_log = measure_anchor(module.decoder, tensors, plan.first_stage, measured=measured,
                                               target_block=target_block, merges=self.codec_.pair_merges(),
-                                              progress=progress)
+                                              complete=self.codec_.complete_blocks(), progress=progress)
         return super()._train(module, tensors, plan, progress=progress)
 
     def _fitted_condition_table(self, module: nn.Module, log: TrainingLog, table: pd.DataFrame) -> pd.DataFrame:

@@ -14,13 +14,14 @@ before DP-SGD the decoder samples what the measurements say; DP-SGD, with the re
 budget, learns what they cannot (how the predictors go together, given z). The two parts
 compose by basic composition, each its own ledger entry (δ split evenly).
 
-Written once: the modality says which blocks of its encoding to count and how a target
-pair merges their cells (`measure_anchor`'s ``measured``, ``target_block`` and ``merges``).
+Written once: the modality says which blocks of its encoding to count, how a target pair
+merges their cells and which blocks every unit fills (`measure_anchor`'s ``measured``,
+``target_block``, ``merges`` and ``complete``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,11 +68,12 @@ def plan_anchor(*, epsilon: float, delta: float) -> MarginalPlan:
 
 
 def measure_anchor(decoder: AnchoredDecoder, tensors: Any, plan: MarginalPlan, *, measured: Sequence[slice],
-                   target_block: int, merges: Sequence[str], progress: bool) -> MarginalLog:
+                   target_block: int, merges: Sequence[str], complete: Collection[int],
+                   progress: bool) -> MarginalLog:
     """Fill ``decoder``'s anchor with the marginal family's measurements under ``plan`` (every
     draw OpenDP's), with the family's default ``cell_signal`` and ``pair_groups``."""
     defaults = MarginalParams()
     with torch.no_grad():
         return measure(decoder.anchor, tensors, plan, measured=measured, target_block=target_block,
                        cell_signal=defaults.cell_signal, pair_groups=defaults.pair_groups, merges=merges,
-                       progress=progress)
+                       complete=complete, progress=progress)

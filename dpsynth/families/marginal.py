@@ -27,6 +27,11 @@ overall outcome rate. Rows that are independent given the outcome carry a paired
 whole (unadjusted) association with the outcome and none of its links to the other
 predictors, so a model trained on them leans on the attribute itself; unpaired, it cannot.
 
+The target's counts are measured once in stage 1 and again by the row sums of every measured
+pair whose block each unit fills: p(y) and the noisy total n̂ pool them, each weighted by the
+inverse of its noise variance (post-processing). Stage 1's noise is shared among every block,
+so at small n·ε its target histogram alone can empty an outcome class; tens of pairs cannot.
+
 Every noisy histogram is projected onto the nearest non-negative one with the same total
 (least squares on the simplex) and normalised. The module is a table of log-probabilities:
 row y holds, for each block, log p(block | target = y) where the pair was measured and
@@ -256,15 +261,34 @@ def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way
     return {i: part.reshape(n_targets, -1) for i, part in zip(chosen, parts)}, pair_sd
 
 
+def pooled_target_counts(target: np.ndarray, target_sd: float, pairs: dict[int, np.ndarray], pair_sd: float,
+                         complete: Collection[int]) -> np.ndarray:
+    """The target's counts from every measurement that holds them, weighted by the inverse of
+    their noise variance (post-processing): its own noisy histogram (s.d. ``target_sd`` per
+    cell) and the row sums of each measured pair whose block every unit fills (``complete``:
+    its cells total the unit's weight; a nullable column's bins skip its missing rows), with
+    variance cells × ``pair_sd``². Each such pair counts the target again, so tens of pairs pin
+    p(y) far better than the one histogram whose noise is shared among every block."""
+    estimates, precisions = [target], [1.0 / target_sd ** 2]
+    for i, pair in pairs.items():
+        if i in complete:
+            estimates.append(pair.sum(1))
+            precisions.append(1.0 / (pair.shape[1] * pair_sd ** 2))
+    weights = np.asarray(precisions)
+    return (np.stack(estimates) * weights[:, None]).sum(0) / weights.sum()
+
+
 def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measured: Sequence[slice],
             target_block: int, cell_signal: float, pair_groups: int, merges: Sequence[str],
-            progress: bool, unpaired: Collection[int] = ()) -> MarginalLog:
+            progress: bool, unpaired: Collection[int] = (), complete: Collection[int] = ()) -> MarginalLog:
     """Run the three measurements of the module docstring and fill ``module``'s tables.
 
     ``measured`` are the encoding's slices to count (``measured[target_block]`` is the target's
     own block: measured once for its total, never paired; so is each block in ``unpaired``, a
     public choice); in a target pair a block has at most ``pair_groups`` cells, merged as
-    ``merges`` says for each block (`cell_groups`). Every draw is OpenDP's."""
+    ``merges`` says for each block (`cell_groups`). The target's counts pool its histogram with
+    the row sums of the ``complete`` blocks' pairs (`pooled_target_counts`). Every draw is
+    OpenDP's."""
     start = time.perf_counter()
     one_way_exact, joint_exact = exact_counts(tensors, measured, module, progress=progress)
 
@@ -285,6 +309,11 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
                                   target_probs=target_probs, cell_signal=cell_signal,
                                   block_sizes=[p.size for p in probs]) if candidates else ({}, math.nan)
 
+    one_way_sd = gaussian_scale(sensitivity, plan.stage_rho(ONE_WAY))
+    pooled = pooled_target_counts(one_way[target_block], one_way_sd, pairs, pair_sd, complete)
+    probs[target_block] = simplex(pooled)
+    n_hat = max(float(np.clip(pooled, 0.0, None).sum()), 1.0)
+
     table = np.zeros(tuple(module.log_probs.shape))
     for i, s in enumerate(measured):
         table[:, s] = np.log(np.maximum(probs[i], LOG_FLOOR))[None, :]
@@ -293,9 +322,8 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
         table[:, measured[i]] = np.log(np.maximum(conditional, LOG_FLOOR))
         module.measured_pairs[measured[i]] = True
     module.log_probs.copy_(torch.from_numpy(table).to(module.log_probs.dtype))
-    return MarginalLog(seconds=time.perf_counter() - start, chosen=tuple(pairs),
-                       one_way_sd=gaussian_scale(sensitivity, plan.stage_rho(ONE_WAY)), pairs_sd=pair_sd,
-                       n_hat=n_hat)
+    return MarginalLog(seconds=time.perf_counter() - start, chosen=tuple(pairs), one_way_sd=one_way_sd,
+                       pairs_sd=pair_sd, n_hat=n_hat)
 
 
 def measured_condition_mix(marginals: TargetMarginals, log: MarginalLog, cells: pd.DataFrame,
@@ -352,6 +380,10 @@ class MarginalFamily:
         """The indices, among the measured blocks, of the ``unpaired`` names' blocks."""
         raise NotImplementedError
 
+    def _complete_blocks(self, codec: Any) -> set[int]:
+        """The indices, among the measured blocks, of those every unit fills (weight 1 in total)."""
+        raise NotImplementedError
+
     def _condition_choices(self, codec: Any, cells: Any) -> dict[int, np.ndarray]:
         """For each measured block that a condition cell restricts (the target's, the sensitive
         groups' columns): which of its choices each of ``cells`` allows, [cells, block size]."""
@@ -374,7 +406,8 @@ class MarginalFamily:
             return measure(module, tensors, plan, measured=measured, target_block=target_block,
                            cell_signal=self.cell_signal, pair_groups=self.pair_groups,
                            merges=self._pair_merges(self.codec_), progress=progress,
-                           unpaired=self._unpaired_blocks(self.codec_))
+                           unpaired=self._unpaired_blocks(self.codec_),
+                           complete=self._complete_blocks(self.codec_))
 
     def _fitted_condition_table(self, module: nn.Module, log: MarginalLog, table: Any) -> Any:
         """The condition mix from the measurements (`measured_condition_mix`)."""

@@ -103,6 +103,13 @@ class TabularCodec:
         target = next(i for i, b in enumerate(blocks) if b.column == self.schema.target)
         return [slice(b.start, b.stop) for b in blocks], target
 
+    def complete_blocks(self) -> set[int]:
+        """The indices, among `counted_blocks`, of the blocks every row fills (one cell each): a
+        categorical column's, a missing flag, a non-nullable numeric column's bins (a nullable
+        column's bins skip its missing rows)."""
+        return {i for i, b in enumerate(self.counted_blocks())
+                if b.role != "bin" or not self.schema.column(b.column).nullable}
+
     def condition_choices(self, cells: pd.DataFrame) -> dict[int, np.ndarray]:
         """For each counted block that a condition cell restricts (the target's, the sensitive
         groups' columns), keyed by its index among `counted_blocks`: which of its choices each of

@@ -55,7 +55,7 @@ def test_measuring_fills_the_anchor_within_its_plan():
     tensors = (x[:, None], c[:, None], torch.ones(n, 1))
     plan = plan_anchor(epsilon=2.0, delta=1e-5)
     log = measure_anchor(decoder, tensors, plan, measured=[slice(0, 2), slice(2, 5)], target_block=0,
-                         merges=["categories", "categories"], progress=False)
+                         merges=["categories", "categories"], complete={0, 1}, progress=False)
     plan.check_spent()
     assert {stage for stage, _ in plan.spent} == {ONE_WAY, SELECTION, PAIRS}
     assert log.chosen == (1,) and decoder.anchor.measured_pairs[2:5].all()

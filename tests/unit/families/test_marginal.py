@@ -10,7 +10,7 @@ import torch
 from dpsynth import registry
 from dpsynth.errors import ParameterError
 from dpsynth.families import marginal
-from dpsynth.families.marginal import TargetMarginals, measure, pairs_to_measure, simplex
+from dpsynth.families.marginal import TargetMarginals, measure, pairs_to_measure, pooled_target_counts, simplex
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.marginals import plan_marginals
@@ -76,6 +76,43 @@ def test_an_unpaired_block_is_never_a_candidate_and_keeps_its_one_way_row():
     probs = module.log_probs.exp()
     assert torch.allclose(probs[0, 0:2], probs[1, 0:2])  # the associated block, unpaired: one row for every target
     assert not module.measured_pairs[0:2].any() and module.measured_pairs[2:4].all()
+
+
+def test_pooling_weights_each_count_of_the_target_by_its_precision_and_skips_incomplete_blocks():
+    pairs = {0: np.array([[60.0, 40.0], [30.0, 20.0]]), 1: np.array([[0.0, 1.0], [5.0, 0.0]])}
+    pooled = pooled_target_counts(np.array([400.0, -300.0]), 100.0, pairs, 1.0, complete={0})
+    precise = 1 / (2 * 1.0)  # the pair's row sums: 2 cells of s.d. 1
+    expected = (np.array([400.0, -300.0]) / 100.0 ** 2 + np.array([100.0, 50.0]) * precise) / (1 / 100.0 ** 2 + precise)
+    assert pooled == pytest.approx(expected) and pooled == pytest.approx([100.0, 50.0], abs=0.1)
+    assert pooled_target_counts(np.array([4.0, 3.0]), 1.0, pairs, 1.0, complete=()) == pytest.approx([4.0, 3.0])
+
+
+@pytest.mark.parametrize("complete", [{0, 1, 2}, set()])
+def test_the_target_share_and_total_pool_the_complete_blocks_pairs(complete, monkeypatch):
+    """The target's own histogram drawn far off (one class emptied): the fitted p(y) and n̂ are
+    the pooled estimate from that draw and the complete blocks' pair rows, as released."""
+    x, c, mask = units(1000, np.random.default_rng(3))
+    draws = []
+
+    def off_target(counts, *, sensitivity, rho):
+        counts = np.asarray(counts, float).copy()
+        if not draws:  # the one-way stage: the target's histogram (the last block) pushed to [n, -n/2]
+            counts[4:6] = [1000.0, -500.0]
+        draws.append(counts)
+        return counts
+
+    monkeypatch.setattr(marginal, "gaussian_counts", off_target)
+    module = TargetMarginals(6, 2)
+    log = measure(module, (x, c, mask), plan_marginals(epsilon=0.05, delta=1e-5, shares=SHARES), measured=BLOCKS,
+                  target_block=2, cell_signal=1e-6, pair_groups=3, merges=["categories"] * 3, progress=False,
+                  complete=complete)
+    rows = np.split(draws[1], len(log.chosen))
+    pairs = {i: part.reshape(2, -1) for i, part in zip(log.chosen, rows)}
+    pooled = pooled_target_counts(draws[0][4:6], log.one_way_sd, pairs, log.pairs_sd, complete)
+    p_target = module.log_probs[0, 4:6].exp().double().numpy()
+    assert p_target == pytest.approx(simplex(pooled), abs=1e-5)
+    assert log.n_hat == pytest.approx(np.clip(pooled, 0, None).sum())
+    assert (p_target[1] > 0.1) == bool(complete)  # pooled, the emptied class is back
 
 
 @pytest.mark.parametrize("rows", [1, 3])
