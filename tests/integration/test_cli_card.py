@@ -14,7 +14,7 @@ def test_card_says_a_tiny_release_in_words_and_as_json(files):  # noqa: F811
     assert result.exit_code == 0, result.output
     assert result.output.startswith("This release is differentially private: ε = ")
     assert "δ = 1e-05" in result.output and "row (one row = one patient)" in result.output
-    assert "(laplace-histogram)" in result.output and "(dp-sgd)" in result.output and "NOT PRIVATE" not in result.output
+    assert "(marginal-measurements)" in result.output and "(dp-sgd)" in result.output and "NOT PRIVATE" not in result.output
     assert "The seed (1) drives only" in result.output
     as_json = runner.invoke(app, ["card", str(files / "release"), "--json"])  # the folder works too
     assert as_json.exit_code == 0 and json.loads(as_json.output) == json.loads(path.read_text())

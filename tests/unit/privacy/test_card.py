@@ -170,7 +170,7 @@ def test_describe_states_the_guarantee_the_unit_and_every_ledger_mechanism():
 def test_describe_a_released_card_names_its_files_and_rebalance(release):
     text = release[0].card.describe()
     assert "the synthetic data (synthetic.csv, 40 records)" in text and "subgroup shares (race: equal)" in text
-    assert all(f"({m})" in text for m in ("laplace-histogram", "dp-sgd"))
+    assert all(f"({m})" in text for m in ("marginal-measurements", "dp-sgd"))
 
 
 def test_describe_a_reference_says_not_private_first():
