@@ -158,6 +158,7 @@ class DPGenerator(Generator):
     with today's default."""
     pretrainable: ClassVar[bool] = True
     """False for a family whose training loop `_pretrain`'s single-loss loop cannot stand in for (a GAN)."""
+
     @property
     def own_condition_mix(self) -> bool:
         """True where this generator's private stage yields the condition mix itself

@@ -19,7 +19,6 @@ from dpsynth.families.anchor import AnchoredDecoder, AnchoredVAEParams, measure_
 from dpsynth.families.marginal import TargetMarginals, measured_condition_mix
 from dpsynth.families.training import TrainingLog
 from dpsynth.families.vae import ConditionalVAE, vae_params
-from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.dpsgd import DPSGDPlan
 from dpsynth.registry import register
 from dpsynth.tabular.codec import TabularCodec
@@ -89,7 +88,5 @@ class DPTabularVAE(TabularGenerator):
         if not self.own_condition_mix:
             return table
         measured, target_block = self.codec_.measured_slices()
-        cells = table.drop(columns=[WEIGHT, NOISY], errors="ignore")
-        return measured_condition_mix(module.decoder.anchor, self._anchor_log, cells,
-                                      self.codec_.condition_choices(cells), measured=measured,
-                                      target_block=target_block, condition_names=list(self.codec_.condition_domains))
+        return measured_condition_mix(module.decoder.anchor, self._anchor_log, table, self.codec_.condition_choices,
+                                      measured=measured, target_block=target_block)

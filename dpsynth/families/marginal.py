@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,7 +160,7 @@ class MarginalLog:
     chosen: tuple[int, ...]
     one_way_sd: float
     pairs_sd: float
-    n_hat: float = math.nan  # the noisy total of stage 1 (a DP output)
+    n_hat: float = math.nan  # the noisy total: the pooled target counts summed (a DP output)
     steps: int = 0  # no DP-SGD steps
 
 
@@ -296,8 +296,7 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
     one_way = np.split(gaussian_counts(np.concatenate(one_way_exact), sensitivity=sensitivity,
                                        rho=plan.stage_rho(ONE_WAY)), np.cumsum([s.stop - s.start for s in measured])[:-1])
     plan.record(ONE_WAY, plan.stage_rho(ONE_WAY))
-    target_counts = np.clip(one_way[target_block], 0.0, None)
-    n_hat = max(float(target_counts.sum()), 1.0)
+    one_way_total = max(float(np.clip(one_way[target_block], 0.0, None).sum()), 1.0)  # sets k, before pooling
     target_probs = simplex(one_way[target_block])
     probs = [simplex(v) for v in one_way]
 
@@ -305,7 +304,7 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
     labels = [cell_groups(p, pair_groups, merge=merge) for p, merge in zip(probs, merges)]  # from noisy counts
     grouped_joint = [joint @ np.eye(group.max() + 1)[group] for joint, group in zip(joint_exact, labels)]
     grouped_probs = [np.bincount(group, weights=p) for p, group in zip(probs, labels)]
-    pairs, pair_sd = target_pairs(grouped_joint, grouped_probs, one_way, candidates, plan, n_hat=n_hat,
+    pairs, pair_sd = target_pairs(grouped_joint, grouped_probs, one_way, candidates, plan, n_hat=one_way_total,
                                   target_probs=target_probs, cell_signal=cell_signal,
                                   block_sizes=[p.size for p in probs]) if candidates else ({}, math.nan)
 
@@ -326,13 +325,16 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
                        pairs_sd=pair_sd, n_hat=n_hat)
 
 
-def measured_condition_mix(marginals: TargetMarginals, log: MarginalLog, cells: pd.DataFrame,
-                           choices: dict[int, np.ndarray], *, measured: Sequence[slice], target_block: int,
-                           condition_names: Sequence[str]) -> pd.DataFrame:
-    """The condition mix from measured marginals (post-processing): for each of ``cells``
-    (one column per condition name), expected counts n̂ · Σ_y p(y) Π_blocks p(the cell's
-    choices | y), where ``choices[i]`` [cells, block size] says which of measured block i's
-    choices each cell allows. Warns for groups whose count is within 2 noise s.d. of zero."""
+def measured_condition_mix(marginals: TargetMarginals, log: MarginalLog, table: pd.DataFrame,
+                           choices_of: Callable[[pd.DataFrame], dict[int, np.ndarray]], *, measured: Sequence[slice],
+                           target_block: int) -> pd.DataFrame:
+    """The condition mix from measured marginals (post-processing): for each cell of ``table``
+    (one column per condition name; its count columns are replaced), expected counts
+    n̂ · Σ_y p(y) Π_blocks p(the cell's choices | y), where ``choices_of(cells)[i]`` [cells, block
+    size] says which of measured block i's choices each cell allows. Warns for groups whose
+    count is within 2 noise s.d. of zero."""
+    cells = table.drop(columns=[WEIGHT, NOISY], errors="ignore")
+    choices = choices_of(cells)
     probs = marginals.log_probs.exp().cpu().double().numpy()
     p_target = probs[0, measured[target_block]] / probs[0, measured[target_block]].sum()
     weight = np.zeros(len(cells))
@@ -345,7 +347,7 @@ def measured_condition_mix(marginals: TargetMarginals, log: MarginalLog, cells: 
         weight += w
     counts = log.n_hat * weight / weight.sum()
     out = cells.assign(**{NOISY: counts, WEIGHT: counts})
-    for name in condition_names:
+    for name in cells.columns:
         totals = out.groupby(name, sort=False)[NOISY].sum()
         empty = [str(g) for g in totals.index[totals < 2.0 * log.pairs_sd * math.sqrt(len(p_target))]]
         if empty:
@@ -412,7 +414,5 @@ class MarginalFamily:
     def _fitted_condition_table(self, module: nn.Module, log: MarginalLog, table: Any) -> Any:
         """The condition mix from the measurements (`measured_condition_mix`)."""
         measured, target_block = self._measured_blocks(self.codec_)
-        cells = table.drop(columns=[WEIGHT, NOISY], errors="ignore")
-        return measured_condition_mix(module, log, cells, self._condition_choices(self.codec_, cells),
-                                      measured=measured, target_block=target_block,
-                                      condition_names=list(self.codec_.condition_domains))
+        return measured_condition_mix(module, log, table, lambda cells: self._condition_choices(self.codec_, cells),
+                                      measured=measured, target_block=target_block)
