@@ -14,7 +14,9 @@ holdout is never loaded into a model or a metric.
         --param generator_steps=1 --param generator_steps=4
 
 ``--rows N`` keeps a seeded, stratified subsample of N inner train rows: a small cohort built
-from the inner split (the inner validation part is unchanged).
+from the inner split (the inner validation part is unchanged). With ``--resample`` each seed
+draws its own subsample (seed 2 + the fit's seed; TRTR per subsample), so a setting is scored
+over many small cohorts, not over the noise draws on one.
 
 Each ``--param`` is one setting (``k=v[,k=v...]``); without any, the defaults run.
 ``--sweep guidance=0,1,2`` samples each fitted model once per value of a sampling-time
@@ -57,14 +59,15 @@ def parse_setting(text: str) -> dict:
     return setting
 
 
-def inner_split(dataset_name: str, rows: int | None = None):
+def inner_split(dataset_name: str, rows: int | None = None, subsample_seed: int = 2):
     """(inner train, inner validation) from the benchmark's train part only; ``rows``: a
-    stratified subsample of that many inner train rows."""
+    stratified subsample of that many inner train rows, drawn with ``subsample_seed``."""
     dataset = get_dataset(dataset_name)
     train, _benchmark_holdout = dataset.split(dataset.load(), seed=0)
     train, valid = split_stratified(train, outcome=dataset.outcome, seed=1, holdout_fraction=0.3)
     if rows is not None and rows < len(train):
-        train, _ = split_stratified(train, outcome=dataset.outcome, seed=2, holdout_fraction=1 - rows / len(train))
+        train, _ = split_stratified(train, outcome=dataset.outcome, seed=subsample_seed,
+                                    holdout_fraction=1 - rows / len(train))
     return train, valid
 
 
@@ -98,14 +101,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--param", action="append", default=[], help="one setting: k=v[,k=v...]")
     parser.add_argument("--rows", type=int, default=None, help="a stratified subsample of the inner train rows")
     parser.add_argument("--sweep", default=None, help="ATTR=v1,v2,...: a sampling-time module attribute")
+    parser.add_argument("--resample", action="store_true", help="with --rows: a subsample per seed (seed 2 + seed)")
     args = parser.parse_args(argv)
 
     schema = get_dataset(args.dataset).schema()
-    train, valid = inner_split(args.dataset, args.rows)
-    conformed_valid = schema.conform(valid)[0]
-    trtr = {m: scores(schema, schema.conform(train)[0], conformed_valid, m, 0) for m in ("logreg", "gboost")}
+    cohorts: dict[int, tuple] = {}
+
+    def cohort(subsample_seed: int) -> tuple:
+        """(inner train rows, conformed validation rows, TRTR scores) of one subsample."""
+        if subsample_seed not in cohorts:
+            train, valid = inner_split(args.dataset, args.rows, subsample_seed)
+            conformed_valid = schema.conform(valid)[0]
+            cohorts[subsample_seed] = (train, conformed_valid, {
+                m: scores(schema, schema.conform(train)[0], conformed_valid, m, 0) for m in ("logreg", "gboost")})
+        return cohorts[subsample_seed]
+
     for setting in [parse_setting(p) for p in args.param] or [{}]:
         for seed in args.seeds:
+            subsample_seed = 2 + seed if args.resample else 2
+            train, conformed_valid, trtr = cohort(subsample_seed)
             model = registry.create(args.generator, schema, **setting)
             start = time.perf_counter()
             model.fit(train, budget=PrivacyBudget(args.epsilon, DELTA), random_state=seed, progress=False)
@@ -117,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
                 synthetic = schema.conform(model.sample(len(train), random_state=seed + 1))[0]
                 row = {"dataset": args.dataset, "rows": len(train), "generator": args.generator, "epsilon": args.epsilon,
                        "setting": setting | ({attribute: value} if args.sweep else {}), "seed": seed,
-                       "fit_seconds": round(seconds, 1)}
+                       "subsample_seed": subsample_seed if args.rows else None, "fit_seconds": round(seconds, 1)}
                 for m in ("logreg", "gboost"):
                     tstr = scores(schema, synthetic, conformed_valid, m, seed)
                     row[f"tstr_{m}"], row[f"trtr_{m}"] = round(tstr["auroc"], 4), round(trtr[m]["auroc"], 4)

@@ -2,6 +2,8 @@
 the validation rows and the equalized-odds difference per sensitive attribute, with groups too
 small for a between-group metric left out."""
 
+import json
+
 import numpy as np
 from fairlearn.metrics import equalized_odds_difference
 
@@ -40,3 +42,36 @@ def test_a_training_table_with_one_class_scores_nan():
     frame = schema.conform(make_toy_frame(400, seed=1))[0]
     scores = tune.scores(schema, frame[frame["outcome"] == "yes"], frame, "logreg", 0)
     assert all(np.isnan(value) for value in scores.values())
+
+
+def test_resample_draws_a_subsample_per_seed_and_scores_each_against_its_own_trtr(monkeypatch, capsys):
+    tune = load_script("tune.py")
+    schema = make_toy_schema()
+    frame = make_toy_frame(900, seed=3)
+
+    class Toy:
+        outcome = "outcome"
+
+        def schema(self):
+            return schema
+
+        def load(self):
+            return frame
+
+        def split(self, data, seed):
+            return data.iloc[:700], data.iloc[700:]
+
+    monkeypatch.setattr(tune, "get_dataset", lambda name: Toy())
+    monkeypatch.setattr(tune, "scores", lambda *a: {"auroc": 0.5})  # the subsamples are under test, not the models
+    drawn = []
+    inner_split = tune.inner_split
+    monkeypatch.setattr(tune, "inner_split", lambda *a: drawn.append(a[2]) or inner_split(*a))
+    tune.main(["--dataset", "toy", "--generator", "dp-marginal", "--rows", "200", "--seeds", "0", "1", "1",
+               "--resample"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["subsample_seed"] for r in rows] == [2, 3, 3]
+    assert drawn == [2, 3]  # each subsample drawn once, its TRTR scored once
+    assert all(r["rows"] == 200 for r in rows)
+
+    tune.main(["--dataset", "toy", "--generator", "dp-marginal", "--rows", "200", "--seeds", "0", "1"])
+    assert [json.loads(line)["subsample_seed"] for line in capsys.readouterr().out.splitlines()] == [2, 2]
