@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sweep", default=None, help="ATTR=v1,v2,...: a sampling-time module attribute")
     parser.add_argument("--resample", action="store_true", help="with --rows: a subsample per seed (seed 2 + seed)")
     args = parser.parse_args(argv)
+    if args.resample and args.rows is None:
+        parser.error("--resample draws a subsample per seed: give its size with --rows N")
 
     schema = get_dataset(args.dataset).schema()
     cohorts: dict[int, tuple] = {}

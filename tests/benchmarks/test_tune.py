@@ -5,6 +5,7 @@ small for a between-group metric left out."""
 import json
 
 import numpy as np
+import pytest
 from fairlearn.metrics import equalized_odds_difference
 
 from tests.benchmarks.scripts import load_script
@@ -75,3 +76,10 @@ def test_resample_draws_a_subsample_per_seed_and_scores_each_against_its_own_trt
 
     tune.main(["--dataset", "toy", "--generator", "dp-marginal", "--rows", "200", "--seeds", "0", "1"])
     assert [json.loads(line)["subsample_seed"] for line in capsys.readouterr().out.splitlines()] == [2, 2]
+
+
+def test_resample_without_a_subsample_size_is_a_clear_error(capsys):
+    tune = load_script("tune.py")
+    with pytest.raises(SystemExit):
+        tune.main(["--generator", "dp-marginal", "--resample"])
+    assert "--resample draws a subsample per seed: give its size with --rows N" in capsys.readouterr().err
