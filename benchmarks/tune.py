@@ -59,16 +59,21 @@ def parse_setting(text: str) -> dict:
     return setting
 
 
-def inner_split(dataset_name: str, rows: int | None = None, subsample_seed: int = 2):
-    """(inner train, inner validation) from the benchmark's train part only; ``rows``: a
-    stratified subsample of that many inner train rows, drawn with ``subsample_seed``."""
-    dataset = get_dataset(dataset_name)
+SUBSAMPLE_SEED = 2  # the one subsample of ``--rows``; ``--resample`` draws SUBSAMPLE_SEED + the fit's seed
+
+
+def inner_split(dataset) -> tuple:
+    """(inner train, inner validation) from ``dataset``'s benchmark train part only."""
     train, _benchmark_holdout = dataset.split(dataset.load(), seed=0)
-    train, valid = split_stratified(train, outcome=dataset.outcome, seed=1, holdout_fraction=0.3)
-    if rows is not None and rows < len(train):
-        train, _ = split_stratified(train, outcome=dataset.outcome, seed=subsample_seed,
-                                    holdout_fraction=1 - rows / len(train))
-    return train, valid
+    return split_stratified(train, outcome=dataset.outcome, seed=1, holdout_fraction=0.3)
+
+
+def subsample(train, outcome: str, rows: int | None, seed: int):
+    """A stratified subsample of ``rows`` inner train rows drawn with ``seed`` (all of them
+    when ``rows`` is None or not below their number)."""
+    if rows is None or rows >= len(train):
+        return train
+    return split_stratified(train, outcome=outcome, seed=seed, holdout_fraction=1 - rows / len(train))[0]
 
 
 def scores(schema, train_frame, valid_frame, model: str, seed: int) -> dict[str, float]:
@@ -106,22 +111,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.resample and args.rows is None:
         parser.error("--resample draws a subsample per seed: give its size with --rows N")
 
-    schema = get_dataset(args.dataset).schema()
+    dataset = get_dataset(args.dataset)
+    schema = dataset.schema()
+    inner_train, valid = inner_split(dataset)
+    conformed_valid = schema.conform(valid)[0]
     cohorts: dict[int, tuple] = {}
 
     def cohort(subsample_seed: int) -> tuple:
-        """(inner train rows, conformed validation rows, TRTR scores) of one subsample."""
+        """(train rows, TRTR scores) of one subsample, drawn and scored once."""
         if subsample_seed not in cohorts:
-            train, valid = inner_split(args.dataset, args.rows, subsample_seed)
-            conformed_valid = schema.conform(valid)[0]
-            cohorts[subsample_seed] = (train, conformed_valid, {
+            train = subsample(inner_train, dataset.outcome, args.rows, subsample_seed)
+            cohorts[subsample_seed] = (train, {
                 m: scores(schema, schema.conform(train)[0], conformed_valid, m, 0) for m in ("logreg", "gboost")})
         return cohorts[subsample_seed]
 
     for setting in [parse_setting(p) for p in args.param] or [{}]:
         for seed in args.seeds:
-            subsample_seed = 2 + seed if args.resample else 2
-            train, conformed_valid, trtr = cohort(subsample_seed)
+            subsample_seed = SUBSAMPLE_SEED + seed if args.resample else SUBSAMPLE_SEED
+            train, trtr = cohort(subsample_seed)
             model = registry.create(args.generator, schema, **setting)
             start = time.perf_counter()
             model.fit(train, budget=PrivacyBudget(args.epsilon, DELTA), random_state=seed, progress=False)

@@ -65,8 +65,8 @@ def test_resample_draws_a_subsample_per_seed_and_scores_each_against_its_own_trt
     monkeypatch.setattr(tune, "get_dataset", lambda name: Toy())
     monkeypatch.setattr(tune, "scores", lambda *a: {"auroc": 0.5})  # the subsamples are under test, not the models
     drawn = []
-    inner_split = tune.inner_split
-    monkeypatch.setattr(tune, "inner_split", lambda *a: drawn.append(a[2]) or inner_split(*a))
+    subsample = tune.subsample
+    monkeypatch.setattr(tune, "subsample", lambda *a: drawn.append(a[3]) or subsample(*a))
     tune.main(["--dataset", "toy", "--generator", "dp-marginal", "--rows", "200", "--seeds", "0", "1", "1",
                "--resample"])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
