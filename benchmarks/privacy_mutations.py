@@ -167,6 +167,12 @@ MUTATIONS = [
              "dpsynth/families/marginal.py", "cell_groups(p, pair_groups, merge=merge) for p, merge in zip(probs, merges)",
              "cell_groups(simplex(v), pair_groups, merge=merge) for v, merge in zip(one_way_exact, merges)",
              ("tests/unit/families/test_marginal.py", "-k", "noisy")),
+    Mutation("1 every read is charged", "the selection score not halved (one unit moves it by up to 2, not 1)",
+             "dpsynth/families/marginal.py", "* pair_sd * joint.size) / 2", "* pair_sd * joint.size)",
+             ("tests/unit/families/test_marginal.py", "-k", "association_score")),
+    Mutation("1 every read is charged", "the target pairs measured on their whole stage after the selection took part",
+             "dpsynth/families/marginal.py", "measuring = stage_rho - choosing", "measuring = stage_rho",
+             ("tests/unit/families/test_marginal.py", "-k", "share_the_stage")),
 ]
 
 

@@ -71,9 +71,10 @@ def measure_anchor(decoder: AnchoredDecoder, tensors: Any, plan: MarginalPlan, *
                    target_block: int, merges: Sequence[str], complete: Collection[int],
                    progress: bool) -> MarginalLog:
     """Fill ``decoder``'s anchor with the marginal family's measurements under ``plan`` (every
-    draw OpenDP's), with the family's default ``cell_signal`` and ``pair_groups``."""
+    draw OpenDP's), with the family's default ``cell_signal``, ``pair_groups`` and ``selection_share``."""
     defaults = MarginalParams()
     with torch.no_grad():
         return measure(decoder.anchor, tensors, plan, measured=measured, target_block=target_block,
                        cell_signal=defaults.cell_signal, pair_groups=defaults.pair_groups, merges=merges,
+                       selection_share=defaults.selection_share,
                        complete=complete, progress=progress)

@@ -6,10 +6,22 @@ in one pass over the encoded units (privacy stage of `dpsynth.privacy.marginals`
 
 1. *one-way*: every measured block's histogram (a categorical column; a numeric column's
    coarse bins and its missing flag), Gaussian noise, L2 sensitivity √blocks;
-2. *selection*: for each block, how far its joint histogram with the target is from the
-   independence the one-way counts predict (L1 distance, minus the noise the next stage would
-   add to a table of that size, as AIM scores), then OpenDP's noisy top-k of those scores;
+2. *selection*: for each block, how far its exact joint histogram with the target is from
+   independence at stage 1's noisy p̂(y) (Σ |N(x, y) − p̂(y) N(x)|, less the L1 norm the next
+   stage's noise alone would add, halved: one unit moves the sum by at most 2), then OpenDP's
+   noisy top-k of those scores;
 3. *target pairs*: the k chosen target × block histograms, Gaussian noise, sensitivity √k.
+
+Stages 2 and 3 share the ρ left after stage 1. k is set from the noisy total of stage 1 (a DP
+output) and the blocks' full sizes: as many pairs as keep the expected count per cell at least
+``cell_signal`` noise standard deviations, at most every block. The selection takes at most
+``selection_share`` of ρ, in proportion to the candidates the affordable pairs leave out
+(1 − k/C, with k for the whole of the shared ρ); where every candidate is affordable nothing is
+chosen and all are measured. The split follows a DP output, and zCDP composes ρ chosen
+adaptively so long as their sum stays within the plan (a Rényi filter at every order, Feldman
+& Zrnic 2021); the plan checks that sum. The score is the association alone: at small n·ε the
+one-way histograms hold more noise than rows, and a distance from them would choose the blocks
+whose one-way noise is largest.
 
 In stages 2 and 3 a block of more than ``pair_groups`` cells is counted on merged cells:
 ordered bins in adjacent runs of about equal mass, categories as the most frequent ones and
@@ -17,9 +29,7 @@ the rest together (`cell_groups`), both read from stage 1's noisy histogram. Eac
 p(group | y) is shared among its cells as the one-way histogram shares it, so merged cells
 share one outcome rate (a sensitive column's too: an age band can share its neighbour's). At small
 n·ε a pair's full table has fewer rows per cell than its noise s.d.; merged cells carry the
-direction of the association above the noise. k is set from the noisy total of stage 1 (a
-DP output) and the blocks' full sizes: as many pairs as keep the expected count per cell at
-least ``cell_signal`` noise standard deviations, at most every block.
+direction of the association above the noise.
 
 A block named in ``unpaired`` (a public choice, e.g. sex and race) is never a candidate: its
 rows are drawn from its one-way histogram, so each group keeps its share but takes the
@@ -71,7 +81,7 @@ from dpsynth.params import names, number, param, whole
 from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.marginals import MECHANISM, MarginalPlan, gaussian_counts, gaussian_scale, noisy_top_k, plan_marginals
 
-ONE_WAY, SELECTION, PAIRS = "one-way", "selection", "target pairs"
+ONE_WAY, PAIRS = "one-way", "target pairs"  # the second stage chooses its pairs, then measures them
 #: Settings shared by every generator that only DP-SGD or a network reads: set, they change nothing here.
 UNUSED_SETTINGS = ("epochs", "batch_size", "lr", "max_grad_norm", "accountant", "grad_sample_mode", "rows_per_step",
                    "secure_mode", "ema_decay", "hidden", "devices")
@@ -90,8 +100,9 @@ class MarginalParams:
 
     one_way_share: float = param(0.3, "share of the measurement budget (ρ) for every block's own histogram",
                                  number(above=0, below=1))
-    selection_share: float = param(0.1, "share of ρ for choosing which target pairs to measure (noisy top-k)",
-                                   number(above=0, below=1))
+    selection_share: float = param(0.3, "most of ρ spent choosing which target pairs to measure (noisy top-k): "
+                                        "this share times the share of candidates the affordable pairs leave out; "
+                                        "none when every candidate is affordable", number(above=0, below=1))
     cell_signal: float = param(2.0, "measure as many target pairs as keep the expected count per cell at least "
                                     "this many noise s.d.", number(above=0))
     pair_groups: int = param(3, "cells per block in a target pair: a larger block's cells are merged into this many "
@@ -104,7 +115,7 @@ class MarginalParams:
 
     @staticmethod
     def combined(values: dict[str, Any]) -> str | None:
-        """The shares must leave some ρ for the target pairs."""
+        """The shares must leave some ρ for measuring the target pairs."""
         if values["one_way_share"] + values["selection_share"] >= 1:
             return ("one_way_share + selection_share must be below 1 (the rest of ρ measures the target pairs); "
                     f"got {values['one_way_share']} + {values['selection_share']}")
@@ -121,11 +132,10 @@ def warn_unused_settings(model: Any, own: str) -> None:
 
 
 def marginal_plan(model: Any, *, epsilon: float, delta: float, label: str = "noisy marginals") -> MarginalPlan:
-    """The plan of a marginal generator ``model`` (its family parameters split ρ into stages);
-    ``label`` names the measurements on the ledger."""
-    pairs = 1.0 - model.one_way_share - model.selection_share
+    """The plan of a marginal generator ``model``: ρ split into the one-way stage and the target
+    pairs' (their selection and measurement); ``label`` names the measurements on the ledger."""
     return plan_marginals(epsilon=epsilon, delta=delta, label=label,
-                          shares={ONE_WAY: model.one_way_share, SELECTION: model.selection_share, PAIRS: pairs})
+                          shares={ONE_WAY: model.one_way_share, PAIRS: 1.0 - model.one_way_share})
 
 
 class TargetMarginals(nn.Module):
@@ -154,12 +164,14 @@ class TargetMarginals(nn.Module):
 
 @dataclass(frozen=True)
 class MarginalLog:
-    """What the measurement stage did: seconds, the pairs chosen (block indices), noise s.d."""
+    """What the measurement stage did: seconds, the pairs chosen (block indices), noise s.d.,
+    the ρ the selection took from the target pairs' stage (0: every candidate measured)."""
 
     seconds: float
     chosen: tuple[int, ...]
     one_way_sd: float
     pairs_sd: float
+    selection_rho: float = 0.0
     n_hat: float = math.nan  # the noisy total: the pooled target counts summed (a DP output)
     steps: int = 0  # no DP-SGD steps
 
@@ -236,29 +248,51 @@ def pairs_to_measure(n_hat: float, cells: float, rho: float, candidates: int, ce
     return int(min(max(k, 1), candidates))
 
 
-def target_pairs(joint_exact: list[np.ndarray], probs: list[np.ndarray], one_way: list[np.ndarray],
-                 candidates: list[int], plan: MarginalPlan, *, n_hat: float, target_probs: np.ndarray,
-                 cell_signal: float, block_sizes: Sequence[int]) -> tuple[dict[int, np.ndarray], float]:
-    """Stages 2 and 3: choose k of the ``candidates`` by noisy top-k and measure their target ×
-    block histograms (``joint_exact`` and ``probs`` per group of cells). k follows the blocks'
-    own ``block_sizes``: merging cells makes each measured pair's cells larger, it does not
-    measure more pairs. Returns {block index: noisy [targets, groups] counts} and the noise s.d."""
+def selection_rho(affordable: int, candidates: int, most: float) -> float:
+    """ρ for choosing the target pairs: ``most`` times the share of the ``candidates`` that the
+    ``affordable`` pairs leave out, none when every candidate is affordable. Where few pairs fit
+    their choice is what decides the outcome's signal; where nearly all fit it matters little."""
+    return most * max(0.0, 1.0 - affordable / candidates)
+
+
+def association_score(joint: np.ndarray, target_probs: np.ndarray, pair_sd: float) -> float:
+    """How far a block's exact target × block counts ``joint`` [targets, cells] are from
+    independence at the noisy ``target_probs``: Σ |N(x, y) − p̂(y) N(x)|, less the L1 norm the
+    pair's noise (s.d. ``pair_sd``) alone would add, halved. One unit of weight w moves N(x, y)
+    and N(x) by w, so the sum by at most 2(1 − p̂(y)) w ≤ 2 and the score by at most 1."""
+    expected = target_probs[:, None] * joint.sum(0)[None, :]
+    return (float(np.abs(joint - expected).sum()) - math.sqrt(2 / math.pi) * pair_sd * joint.size) / 2
+
+
+def target_pairs(joint_exact: list[np.ndarray], candidates: list[int], plan: MarginalPlan, *, n_hat: float,
+                 target_probs: np.ndarray, cell_signal: float, block_sizes: Sequence[int],
+                 selection_share: float) -> tuple[dict[int, np.ndarray], float, float]:
+    """Stages 2 and 3 on the ρ of the plan's target-pairs stage: choose k of the ``candidates``
+    by noisy top-k of `association_score` (taking `selection_rho` of that ρ) and measure their
+    target × block histograms (``joint_exact`` per group of cells) on the rest. k follows the
+    blocks' own ``block_sizes``: merging cells makes each measured pair's cells larger, it does
+    not measure more pairs. Returns {block index: noisy [targets, groups] counts}, the noise
+    s.d. and the selection's ρ."""
     n_targets = len(target_probs)
     cells = float(np.median([n_targets * block_sizes[i] for i in candidates]))
-    k = pairs_to_measure(n_hat, cells, plan.stage_rho(PAIRS), len(candidates), cell_signal)
-    pair_sd = gaussian_scale(math.sqrt(k), plan.stage_rho(PAIRS))
-    scores = []
-    for i in candidates:  # each moves by at most 1 when a unit is added or removed
-        block_total = float(np.clip(one_way[i].sum(), 0.0, n_hat)) / n_hat
-        expected = (n_hat * target_probs)[:, None] * probs[i][None, :] * block_total
-        scores.append(np.abs(joint_exact[i] - expected).sum() - math.sqrt(2 / math.pi) * pair_sd * expected.size)
-    chosen = [candidates[j] for j in noisy_top_k(np.asarray(scores), k=k, rho=plan.stage_rho(SELECTION))]
-    plan.record(SELECTION, plan.stage_rho(SELECTION))
-    noisy = gaussian_counts(np.concatenate([joint_exact[i].ravel() for i in chosen]), sensitivity=math.sqrt(k),
-                            rho=plan.stage_rho(PAIRS))
-    plan.record(PAIRS, plan.stage_rho(PAIRS))
+    stage_rho = plan.stage_rho(PAIRS)
+    affordable = pairs_to_measure(n_hat, cells, stage_rho, len(candidates), cell_signal)
+    choosing = selection_rho(affordable, len(candidates), selection_share * plan.rho)
+    measuring = stage_rho - choosing
+    chosen = list(candidates)
+    if choosing > 0:
+        k = pairs_to_measure(n_hat, cells, measuring, len(candidates), cell_signal)
+        pair_sd = gaussian_scale(math.sqrt(k), measuring)
+        scores = [association_score(joint_exact[i], target_probs, pair_sd) for i in candidates]
+        chosen = [candidates[j] for j in noisy_top_k(np.asarray(scores), k=k, rho=choosing)]
+        plan.record(PAIRS, choosing)
+    sensitivity = math.sqrt(len(chosen))
+    noisy = gaussian_counts(np.concatenate([joint_exact[i].ravel() for i in chosen]), sensitivity=sensitivity,
+                            rho=measuring)
+    plan.record(PAIRS, measuring)
     parts = np.split(noisy, np.cumsum([joint_exact[i].size for i in chosen])[:-1])
-    return {i: part.reshape(n_targets, -1) for i, part in zip(chosen, parts)}, pair_sd
+    pairs = {i: part.reshape(n_targets, -1) for i, part in zip(chosen, parts)}
+    return pairs, gaussian_scale(sensitivity, measuring), choosing
 
 
 def pooled_target_counts(target: np.ndarray, target_sd: float, pairs: dict[int, np.ndarray], pair_sd: float,
@@ -279,14 +313,15 @@ def pooled_target_counts(target: np.ndarray, target_sd: float, pairs: dict[int, 
 
 
 def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measured: Sequence[slice],
-            target_block: int, cell_signal: float, pair_groups: int, merges: Sequence[str],
+            target_block: int, cell_signal: float, pair_groups: int, merges: Sequence[str], selection_share: float,
             progress: bool, unpaired: Collection[int] = (), complete: Collection[int] = ()) -> MarginalLog:
     """Run the three measurements of the module docstring and fill ``module``'s tables.
 
     ``measured`` are the encoding's slices to count (``measured[target_block]`` is the target's
     own block: measured once for its total, never paired; so is each block in ``unpaired``, a
     public choice); in a target pair a block has at most ``pair_groups`` cells, merged as
-    ``merges`` says for each block (`cell_groups`). The target's counts pool its histogram with
+    ``merges`` says for each block (`cell_groups`); the selection takes at most
+    ``selection_share`` of ρ (`selection_rho`). The target's counts pool its histogram with
     the row sums of the ``complete`` blocks' pairs (`pooled_target_counts`). Every draw is
     OpenDP's."""
     start = time.perf_counter()
@@ -303,10 +338,9 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
     candidates = [i for i in range(len(measured)) if i != target_block and i not in unpaired]
     labels = [cell_groups(p, pair_groups, merge=merge) for p, merge in zip(probs, merges)]  # from noisy counts
     grouped_joint = [joint @ np.eye(group.max() + 1)[group] for joint, group in zip(joint_exact, labels)]
-    grouped_probs = [np.bincount(group, weights=p) for p, group in zip(probs, labels)]
-    pairs, pair_sd = target_pairs(grouped_joint, grouped_probs, one_way, candidates, plan, n_hat=one_way_total,
-                                  target_probs=target_probs, cell_signal=cell_signal,
-                                  block_sizes=[p.size for p in probs]) if candidates else ({}, math.nan)
+    pairs, pair_sd, choosing = target_pairs(
+        grouped_joint, candidates, plan, n_hat=one_way_total, target_probs=target_probs, cell_signal=cell_signal,
+        block_sizes=[p.size for p in probs], selection_share=selection_share) if candidates else ({}, math.nan, 0.0)
 
     one_way_sd = gaussian_scale(sensitivity, plan.stage_rho(ONE_WAY))
     pooled = pooled_target_counts(one_way[target_block], one_way_sd, pairs, pair_sd, complete)
@@ -322,7 +356,7 @@ def measure(module: TargetMarginals, tensors: Any, plan: MarginalPlan, *, measur
         module.measured_pairs[measured[i]] = True
     module.log_probs.copy_(torch.from_numpy(table).to(module.log_probs.dtype))
     return MarginalLog(seconds=time.perf_counter() - start, chosen=tuple(pairs), one_way_sd=one_way_sd,
-                       pairs_sd=pair_sd, n_hat=n_hat)
+                       pairs_sd=pair_sd, selection_rho=choosing, n_hat=n_hat)
 
 
 def measured_condition_mix(marginals: TargetMarginals, log: MarginalLog, table: pd.DataFrame,
@@ -407,6 +441,7 @@ class MarginalFamily:
         with torch.no_grad():
             return measure(module, tensors, plan, measured=measured, target_block=target_block,
                            cell_signal=self.cell_signal, pair_groups=self.pair_groups,
+                           selection_share=self.selection_share,
                            merges=self._pair_merges(self.codec_), progress=progress,
                            unpaired=self._unpaired_blocks(self.codec_),
                            complete=self._complete_blocks(self.codec_))

@@ -45,7 +45,7 @@ PINNED = {
                "anchor_share": 0.7, "lr": 0.001, "condition_share": 0.0},
     "dp-gan": SHARED | GAN | {"lr": 0.001, "generator_lr": 0.001, "aux_weight": 3.0},
     "dp-diffusion": SHARED | DIFFUSION,
-    "dp-marginal": SHARED | {"one_way_share": 0.3, "selection_share": 0.1, "cell_signal": 2.0, "pair_groups": 3,
+    "dp-marginal": SHARED | {"one_way_share": 0.3, "selection_share": 0.3, "cell_signal": 2.0, "pair_groups": 3,
                              "unpaired": (), "condition_share": 0.0},
     "dp-series-vae": SHARED | SERIES | VAE | {"conv_channels": [32, 64]},
     "dp-series-gan": SHARED | SERIES | GAN | {"conv_channels": [8, 16, 16, 16], "disc_hidden": [64]},

@@ -6,7 +6,7 @@ import torch
 
 from dpsynth.backbones import MLP
 from dpsynth.families.anchor import ANCHOR_LABEL, AnchoredDecoder, measure_anchor, plan_anchor
-from dpsynth.families.marginal import ONE_WAY, PAIRS, SELECTION, MarginalParams, TargetMarginals
+from dpsynth.families.marginal import ONE_WAY, PAIRS, MarginalParams, TargetMarginals
 
 LATENT, WIDTH, TARGETS = 3, 5, 2
 
@@ -39,8 +39,8 @@ def test_the_anchor_plan_splits_rho_as_the_marginal_family_does_and_names_itself
     defaults = MarginalParams()
     assert plan.epsilon <= 0.6 and plan.delta == 5e-6
     assert math.isclose(plan.stages[ONE_WAY], defaults.one_way_share * plan.rho)
-    assert math.isclose(plan.stages[SELECTION], defaults.selection_share * plan.rho)
-    assert math.isclose(sum(plan.stages.values()), plan.rho) and plan.stages[PAIRS] > 0
+    assert math.isclose(plan.stages[PAIRS], (1 - defaults.one_way_share) * plan.rho)
+    assert math.isclose(sum(plan.stages.values()), plan.rho)
     assert plan.label == ANCHOR_LABEL and plan.parts == (plan,)
 
 
@@ -57,7 +57,7 @@ def test_measuring_fills_the_anchor_within_its_plan():
     log = measure_anchor(decoder, tensors, plan, measured=[slice(0, 2), slice(2, 5)], target_block=0,
                          merges=["categories", "categories"], complete={0, 1}, progress=False)
     plan.check_spent()
-    assert {stage for stage, _ in plan.spent} == {ONE_WAY, SELECTION, PAIRS}
+    assert {stage for stage, _ in plan.spent} == {ONE_WAY, PAIRS}
     assert log.chosen == (1,) and decoder.anchor.measured_pairs[2:5].all()
     probs = decoder.anchor.log_probs[:, 2:5].exp()
     assert probs[0, 0] > 0.8 and probs[1, 1] > 0.8  # the pair follows the target

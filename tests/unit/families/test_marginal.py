@@ -16,7 +16,8 @@ from dpsynth.privacy.conditions import NOISY, WEIGHT
 from dpsynth.privacy.marginals import plan_marginals
 from tests.conftest import make_toy_frame, make_toy_schema
 
-SHARES = {marginal.ONE_WAY: 0.3, marginal.SELECTION: 0.1, marginal.PAIRS: 0.6}
+SHARES = {marginal.ONE_WAY: 0.3, marginal.PAIRS: 0.7}
+SELECTION = 0.3  # the selection's largest share of ρ
 
 
 def units(n: int, rng: np.random.Generator, rows: int = 1):
@@ -55,13 +56,14 @@ def test_the_associated_block_is_chosen_and_its_table_follows_the_target():
     module = TargetMarginals(6, 2)
     plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
     log = measure(module, (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e6, pair_groups=3,
-                  merges=['categories'] * 3, progress=False)
+                  selection_share=SELECTION, merges=['categories'] * 3, progress=False)
     assert log.chosen == (0,)  # one pair affordable at this cell_signal: the informative block
     probs = module.log_probs.exp()
     assert probs[0, 0] > 0.8 and probs[1, 1] > 0.8  # p(A = y | y) ≈ 0.9
     assert torch.allclose(probs[0, 2:4], probs[1, 2:4])  # block B: no pair, the same row for every target
     plan.check_spent()
-    assert [stage for stage, _ in plan.spent] == [marginal.ONE_WAY, marginal.SELECTION, marginal.PAIRS]
+    assert [stage for stage, _ in plan.spent] == [marginal.ONE_WAY, marginal.PAIRS, marginal.PAIRS]  # chosen, measured
+    assert log.selection_rho == pytest.approx(SELECTION * plan.rho / 2)  # one of two candidates affordable
     out = module.generate(c[:5, 0])
     assert torch.equal(out, module.log_probs[c[:5, 0].argmax(-1)])
 
@@ -71,7 +73,7 @@ def test_an_unpaired_block_is_never_a_candidate_and_keeps_its_one_way_row():
     module = TargetMarginals(6, 2)
     plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
     log = measure(module, (x, c, mask), plan, measured=BLOCKS, target_block=2, cell_signal=1e-6, pair_groups=3,
-                  merges=["categories"] * 3, progress=False, unpaired={0})
+                  selection_share=SELECTION, merges=["categories"] * 3, progress=False, unpaired={0})
     assert log.chosen == (1,)  # every candidate affordable: only the noise block is left
     probs = module.log_probs.exp()
     assert torch.allclose(probs[0, 0:2], probs[1, 0:2])  # the associated block, unpaired: one row for every target
@@ -104,8 +106,8 @@ def test_the_target_share_and_total_pool_the_complete_blocks_pairs(complete, mon
     monkeypatch.setattr(marginal, "gaussian_counts", off_target)
     module = TargetMarginals(6, 2)
     log = measure(module, (x, c, mask), plan_marginals(epsilon=0.05, delta=1e-5, shares=SHARES), measured=BLOCKS,
-                  target_block=2, cell_signal=1e-6, pair_groups=3, merges=["categories"] * 3, progress=False,
-                  complete=complete)
+                  target_block=2, cell_signal=1e-6, pair_groups=3, selection_share=SELECTION, merges=["categories"] * 3,
+                  progress=False, complete=complete)
     rows = np.split(draws[1], len(log.chosen))
     pairs = {i: part.reshape(2, -1) for i, part in zip(log.chosen, rows)}
     pooled = pooled_target_counts(draws[0][4:6], log.one_way_sd, pairs, log.pairs_sd, complete)
@@ -138,13 +140,52 @@ def test_one_unit_moves_each_measurement_by_at_most_its_sensitivity(rows, monkey
     monkeypatch.setattr(marginal, "noisy_top_k", top_k)
     for data in ((x, c, mask), (x[1:], c[1:], mask[1:])):
         plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
-        measure(TargetMarginals(6, 2), data, plan, measured=BLOCKS, target_block=2, cell_signal=1e-6,
-                pair_groups=3, merges=["categories"] * 3, progress=False)
+        measure(TargetMarginals(6, 2), data, plan, measured=BLOCKS, target_block=2, cell_signal=1e6,
+                pair_groups=3, selection_share=SELECTION, merges=["categories"] * 3, progress=False)
     (full_one, s1), (full_pairs, s2), (less_one, _), (less_pairs, _) = seen
-    assert s1 == pytest.approx(math.sqrt(3)) and s2 == pytest.approx(math.sqrt(2))
+    assert s1 == pytest.approx(math.sqrt(3)) and s2 == pytest.approx(1.0)  # one pair chosen of two
     assert np.linalg.norm(full_one - less_one) <= s1 + 1e-9
     assert np.linalg.norm(full_pairs - less_pairs) <= s2 + 1e-9
-    assert np.abs(scores[0] - scores[1]).max() <= 1.0 + 1e-9
+    assert len(scores) == 2 and np.abs(scores[0] - scores[1]).max() <= 1.0 + 1e-9
+
+
+@pytest.mark.parametrize("targets", [2, 3])
+def test_one_unit_moves_the_association_score_by_at_most_one(targets):
+    """The selection score of any table, at any p̂(y) (a skewed one included), moves by at most 1
+    when one unit of weight 1 (spread over its rows' cells) is added."""
+    rng = np.random.default_rng(7)
+    for trial in range(400):
+        joint = rng.integers(0, 30, (targets, 3)).astype(float)
+        target_probs = np.array([0.03] + [0.97 / (targets - 1)] * (targets - 1)) if trial % 2 else \
+            rng.dirichlet(np.ones(targets))
+        unit = np.zeros_like(joint)
+        rows = rng.dirichlet(np.ones(3))  # the unit's weight over its rows' cells, all of one target
+        unit[rng.integers(targets)] = rows
+        before = marginal.association_score(joint, target_probs, pair_sd=5.0)
+        after = marginal.association_score(joint + unit, target_probs, pair_sd=5.0)
+        assert abs(after - before) <= 1.0 + 1e-9
+
+
+def test_the_selection_and_the_pairs_share_the_stage_and_all_are_measured_when_all_fit():
+    """Where one of two candidates fits, the selection takes half its largest share and the
+    pairs the rest of the stage; where both fit, nothing is chosen and both are measured on the
+    whole stage. Either way the stage is spent exactly, never more."""
+    x, c, mask = units(2000, np.random.default_rng(2))
+    for cell_signal, chosen, selection in ((1e6, 1, SELECTION / 2), (1e-6, 2, 0.0)):
+        plan = plan_marginals(epsilon=1.0, delta=1e-5, shares=SHARES)
+        log = measure(TargetMarginals(6, 2), (x, c, mask), plan, measured=BLOCKS, target_block=2,
+                      cell_signal=cell_signal, pair_groups=3, selection_share=SELECTION,
+                      merges=["categories"] * 3, progress=False)
+        spent = [rho for stage, rho in plan.spent if stage == marginal.PAIRS]
+        assert len(log.chosen) == chosen and len(spent) == (2 if selection else 1)
+        assert log.selection_rho == pytest.approx(selection * plan.rho)
+        assert sum(spent) == pytest.approx(plan.stages[marginal.PAIRS], rel=1e-12)
+        plan.check_spent()
+
+
+def test_selection_rho_shrinks_as_more_candidates_fit():
+    assert marginal.selection_rho(1, 4, 0.3) == pytest.approx(0.225)
+    assert marginal.selection_rho(4, 4, 0.3) == 0.0 and marginal.selection_rho(9, 4, 0.3) == 0.0
 
 
 def test_a_fit_measures_within_its_plan_and_records_one_training_entry():
@@ -249,7 +290,8 @@ def test_merged_pairs_move_by_at_most_their_sensitivity(monkeypatch):
     for data in ((x, c, mask), (x[1:], c[1:], mask[1:])):
         plan = plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES)
         measure(TargetMarginals(10, 2), data, plan, measured=WIDE_BLOCKS, target_block=2, cell_signal=1e-6,
-                pair_groups=2, merges=["ordered", "categories", "categories"], progress=False)
+                pair_groups=2, selection_share=SELECTION, merges=["ordered", "categories", "categories"],
+                progress=False)
     (_, _), (full_pairs, sensitivity), (_, _), (less_pairs, _) = seen
     assert full_pairs.size == 2 * 2 + 2 * 2  # block A in 2 groups, block B's 2 cells, per target
     assert np.linalg.norm(full_pairs - less_pairs) <= sensitivity + 1e-9
@@ -276,6 +318,6 @@ def test_the_groups_follow_the_noisy_one_way_counts_not_the_exact_ones(monkeypat
     monkeypatch.setattr(marginal, "gaussian_counts", skewed)
     monkeypatch.setattr(marginal, "cell_groups", spy)
     measure(TargetMarginals(10, 2), (x, c, mask), plan_marginals(epsilon=4.0, delta=1e-5, shares=SHARES),
-            measured=WIDE_BLOCKS, target_block=2, cell_signal=1e-6, pair_groups=3,
+            measured=WIDE_BLOCKS, target_block=2, cell_signal=1e-6, pair_groups=3, selection_share=SELECTION,
             merges=["ordered", "categories", "categories"], progress=False)
     assert grouped[0] == pytest.approx([0, 0, 0, 0, 0, 1])

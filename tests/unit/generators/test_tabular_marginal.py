@@ -39,7 +39,7 @@ def test_the_card_lists_the_noisy_marginals_and_their_rho(fitted):
     assert "noisy measurements (zCDP, OpenDP) (marginal-measurements)" in text and card.dp_sgd == ()
     assert "ρ = " in text and "target pairs" in text
     (entry,) = [e for e in card.ledger if e.mechanism == "marginal-measurements"]
-    assert set(entry.params["stages"]) == {"one-way", "selection", "target pairs"}
+    assert set(entry.params["stages"]) == {"one-way", "target pairs"}
     assert card.epsilon == pytest.approx(sum(e.epsilon for e in card.ledger)) and card.epsilon <= 1.0
 
 
