@@ -18,6 +18,10 @@ from the inner split (the inner validation part is unchanged). With ``--resample
 draws its own subsample (seed 2 + the fit's seed; TRTR per subsample), so a setting is scored
 over many small cohorts, not over the noise draws on one.
 
+``--generator aim`` or ``mst`` scores smartnoise's marginal peers on the same inner cohorts
+(their own settings; `benchmarks/peers/setup_smartnoise.sh` makes their venv), so a
+dpsynth setting can be set beside the strongest peer without the benchmark holdout.
+
 Each ``--param`` is one setting (``k=v[,k=v...]``); without any, the defaults run.
 ``--sweep guidance=0,1,2`` samples each fitted model once per value of a sampling-time
 attribute of the fitted module (post-processing knobs only, e.g. diffusion guidance).
@@ -28,7 +32,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from fairlearn.metrics import equalized_odds_difference
@@ -41,6 +47,9 @@ from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.validators.bootstrap import THRESHOLD
 from dpsynth.validators.context import AuditConfig
 from dpsynth.validators.tabular_models import make_pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+import smartnoise_peer  # noqa: E402  (benchmarks/peers/: AIM and MST in their own venv)
 
 DELTA = 1e-5
 MIN_GROUP = AuditConfig.min_group_size  # the audit's smallest group for between-group metrics
@@ -97,6 +106,28 @@ def scores(schema, train_frame, valid_frame, model: str, seed: int) -> dict[str,
     return out
 
 
+def fit_and_sample(generator: str, schema, train, *, epsilon: float, seed: int, setting: dict,
+                   sweep: tuple[str, list]) -> tuple[float, list[tuple[dict, object]]]:
+    """Fit ``generator`` (a dpsynth generator with ``setting``, or a smartnoise peer) on ``train``
+    and sample as many rows: (fit seconds, [(the setting as run, synthetic rows)]), one sample per
+    value of the sampling-time attribute ``sweep`` (a dpsynth generator only)."""
+    attribute, values = sweep
+    if generator in smartnoise_peer.SYNTHS:
+        synthetic, info = smartnoise_peer.fit_sample(generator, train, schema, epsilon=epsilon, delta=DELTA,
+                                                     seed=seed, rows=len(train))
+        return info["fit_seconds"], [({}, synthetic)]
+    model = registry.create(generator, schema, **setting)
+    start = time.perf_counter()
+    model.fit(train, budget=PrivacyBudget(epsilon, DELTA), random_state=seed, progress=False)
+    seconds = time.perf_counter() - start
+    samples = []
+    for value in values or [None]:
+        if attribute:
+            setattr(model.module_, attribute, value)
+        samples.append((setting | ({attribute: value} if attribute else {}), model.sample(len(train), random_state=seed + 1)))
+    return seconds, samples
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="support2")
@@ -110,12 +141,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.resample and args.rows is None:
         parser.error("--resample draws a subsample per seed: give its size with --rows N")
+    if args.generator in smartnoise_peer.SYNTHS and (args.param or args.sweep):
+        parser.error(f"{args.generator} runs with smartnoise's own settings: drop --param and --sweep")
 
     dataset = get_dataset(args.dataset)
     schema = dataset.schema()
     inner_train, valid = inner_split(dataset)
     conformed_valid = schema.conform(valid)[0]
     cohorts: dict[int, tuple] = {}
+    attribute, _, values = (args.sweep or "").partition("=")
+    sweep = (attribute, [json.loads(v) for v in values.split(",")] if args.sweep else [])
 
     def cohort(subsample_seed: int) -> tuple:
         """(train rows, TRTR scores) of one subsample, drawn and scored once."""
@@ -129,17 +164,12 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             subsample_seed = SUBSAMPLE_SEED + seed if args.resample else SUBSAMPLE_SEED
             train, trtr = cohort(subsample_seed)
-            model = registry.create(args.generator, schema, **setting)
-            start = time.perf_counter()
-            model.fit(train, budget=PrivacyBudget(args.epsilon, DELTA), random_state=seed, progress=False)
-            seconds = time.perf_counter() - start
-            attribute, _, values = (args.sweep or "").partition("=")
-            for value in [json.loads(v) for v in values.split(",")] if args.sweep else [None]:
-                if args.sweep:
-                    setattr(model.module_, attribute, value)
-                synthetic = schema.conform(model.sample(len(train), random_state=seed + 1))[0]
+            seconds, samples = fit_and_sample(args.generator, schema, train, epsilon=args.epsilon, seed=seed,
+                                              setting=setting, sweep=sweep)
+            for run_setting, sampled in samples:
+                synthetic = schema.conform(sampled)[0]
                 row = {"dataset": args.dataset, "rows": len(train), "generator": args.generator, "epsilon": args.epsilon,
-                       "setting": setting | ({attribute: value} if args.sweep else {}), "seed": seed,
+                       "setting": run_setting, "seed": seed,
                        "subsample_seed": subsample_seed if args.rows else None, "fit_seconds": round(seconds, 1)}
                 for m in ("logreg", "gboost"):
                     tstr = scores(schema, synthetic, conformed_valid, m, seed)

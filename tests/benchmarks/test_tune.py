@@ -83,3 +83,40 @@ def test_resample_without_a_subsample_size_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         tune.main(["--generator", "dp-marginal", "--resample"])
     assert "--resample draws a subsample per seed: give its size with --rows N" in capsys.readouterr().err
+
+
+def test_a_marginal_peer_is_scored_on_the_same_inner_cohort_with_its_own_settings(monkeypatch, capsys):
+    tune = load_script("tune.py")
+    schema = make_toy_schema()
+    frame = make_toy_frame(900, seed=3)
+
+    class Toy:
+        outcome = "outcome"
+
+        def schema(self):
+            return schema
+
+        def load(self):
+            return frame
+
+        def split(self, data, seed):
+            return data.iloc[:700], data.iloc[700:]
+
+    fitted = []
+
+    def fake_fit_sample(synth, train, schema_, *, epsilon, delta, seed, rows, **kwargs):
+        fitted.append((synth, len(train), epsilon, seed, rows))
+        return train.sample(rows, replace=True, random_state=seed), {"fit_seconds": 1.5}
+
+    monkeypatch.setattr(tune, "get_dataset", lambda name: Toy())
+    monkeypatch.setattr(tune.smartnoise_peer, "fit_sample", fake_fit_sample)
+    tune.main(["--dataset", "toy", "--generator", "mst", "--epsilon", "0.5", "--rows", "200", "--seeds", "4",
+               "--resample"])
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert fitted == [("mst", 200, 0.5, 4, 200)]
+    assert row["generator"] == "mst" and row["subsample_seed"] == 6 and row["fit_seconds"] == 1.5
+    assert row["setting"] == {} and 0.0 <= row["tstr_logreg"] <= 1.0
+
+    with pytest.raises(SystemExit):
+        tune.main(["--dataset", "toy", "--generator", "aim", "--param", "epochs=3"])
+    assert "smartnoise's own settings" in capsys.readouterr().err
