@@ -124,7 +124,8 @@ def fit_and_sample(generator: str, schema, train, *, epsilon: float, seed: int, 
     for value in values or [None]:
         if attribute:
             setattr(model.module_, attribute, value)
-        samples.append((setting | ({attribute: value} if attribute else {}), model.sample(len(train), random_state=seed + 1)))
+        run_setting = setting | ({attribute: value} if attribute else {})
+        samples.append((run_setting, model.sample(len(train), random_state=seed + 1)))
     return seconds, samples
 
 
