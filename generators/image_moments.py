@@ -4,15 +4,14 @@ coefficients, measured with Gaussian noise (zCDP, OpenDP), no network.
 
 The moments family (`dpsynth.families.moments`) does the measuring and sampling; the image
 codec gives the row layout ([attribute one-hots | pixels in [-1, 1]]); the public basis is
-`dpsynth.images.basis.dct_basis`. What is left here is that layout and refusing public
-pretraining, which has no network to act on.
+`dpsynth.images.basis.dct_basis` (`ImageCodec.moments_layout`). What is left here is
+refusing public pretraining, which has no network to act on.
 """
 
 from __future__ import annotations
 
 from dpsynth.errors import ParameterError
 from dpsynth.families.moments import MomentsFamily, MomentsLayout
-from dpsynth.images.basis import dct_basis
 from dpsynth.images.codec import ImageCodec
 from dpsynth.images.generator import ImageGenerator
 from dpsynth.privacy.marginals import MarginalPlan
@@ -35,12 +34,7 @@ class DPImageMoments(MomentsFamily, ImageGenerator):
     """
 
     def _moments_layout(self, codec: ImageCodec) -> MomentsLayout:
-        blocks = [b for b in codec.static_codec.blocks if b.role != "fine"]
-        target = next(i for i, b in enumerate(blocks) if b.column == codec.schema.static.target)
-        height, width, channels = codec.schema.shape
-        return MomentsLayout.scaled(blocks=[slice(b.start, b.stop) for b in blocks], target=target,
-                                    values=slice(codec.static_width, codec.width),
-                                    basis=dct_basis(height, width, channels, self.components))
+        return codec.moments_layout(self.components)
 
     def _plan_training(self, *, n_units: int, epsilon: float, delta: float) -> MarginalPlan:
         if self.pretrain_images or self.pretrain_source is not None:

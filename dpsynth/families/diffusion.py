@@ -163,6 +163,7 @@ class OneHotDiffusion(nn.Module):
         continuous_width: int = 0,
         to_x0: Callable[[torch.Tensor], torch.Tensor] | None = None,
         continuous_scale: float = 1.0,
+        tail_anchor: nn.Module | None = None,
     ):
         super().__init__()
         if multiplicity < 1 or not 1 <= sampling_steps <= timesteps:
@@ -183,6 +184,9 @@ class OneHotDiffusion(nn.Module):
         self.to_x0 = onehot_x0 if to_x0 is None else to_x0
         self.continuous_scale = float(continuous_scale)
         self.reconstruction_loss = reconstruction_loss
+        if tail_anchor is not None and not self.continuous_width:
+            raise ValueError("a tail anchor needs a continuous tail (continuous_width > 0)")
+        self.tail_anchor = tail_anchor
         self.timesteps = timesteps
         self.sampling_steps = sampling_steps
         self.multiplicity = multiplicity
@@ -209,7 +213,7 @@ class OneHotDiffusion(nn.Module):
         return 2 * a.sqrt() / (1 - a) * x_t[..., :self.onehot_width]
 
     def model_logits(self, x_t: torch.Tensor, c: torch.Tensor, t: torch.Tensor,
-                     guidance: float = 0.0) -> torch.Tensor:
+                     guidance: float = 0.0, network_c: torch.Tensor | None = None) -> torch.Tensor:
         """The model output [block x0 logits | continuous x0 prediction].
 
         Block x0 logits = the block's own Gaussian likelihood (exact) + the denoiser's log-prior term.
@@ -220,24 +224,31 @@ class OneHotDiffusion(nn.Module):
         With ``guidance`` w > 0 the log-prior term is classifier-free guided (Ho & Salimans
         2022): (1 + w)·f(x_t, c) − w·f(x_t, ∅), ∅ the all-zero condition seen in training.
         The continuous tail is the denoiser's x0 prediction (guided the same way) times
-        ``continuous_scale``, i.e. in the data's units.
+        ``continuous_scale``, i.e. in the data's units; with a ``tail_anchor`` the network's
+        part is added to the anchor's posterior mean (always given the condition ``c``).
+        ``network_c`` (default ``c``) is the condition the network sees: training drops it on
+        some draws while the anchor keeps the row's own.
         """
-        prior = self.denoiser(x_t, c, t)
+        network_c = c if network_c is None else network_c
+        prior = self.denoiser(x_t, network_c, t)
         if guidance > 0.0:
-            prior = (1 + guidance) * prior - guidance * self.denoiser(x_t, torch.zeros_like(c), t)
+            prior = (1 + guidance) * prior - guidance * self.denoiser(x_t, torch.zeros_like(network_c), t)
         if not self.continuous_width:
             return self.likelihood_logits(x_t, t) + prior
         k = self.onehot_width
-        return torch.cat([self.likelihood_logits(x_t, t) + prior[..., :k], prior[..., k:] * self.continuous_scale],
-                         dim=-1)
+        tail = prior[..., k:] * self.continuous_scale
+        if self.tail_anchor is not None:
+            tail = tail + self.tail_anchor.posterior_mean(x_t[..., k:], c, self.alpha_bar[t][..., None],
+                                                          scale=self.continuous_scale)
+        return torch.cat([self.likelihood_logits(x_t, t) + prior[..., :k], tail], dim=-1)
 
     def p_losses(self, x: torch.Tensor, c: torch.Tensor, t: torch.Tensor,
-                 noise: torch.Tensor) -> torch.Tensor:
+                 noise: torch.Tensor, network_c: torch.Tensor | None = None) -> torch.Tensor:
         """Per-row loss at noise level t of the input rows ``x`` (x0 = ``to_x0(x)``, ``noise``
         shaped like x0): ``reconstruction_loss`` of the model output against ``x`` (block
         cross-entropy; for a continuous tail, the modality's loss of the predicted x0)."""
         x_t = self.q_sample(self.diffused(self.to_x0(x)), t, noise)
-        return self.reconstruction_loss(self.model_logits(x_t, c, t), x)
+        return self.reconstruction_loss(self.model_logits(x_t, c, t, network_c=network_c), x)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
         """Per-unit loss [B]: averaged over K draws of (t, noise) per row, then over present rows.
@@ -247,34 +258,40 @@ class OneHotDiffusion(nn.Module):
         """
         k = self.multiplicity
         x, c = x.repeat_interleave(k, dim=1), c.repeat_interleave(k, dim=1)
+        network_c = c
         if self.condition_dropout > 0.0:  # teach f(x_t, ∅) for guidance: drop c on some draws
             keep = torch.rand(c.shape[:-1], device=c.device) >= self.condition_dropout
-            c = c * keep[..., None]
+            network_c = c * keep[..., None]
         t = torch.randint(0, self.timesteps, x.shape[:-1], device=x.device)
         noise = torch.randn(*x.shape[:-1], self.width, dtype=x.dtype, device=x.device)
-        return unit_mean(self.p_losses(x, c, t, noise), row_mask, draws=k)
+        return unit_mean(self.p_losses(x, c, t, noise, network_c), row_mask, draws=k)
 
     def blockwise_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.blocks:
             return logits[..., :0]
         return torch.cat([logits[..., a:b].softmax(-1) for a, b in self.blocks], dim=-1)
 
-    def x0_estimate(self, output: torch.Tensor) -> torch.Tensor:
+    def x0_estimate(self, output: torch.Tensor, *, last: bool = True) -> torch.Tensor:
         """x0 from a model output: [2·softmax(block logits) − 1 | continuous prediction clamped to [-1, 1]]
-        (in the data's units; `diffused` gives the process's)."""
+        (in the data's units; `diffused` gives the process's). With a tail anchor the continuous
+        part is clamped only at the ``last`` step: the anchor's Gaussian reaches beyond [-1, 1],
+        and clamping every step's estimate shrinks the spread of what it samples."""
         k = self.onehot_width
         blocks = 2 * self.blockwise_softmax(output[..., :k]) - 1
         if not self.continuous_width:
             return blocks
-        return torch.cat([blocks, output[..., k:].clamp(-1.0, 1.0)], dim=-1)
+        tail = output[..., k:]
+        if last or self.tail_anchor is None:
+            tail = tail.clamp(-1.0, 1.0)
+        return torch.cat([blocks, tail], dim=-1)
 
     @torch.no_grad()
     def p_sample(self, x_t: torch.Tensor, c: torch.Tensor, t: int,
                  t_next: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One deterministic DDIM step t → t_next (t_next < 0: the end); returns (x_next, output),
-        output = [block logits | continuous x0 clamped to [-1, 1]]."""
+        output = [block logits | continuous x0, clamped to [-1, 1] as `x0_estimate` says]."""
         output = self.model_logits(x_t, c, torch.full(x_t.shape[:-1], t, device=x_t.device), self.guidance)
-        x0 = self.x0_estimate(output)
+        x0 = self.x0_estimate(output, last=t_next < 0)
         if self.continuous_width:
             output = torch.cat([output[..., :self.onehot_width], x0[..., self.onehot_width:]], dim=-1)
         x0 = self.diffused(x0)

@@ -162,6 +162,32 @@ class GaussianMoments(nn.Module):
         out[:, self.output] = 2.0 * (z @ self.basis) - 1.0
         return out
 
+    def posterior_mean(self, x_t: torch.Tensor, c: torch.Tensor, alpha_bar: torch.Tensor, *,
+                       complement_variance: float, scale: float = 1.0) -> torch.Tensor:
+        """E[x0 | x_t, y] of the values in output units ([-1, 1]) when x0 follows this Gaussian
+        and x_t = √ᾱ·x0/``scale`` + √(1 − ᾱ)·noise: the exact denoiser of the measured model.
+
+        ``x_t`` [..., values] (diffused units), ``c`` [..., C] (y: its target), ``alpha_bar``
+        broadcasting against x_t[..., :1]. In output units x0 = 2·Bᵀz − 1 has mean
+        m_y = 2·Bᵀ(centre + μ_y) − 1 and covariance 4·BᵀΣ_yB inside the basis and
+        ``complement_variance``·I outside it (public: the basis need not span every value).
+        Per direction of variance λ the posterior shrinks x_t − √ᾱ·m by √ᾱ/(ᾱλ + 1 − ᾱ)·λ; the
+        factor's columns are Σ_y's scaled eigenvectors (`within_covariances`), so no
+        decomposition runs here. Post-processing of the measurements only.
+        """
+        y = self._targets(c)
+        a = alpha_bar.to(x_t.dtype)
+        mean = (2.0 * ((self.centre + self.means[y]) @ self.basis) - 1.0) / scale
+        factor = 2.0 * self.factor[y] / scale  # [..., k, k]: 4Σ_y/scale² = factor·factorᵀ
+        variances = (factor ** 2).sum(-2)  # its columns' squared norms: the eigenvalues
+        w = x_t - a.sqrt() * mean
+        u = w @ self.basis.T  # inside the basis [..., k]
+        shrink = a.sqrt() / (a * variances + 1.0 - a)
+        inside = torch.einsum("...ij,...j->...i", factor, shrink * torch.einsum("...ji,...j->...i", factor, u))
+        tau = complement_variance / scale ** 2
+        outside = (a.sqrt() * tau / (a * tau + 1.0 - a)) * (w - u @ self.basis)
+        return scale * (mean + inside @ self.basis + outside)
+
     def forward(self, x: torch.Tensor, c: torch.Tensor, row_mask: torch.Tensor) -> torch.Tensor:
         """Per-unit loss: half the squared Mahalanobis distance of its rows' coefficients from
         their class mean, averaged over its rows (a Gaussian negative log-likelihood up to a

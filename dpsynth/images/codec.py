@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dpsynth.families.moments import MomentsLayout
+from dpsynth.images.basis import dct_basis
 from dpsynth.tabular.codec import TabularCodec
 from dpsynth.images.schema import ImageSchema
 
@@ -53,6 +55,15 @@ class ImageCodec:
         """The keyword arguments every image backbone takes from the codec."""
         return dict(static_width=self.static_width, height=self.height, width=self.width_px,
                     channels=self.channels)
+
+    def moments_layout(self, components: int) -> MomentsLayout:
+        """Where the moments family finds the attribute blocks (the coarse ones; the target's
+        among them) and the pixels, with the first ``components`` of the public 2-D DCT basis."""
+        blocks = [b for b in self.static_codec.blocks if b.role != "fine"]
+        target = next(i for i, b in enumerate(blocks) if b.column == self.schema.static.target)
+        return MomentsLayout.scaled(blocks=[slice(b.start, b.stop) for b in blocks], target=target,
+                                    values=slice(self.static_width, self.width),
+                                    basis=dct_basis(self.height, self.width_px, self.channels, components))
 
     def scale(self, pixels: np.ndarray) -> np.ndarray:
         """Pixels in stored units -> [-1, 1] by the public pixel_range."""
