@@ -173,6 +173,10 @@ MUTATIONS = [
     Mutation("1 every read is charged", "the target pairs measured on their whole stage after the selection took part",
              "dpsynth/families/marginal.py", "measuring = stage_rho - choosing", "measuring = stage_rho",
              ("tests/unit/families/test_marginal.py", "-k", "share_the_stage")),
+    Mutation("1 every read is charged", "the anchored diffusion's DP-SGD planned on the whole budget beside its anchor",
+             "generators/image_diffusion.py",
+             "epsilon=(1.0 - self.anchor_share) * epsilon, delta=delta / 2)", "epsilon=epsilon, delta=delta / 2)",
+             ("tests/unit/generators/test_image_diffusion.py", "-k", "ledger")),
 ]
 
 
