@@ -6,6 +6,9 @@ A rule without a test that fails when the rule is broken is not kept. Each entry
 fail under it. The script first runs every listed test on the unchanged tree (they must
 pass), then applies one break at a time, runs its tests, and restores the file — also on
 Ctrl-C or an error. Run it on a clean working tree; it edits files in place while it runs.
+Run it in the checkout whose `.venv` installed dpsynth: the editable install maps
+`dpsynth.generators` to that checkout's `generators/` folder, so a break made there in another
+clone would go unseen.
 
     python benchmarks/privacy_mutations.py > benchmarks/results/privacy_mutations.json
 
