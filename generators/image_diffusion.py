@@ -82,9 +82,7 @@ class DPImageDiffusion(ImageGenerator):
                              base=self.base_channels, hidden=self.hidden)
         anchor = None
         if self.anchor_share:
-            first = next(iter(codec.condition_domains.values()))  # the target comes first
-            moments = GaussianMoments(codec.moments_layout(self.anchor_components), width=codec.width,
-                                      n_targets=len(first))
+            moments = GaussianMoments.for_codec(codec.moments_layout(self.anchor_components), codec)
             anchor = MomentAnchor(moments, complement_variance=codec.sigma ** 2)
             zero_output(body.conv_out)
         return OneHotDiffusion(Denoiser(body, time_dim=self.time_dim),

@@ -141,6 +141,13 @@ class GaussianMoments(nn.Module):
         self.register_buffer("precision", torch.eye(k).repeat(n_targets, 1, 1))
         self.width = width
 
+    @classmethod
+    def for_codec(cls, layout: MomentsLayout, codec: Any) -> GaussianMoments:
+        """The module for ``codec``'s rows: its width, and one Gaussian per value of the target,
+        the first of its condition domains."""
+        first = next(iter(codec.condition_domains.values()))
+        return cls(layout, width=codec.width, n_targets=len(first))
+
     def _targets(self, c: torch.Tensor) -> torch.Tensor:
         return c[..., :self.means.shape[0]].argmax(-1)
 
@@ -383,9 +390,7 @@ class MomentsFamily:
         return None
 
     def _build_module(self, codec: Any) -> nn.Module:
-        layout = self._moments_layout(codec)
-        first = next(iter(codec.condition_domains.values()))  # the target comes first
-        return GaussianMoments(layout, width=codec.width, n_targets=len(first))
+        return GaussianMoments.for_codec(self._moments_layout(codec), codec)
 
     def _train(self, module: nn.Module, tensors: Any, plan: MarginalPlan, *, progress: bool) -> MomentsLog:
         layout = self._moments_layout(self.codec_)

@@ -12,6 +12,24 @@ from tests.benchmarks.scripts import load_script
 from tests.conftest import make_toy_frame, make_toy_schema
 
 
+class ToyDataset:
+    """A data set as `tune.get_dataset` returns it: the toy schema and rows, split 700 / the rest."""
+
+    outcome = "outcome"
+
+    def __init__(self, schema, frame):
+        self._schema, self._frame = schema, frame
+
+    def schema(self):
+        return self._schema
+
+    def load(self):
+        return self._frame
+
+    def split(self, data, seed):
+        return data.iloc[:700], data.iloc[700:]
+
+
 def test_scores_give_auroc_and_the_equalized_odds_gap_of_each_sensitive_attribute():
     tune = load_script("tune.py")
     schema = make_toy_schema()
@@ -50,19 +68,7 @@ def test_resample_draws_a_subsample_per_seed_and_scores_each_against_its_own_trt
     schema = make_toy_schema()
     frame = make_toy_frame(900, seed=3)
 
-    class Toy:
-        outcome = "outcome"
-
-        def schema(self):
-            return schema
-
-        def load(self):
-            return frame
-
-        def split(self, data, seed):
-            return data.iloc[:700], data.iloc[700:]
-
-    monkeypatch.setattr(tune, "get_dataset", lambda name: Toy())
+    monkeypatch.setattr(tune, "get_dataset", lambda name: ToyDataset(schema, frame))
     monkeypatch.setattr(tune, "scores", lambda *a: {"auroc": 0.5})  # the subsamples are under test, not the models
     drawn = []
     subsample = tune.subsample
@@ -90,25 +96,13 @@ def test_a_marginal_peer_is_scored_on_the_same_inner_cohort_with_its_own_setting
     schema = make_toy_schema()
     frame = make_toy_frame(900, seed=3)
 
-    class Toy:
-        outcome = "outcome"
-
-        def schema(self):
-            return schema
-
-        def load(self):
-            return frame
-
-        def split(self, data, seed):
-            return data.iloc[:700], data.iloc[700:]
-
     fitted = []
 
     def fake_fit_sample(synth, train, schema_, *, epsilon, delta, seed, rows, **kwargs):
         fitted.append((synth, len(train), epsilon, seed, rows))
         return train.sample(rows, replace=True, random_state=seed), {"fit_seconds": 1.5}
 
-    monkeypatch.setattr(tune, "get_dataset", lambda name: Toy())
+    monkeypatch.setattr(tune, "get_dataset", lambda name: ToyDataset(schema, frame))
     monkeypatch.setattr(tune.smartnoise_peer, "fit_sample", fake_fit_sample)
     tune.main(["--dataset", "toy", "--generator", "mst", "--epsilon", "0.5", "--rows", "200", "--seeds", "4",
                "--resample"])
