@@ -19,13 +19,13 @@ from typing import Any
 
 from torch import nn
 
+from dpsynth.families.anchor import zero_output
 from dpsynth.families.diffusion import BlocksThenTailX0, Denoiser, OneHotDiffusion, process_params
 from dpsynth.families.moment_anchor import (
     AnchoredDiffusionParams,
     MomentAnchor,
     measure_moment_anchor,
     plan_moment_anchor,
-    zero_output,
 )
 from dpsynth.families.moments import GaussianMoments
 from dpsynth.families.training import TrainingLog

@@ -45,6 +45,13 @@ class AnchoredVAEParams(VAEParams):
                                 number(at_least=0, below=1))
 
 
+def zero_output(layer: nn.Module) -> None:
+    """Set ``layer``'s parameters to zero: before any DP-SGD step an anchored model outputs what
+    its anchor measured (the network's part starts at zero)."""
+    for parameter in layer.parameters():
+        nn.init.zeros_(parameter)
+
+
 class AnchoredDecoder(nn.Module):
     """``network(zc) + anchor.generate(c)``: logits [..., width] for inputs z ‖ c, where c is the
     condition one-hot after the first ``latent_dim`` features and ``anchor`` holds the measured
@@ -52,9 +59,7 @@ class AnchoredDecoder(nn.Module):
 
     def __init__(self, network: nn.Sequential, anchor: TargetMarginals, latent_dim: int):
         super().__init__()
-        last = network[-1]
-        nn.init.zeros_(last.weight)  # before any step the logits are the measured ones
-        nn.init.zeros_(last.bias)
+        zero_output(network[-1])  # before any step the logits are the measured ones
         self.network, self.anchor, self.latent_dim = network, anchor, latent_dim
 
     def forward(self, zc: torch.Tensor) -> torch.Tensor:

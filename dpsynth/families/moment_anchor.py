@@ -62,12 +62,6 @@ class MomentAnchor(nn.Module):
                                            scale=scale)
 
 
-def zero_output(layer: nn.Module) -> None:
-    """Set ``layer``'s parameters to zero: before any DP-SGD step the anchored model is the Gaussian's."""
-    for parameter in layer.parameters():
-        nn.init.zeros_(parameter)
-
-
 def plan_moment_anchor(*, epsilon: float, delta: float) -> MarginalPlan:
     """The measurements' plan for (``epsilon``, ``delta``), its stages split as the moments family's."""
     return plan_marginals(epsilon=epsilon, delta=delta, shares=SHARES, label=MOMENT_ANCHOR_LABEL)

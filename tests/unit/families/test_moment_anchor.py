@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from dpsynth.families.diffusion import OneHotDiffusion
-from dpsynth.families.moment_anchor import (MOMENT_ANCHOR_LABEL, MomentAnchor, measure_moment_anchor,
-                                            plan_moment_anchor, zero_output)
+from dpsynth.families.anchor import zero_output
+from dpsynth.families.moment_anchor import MOMENT_ANCHOR_LABEL, MomentAnchor, measure_moment_anchor, plan_moment_anchor
 from dpsynth.families.moments import SHARES, GaussianMoments, MomentsLayout
 from dpsynth.images.basis import dct_basis
 
