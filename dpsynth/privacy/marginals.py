@@ -32,12 +32,18 @@ _RHO_BOUNDS = (1e-12, 1e6)
 
 
 def epsilon_of_rho(rho: float, delta: float) -> float:
-    """The ε at ``delta`` of a ρ-zCDP mechanism, by OpenDP's zCDP → (ε, δ) conversion."""
+    """The ε at ``delta`` of a ρ-zCDP mechanism, by OpenDP's zCDP → (ε, δ) conversion; infinite
+    where OpenDP's conversion overflows (a ρ of thousands: no finite budget asks for it)."""
     if rho <= 0:
         return 0.0
     scalar = dp.m.make_gaussian(dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float),
                                 scale=1.0 / math.sqrt(2.0 * rho))
-    return float(dp.c.make_zCDP_to_approxDP(scalar).map(1.0).epsilon(delta))
+    try:
+        return float(dp.c.make_zCDP_to_approxDP(scalar).map(1.0).epsilon(delta))
+    except dp.OpenDPException as error:
+        if "not finite" not in str(error):
+            raise
+        return math.inf
 
 
 def rho_for(epsilon: float, delta: float) -> float:

@@ -30,6 +30,15 @@ def test_rho_is_the_largest_whose_epsilon_fits_the_budget():
         rho_for(0.0, 1e-5)
 
 
+def test_a_budget_beyond_opendps_conversion_plans_within_it_instead_of_failing_inside_opendp():
+    """OpenDP's zCDP → (ε, δ) conversion overflows for ρ of about 10⁵: such a ρ counts as an
+    infinite ε, so a large budget gets the largest ρ the conversion can vouch for."""
+    assert epsilon_of_rho(1e6, 1e-5) == math.inf
+    for epsilon in (1e4, 1e6):
+        rho = rho_for(epsilon, 1e-5)
+        assert rho > 1e3 and epsilon_of_rho(rho, 1e-5) <= epsilon
+
+
 def test_gaussian_noise_has_the_planned_scale():
     noisy = gaussian_counts(np.zeros(40_000), sensitivity=2.0, rho=0.5)
     assert np.std(noisy) == pytest.approx(gaussian_scale(2.0, 0.5), rel=0.03)
