@@ -77,3 +77,15 @@ def medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str,
         out.append(dict(zip(keys, labels)) | {"seeds": len(group)}
                    | {k: median([r[k] for r in group if k in r]) for k in fields})
     return out
+
+
+def count_below_chance(summary: list[dict[str, Any]], runs: list[dict[str, Any]], keys: tuple[str, ...],
+                       fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Each `medians` row with, per AUROC field, ``<field>_below_chance``: how many of its runs
+    scored below 0.5 or had no score (NaN). A median hides a seed whose synthetic data teach
+    the inverted association; this count shows how often that happens."""
+    for row in summary:
+        group = [r for r in runs if all(r[k] == row[k] for k in keys)]
+        for field in fields:
+            row[f"{field}_below_chance"] = sum(not r[field] >= 0.5 for r in group)
+    return summary

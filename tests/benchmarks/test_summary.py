@@ -22,3 +22,12 @@ def test_a_seed_without_a_metric_ranks_lowest_in_the_median():
     assert math.isnan(summary.median([0.6, nan, nan]))
     assert summary.median([0.7, 0.6, nan]) == 0.6
     assert summary.median([0.7, 0.6, 0.5, nan]) == 0.55 and summary.median([2, 4]) == 3
+
+
+def test_runs_below_chance_are_counted_per_group_and_a_missing_score_counts():
+    summary = load_script("summary.py")
+    nan = float("nan")
+    runs = [{"generator": "g", "seed": s, "auroc": a} for s, a in enumerate([0.6, 0.49, nan])]
+    runs.append({"generator": "h", "seed": 0, "auroc": 0.5})
+    rows = summary.count_below_chance(summary.medians(runs, ("generator",)), runs, ("generator",), ("auroc",))
+    assert [r["auroc_below_chance"] for r in rows] == [2, 0]

@@ -69,6 +69,17 @@ def test_the_moments_generator_releases_and_verifies_from_the_cli(files):
     assert read_images_npz(files / "release" / "synthetic.npz", make_toy_image_schema()).images.shape == (30, 8, 8, 1)
 
 
+def test_public_pretraining_runs_from_the_cli_and_the_card_names_its_source(files):
+    """`--param pretrain_images=…`: non-private steps on scikit-image's public photographs before
+    DP-SGD; the card names the source and charges it no ε."""
+    result = generate(files, "train.npz", "--param", "pretrain_images=64", "--param", "pretrain_steps=2")
+    assert result.exit_code == 0, result.output
+    card = json.loads((files / "release" / "privacy_card.json").read_text())
+    pretraining = card["public_pretraining"]
+    assert "scikit-image" in pretraining["source"] and pretraining["epsilon"] == 0.0
+    assert pretraining["records"] == 64 and pretraining["steps"] == 2 and card["epsilon"] <= 2.0
+
+
 def test_generate_images_from_a_png_folder_writes_png_files(files):
     result = generate(files, "train_png", "--format", "png")
     assert result.exit_code == 0, result.output
