@@ -25,7 +25,8 @@ the median over seeds: TSTR and TRTR AUROC of the 1-D CNN and of the feature mod
 (summary statistics + gradient boosting), the equalized-odds difference of TSTR and TRTR
 models and its change (sex, site, age band), per-channel-mean fidelity (Wasserstein-1 on
 [0, 1]-scaled values, autocorrelation and power-spectrum distances) and the detection
-AUC, fit seconds, and the DP-SGD step time relative to the same step without DP.
+AUC, fit seconds and the device trained on, and the DP-SGD step time relative to the same
+step without DP. Each median row also counts its runs whose TSTR AUROC is below chance.
 
     python benchmarks/timeseries.py --generators dp-series-vae dp-series-gan dp-series-diffusion \
         --epsilons 1 10 --seeds 0 1 2 > benchmarks/results/timeseries_ecg.json
@@ -59,6 +60,7 @@ from dpsynth.data.series_sets import (
     split_pigcvp,
     split_series,
 )
+from dpsynth.devices import resolve_device
 from dpsynth.privacy.budget import PrivacyBudget
 from dpsynth.validators import audit_series
 from dpsynth.validators.context import AuditConfig
@@ -126,7 +128,8 @@ def run_one(generator: str, epsilon: float, seed: int, params: dict, train, hold
                           config=AuditConfig(n_bootstrap=50, random_state=seed), progress=False)
     return {"dataset": DATASETS[dataset].label, "generator": generator, "epsilon_budget": epsilon,
             "epsilon_spent": round(model.privacy_spent()[0], 4), "seed": seed,
-            "fit_seconds": round(fit_seconds, 1)} | series_summary(report, DATASETS[dataset].fairness_attributes)
+            "fit_seconds": round(fit_seconds, 1), "device": str(resolve_device(model.training.device)),
+            } | series_summary(report, DATASETS[dataset].fairness_attributes)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
                     "note": train.static.attrs.get("note", DATASETS[args.dataset].label)},
         "delta": DELTA, "date": date.today().isoformat(),
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
                     "platform": platform.platform()},
         "params": params,
         "medians": count_below_chance(medians(runs, KEYS), runs, KEYS, tuple(f"tstr_auroc_{m}" for m in MODELS)),
