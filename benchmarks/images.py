@@ -22,7 +22,8 @@ equalized-odds difference (TSTR, TRTR, change) for each sensitive attribute, FrÃ
 distance and precision/recall in the features of a CNN trained on the real train images
 (NOT Inception: not comparable with published FID), the detection AUC, fit seconds, and
 the DP-SGD step time relative to the same step without DP. The device (``--device``;
-default auto: a GPU when present) and the machine are recorded.
+default auto: a GPU when present) and the machine are recorded. Each median row also counts
+its runs whose TSTR AUROC is below chance.
 
     python benchmarks/images.py --generators dp-image-diffusion dp-image-gan dp-image-vae \
         --epsilons 1 10 --seeds 0 1 2 > benchmarks/results/images_digits.json
@@ -62,10 +63,11 @@ from dpsynth.validators.context import AuditConfig
 from dpsynth.validators.image_plots import image_grid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summary import medians, metric  # noqa: E402  (benchmarks/summary.py)
+from summary import count_below_chance, medians, metric  # noqa: E402  (benchmarks/summary.py)
 from tabular import step_cost_ratio  # noqa: E402  (benchmarks/tabular.py)
 
 DELTA = 1e-5
+KEYS = ("generator", "epsilon_budget")  # a median over the seeds of each
 GRID_COLUMNS = 20  # images per row of the --grid figure, split evenly over the classes
 FIDELITY = ("frechet_distance", "precision", "recall", "detection_auc", "mean_pixel_tvd")
 
@@ -213,7 +215,8 @@ def main(argv: list[str] | None = None) -> None:
                     "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "platform": platform.platform()},
         "params": params, "generator_params": args.generator_params,
-        "medians": medians(runs, ("generator", "epsilon_budget")), "runs": runs, "step_cost": step_cost,
+        "medians": count_below_chance(medians(runs, KEYS), runs, KEYS, ("tstr_auroc",)), "runs": runs,
+        "step_cost": step_cost,
     }
     print(json.dumps(result, indent=2))
 

@@ -5,7 +5,8 @@ sample as many rows as the train split has, audit against the real holdout. Repo
 run and the median over seeds: TSTR and TRTR AUROC (logistic regression, gradient
 boosting), the equalized-odds difference of TSTR and TRTR models and its change (sex,
 race), per-group TSTR AUROC, mean TVD, detection AUC, fit seconds, and the DP-SGD step
-time relative to the same step without DP. Non-private references (sdv-*) run once per
+time relative to the same step without DP; each median row also counts its runs whose
+TSTR AUROC is below chance. Non-private references (sdv-*) run once per
 seed with ε = inf. ``--rebalance race=equal`` also audits a second sample of each
 private model with those subgroup shares (keys ``rebalanced.*``).
 
@@ -37,9 +38,10 @@ from dpsynth.privacy.dpsgd import DPSGDPlan
 from dpsynth.privacy.rebalance import describe, parse_rebalance
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summary import audit_and_summarise, medians  # noqa: E402  (benchmarks/summary.py)
+from summary import MODELS, audit_and_summarise, count_below_chance, medians  # noqa: E402  (benchmarks/summary.py)
 
 DELTA = 1e-5
+KEYS = ("dataset", "generator", "epsilon_budget")  # a median over the seeds of each
 
 
 def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
@@ -160,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "platform": platform.platform()},
         "params": params, "rebalance": describe(rebalance),
-        "medians": medians(runs, ("dataset", "generator", "epsilon_budget")), "runs": runs,
+        "medians": count_below_chance(medians(runs, KEYS), runs, KEYS, tuple(f"tstr_auroc_{m}" for m in MODELS)),
+        "runs": runs,
         "step_cost": step_cost,
     }
     print(json.dumps(result, indent=2))
