@@ -27,6 +27,8 @@ models and its change (sex, site, age band), per-channel-mean fidelity (Wasserst
 [0, 1]-scaled values, autocorrelation and power-spectrum distances) and the detection
 AUC, fit seconds and the device trained on, and the DP-SGD step time relative to the same
 step without DP. Each median row also counts its runs whose TSTR AUROC is below chance.
+``--traces DIR`` writes the first seed's example traces and mean spectra, real against
+synthetic, for a reader to see what the series look like.
 
     python benchmarks/timeseries.py --generators dp-series-vae dp-series-gan dp-series-diffusion \
         --epsilons 1 10 --seeds 0 1 2 > benchmarks/results/timeseries_ecg.json
@@ -45,6 +47,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -118,7 +121,9 @@ def series_summary(report, attributes=DATASETS["ecg_cohort"].fairness_attributes
 
 
 def run_one(generator: str, epsilon: float, seed: int, params: dict, train, holdout, schema,
-            dataset: str = "ecg_cohort") -> dict:
+            dataset: str = "ecg_cohort", traces: Path | None = None) -> dict:
+    """Fit, sample and audit once; with ``traces``, also write the audit's example traces and
+    mean spectra (real against synthetic, per group) as PNGs in that folder."""
     model = registry.create(generator, schema, **params)
     start = time.perf_counter()
     model.fit(train, budget=PrivacyBudget(epsilon, DELTA), random_state=seed, progress=False)
@@ -126,6 +131,8 @@ def run_one(generator: str, epsilon: float, seed: int, params: dict, train, hold
     synthetic = model.sample(len(train.static), random_state=seed + 1)
     report = audit_series(train=train, holdout=holdout, synthetic=synthetic, schema=schema,
                           config=AuditConfig(n_bootstrap=50, random_state=seed), progress=False)
+    if traces is not None:
+        report.extra_plots(traces)
     return {"dataset": DATASETS[dataset].label, "generator": generator, "epsilon_budget": epsilon,
             "epsilon_spent": round(model.privacy_spent()[0], 4), "seed": seed,
             "fit_seconds": round(fit_seconds, 1), "device": str(resolve_device(model.training.device)),
@@ -143,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-step-cost", action="store_true", help="skip the DP step cost measurement")
     parser.add_argument("--inner", action="store_true",
                         help="settings study: audit on an inner split of the train part, never the holdout")
+    parser.add_argument("--traces", type=Path,
+                        help="write the first seed's example traces and spectra here, a folder per generator and ε")
     args = parser.parse_args(argv)
     params = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
 
@@ -153,7 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     for generator in args.generators:
         for epsilon in args.epsilons:
             for seed in args.seeds:
-                runs.append(run_one(generator, epsilon, seed, params, train, holdout, schema, args.dataset))
+                traces = (args.traces / f"{generator}_eps{epsilon:g}"
+                          if args.traces is not None and seed == args.seeds[0] else None)
+                runs.append(run_one(generator, epsilon, seed, params, train, holdout, schema, args.dataset, traces))
                 print(json.dumps(runs[-1]), file=sys.stderr)
     step_cost = {}
     for generator in ([] if args.no_step_cost else args.generators):

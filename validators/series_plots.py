@@ -142,6 +142,8 @@ def example_traces(data: SeriesPlotData, attribute: str, path: Path) -> Path:
                     t = np.arange(len(window)) / data.sampling_rate
                     ax.plot(t, window[:, c], color=SOURCE_COLOURS[name], lw=0.8, alpha=0.8,
                             label=name if k == 0 else None)
+                    alone = isolated(window[:, c])  # a line needs two samples: mark the lone visits
+                    ax.scatter(t[alone], window[alone, c], color=SOURCE_COLOURS[name], s=6, alpha=0.8)
             unit = f" ({data.units[c]})" if data.units[c] else ""
             set_panel_title(ax, data, attribute, group, channel)
             ax.set_ylabel(f"{channel}{unit}", fontsize=7)
@@ -153,6 +155,13 @@ def example_traces(data: SeriesPlotData, attribute: str, path: Path) -> Path:
     scope = "all subjects" if attribute == OVERALL else f"by {attribute}"
     fig.suptitle(f"Example windows, real train (real patients) vs synthetic, {scope}", fontsize=9)
     return save_figure(fig, path)
+
+
+def isolated(values: np.ndarray) -> np.ndarray:
+    """Observed samples whose neighbours are both missing (or past the window's ends)."""
+    observed = ~np.isnan(values)
+    padded = np.pad(observed, 1)
+    return observed & ~padded[:-2] & ~padded[2:]
 
 
 def mean_spectra(data: SeriesPlotData, attribute: str, path: Path) -> Path:

@@ -45,3 +45,16 @@ def test_every_panel_has_a_y_label_and_the_bottom_row_an_x_label(drawn, plot, y_
     axes = drawn[0].axes
     assert all(ax.get_ylabel() for ax in axes) and axes[0].get_ylabel() == y_label
     assert [ax.get_xlabel() for ax in axes[2:]] == [x_label, x_label]
+
+
+def test_a_lone_observed_sample_between_missing_ones_is_drawn_as_a_point(drawn, tmp_path):
+    """Sparse visits (most of a longitudinal window missing) would vanish from a line plot."""
+    data = plot_data()
+    real = np.full((1, 16, 2), np.nan)
+    real[0, [3, 7, 8], 0] = [5.0, 6.0, 7.0]  # sample 3 alone, 7-8 a segment
+    data.examples["sex"]["F"] = (real, real.copy())
+    series_plots.example_traces(data, "sex", tmp_path / "p.png")
+    points = np.concatenate([c.get_offsets() for c in drawn[0].axes[0].collections])
+    assert {tuple(p) for p in points} == {(3 / 50.0, 5.0)}
+    assert series_plots.isolated(np.array([1.0, np.nan, 2.0, 3.0, np.nan])).tolist() == [True, False, False,
+                                                                                       False, False]
