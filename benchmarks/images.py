@@ -63,11 +63,10 @@ from dpsynth.validators.context import AuditConfig
 from dpsynth.validators.image_plots import image_grid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summary import count_below_chance, medians, metric  # noqa: E402  (benchmarks/summary.py)
+from summary import medians, metric  # noqa: E402  (benchmarks/summary.py)
 from tabular import step_cost_ratio  # noqa: E402  (benchmarks/tabular.py)
 
 DELTA = 1e-5
-KEYS = ("generator", "epsilon_budget")  # a median over the seeds of each
 GRID_COLUMNS = 20  # images per row of the --grid figure, split evenly over the classes
 FIDELITY = ("frechet_distance", "precision", "recall", "detection_auc", "mean_pixel_tvd")
 
@@ -215,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
                     "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "platform": platform.platform()},
         "params": params, "generator_params": args.generator_params,
-        "medians": count_below_chance(medians(runs, KEYS), runs, KEYS, ("tstr_auroc",)), "runs": runs,
+        "medians": medians(runs, ("generator", "epsilon_budget"), below_chance=("tstr_auroc",)), "runs": runs,
         "step_cost": step_cost,
     }
     print(json.dumps(result, indent=2))

@@ -67,25 +67,18 @@ def median(values: list[Any]) -> int | float:
     return int(middle) if whole else round(middle, 4)
 
 
-def medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Median of every numeric field over the runs that share ``keys`` (seeds pooled)."""
+def medians(runs: list[dict[str, Any]], keys: tuple[str, ...], *,
+            below_chance: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Median of every numeric field over the runs that share ``keys`` (seeds pooled); per AUROC
+    field in ``below_chance`` also ``<field>_below_chance``: how many of those runs scored below
+    0.5 or had no score (NaN). A median hides a seed whose synthetic data teach the inverted
+    association; the count shows how often that happens."""
     out = []
     for labels in dict.fromkeys(tuple(r[k] for k in keys) for r in runs):
         group = [r for r in runs if tuple(r[k] for k in keys) == labels]
         fields = [k for k, v in group[0].items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in keys + ("seed",)]
         out.append(dict(zip(keys, labels)) | {"seeds": len(group)}
-                   | {k: median([r[k] for r in group if k in r]) for k in fields})
+                   | {k: median([r[k] for r in group if k in r]) for k in fields}
+                   | {f"{k}_below_chance": sum(not r[k] >= 0.5 for r in group) for k in below_chance})
     return out
-
-
-def count_below_chance(summary: list[dict[str, Any]], runs: list[dict[str, Any]], keys: tuple[str, ...],
-                       fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Each `medians` row with, per AUROC field, ``<field>_below_chance``: how many of its runs
-    scored below 0.5 or had no score (NaN). A median hides a seed whose synthetic data teach
-    the inverted association; this count shows how often that happens."""
-    for row in summary:
-        group = [r for r in runs if all(r[k] == row[k] for k in keys)]
-        for field in fields:
-            row[f"{field}_below_chance"] = sum(not r[field] >= 0.5 for r in group)
-    return summary

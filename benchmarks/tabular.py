@@ -38,10 +38,9 @@ from dpsynth.privacy.dpsgd import DPSGDPlan
 from dpsynth.privacy.rebalance import describe, parse_rebalance
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summary import MODELS, audit_and_summarise, count_below_chance, medians  # noqa: E402  (benchmarks/summary.py)
+from summary import MODELS, audit_and_summarise, medians  # noqa: E402  (benchmarks/summary.py)
 
 DELTA = 1e-5
-KEYS = ("dataset", "generator", "epsilon_budget")  # a median over the seeds of each
 
 
 def step_cost_ratio(model, train, steps: int = 40) -> dict[str, float]:
@@ -162,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "platform": platform.platform()},
         "params": params, "rebalance": describe(rebalance),
-        "medians": count_below_chance(medians(runs, KEYS), runs, KEYS, tuple(f"tstr_auroc_{m}" for m in MODELS)),
+        "medians": medians(runs, ("dataset", "generator", "epsilon_budget"),
+                           below_chance=tuple(f"tstr_auroc_{m}" for m in MODELS)),
         "runs": runs,
         "step_cost": step_cost,
     }

@@ -69,12 +69,11 @@ from dpsynth.validators import audit_series
 from dpsynth.validators.context import AuditConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summary import count_below_chance, medians, metric  # noqa: E402  (benchmarks/summary.py)
+from summary import medians, metric  # noqa: E402  (benchmarks/summary.py)
 from tabular import step_cost_ratio  # noqa: E402  (benchmarks/tabular.py)
 
 DELTA = 1e-5
 MODELS = ("cnn", "features")
-KEYS = ("generator", "epsilon_budget")  # a median over the seeds of each
 FIDELITY = ("mean_wasserstein", "mean_acf_distance", "mean_psd_distance", "detection_auc")
 
 
@@ -190,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
                     "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
                     "platform": platform.platform()},
         "params": params,
-        "medians": count_below_chance(medians(runs, KEYS), runs, KEYS, tuple(f"tstr_auroc_{m}" for m in MODELS)),
+        "medians": medians(runs, ("generator", "epsilon_budget"), below_chance=tuple(f"tstr_auroc_{m}" for m in MODELS)),
         "runs": runs, "step_cost": step_cost,
     }
     print(json.dumps(result, indent=2))

@@ -29,5 +29,5 @@ def test_runs_below_chance_are_counted_per_group_and_a_missing_score_counts():
     nan = float("nan")
     runs = [{"generator": "g", "seed": s, "auroc": a} for s, a in enumerate([0.6, 0.49, nan])]
     runs.append({"generator": "h", "seed": 0, "auroc": 0.5})
-    rows = summary.count_below_chance(summary.medians(runs, ("generator",)), runs, ("generator",), ("auroc",))
+    rows = summary.medians(runs, ("generator",), below_chance=("auroc",))
     assert [r["auroc_below_chance"] for r in rows] == [2, 0]
